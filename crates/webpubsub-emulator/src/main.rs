@@ -1,0 +1,2 @@
+//! The `webpubsub-emulator` command.
+fn main() {}

@@ -1,0 +1,14 @@
+//! Wire-level types shared by the Azure Web PubSub crates: connection strings, access keys,
+//! `ce-signature`, token claims, the CloudEvents event model, the connection-state codec, the
+//! client-protocol frames and the OData filter grammar.
+//!
+//! This crate does no I/O: the layer (`webpubsub-tower`), the REST client (`webpubsub-rest`) and
+//! the emulator (`webpubsub-emulator`) agree on the protocol by sharing it.
+
+mod access_key;
+mod connection_string;
+pub mod filter;
+pub mod signature;
+
+pub use access_key::AccessKey;
+pub use connection_string::{ConnectionString, ConnectionStringError};

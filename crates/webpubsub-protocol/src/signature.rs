@@ -1,0 +1,160 @@
+//! The `ce-signature` of upstream requests: `sha256=` + hex HMAC-SHA256 of the connection id.
+//!
+//! The service signs every upstream request once per access key (primary and secondary) and
+//! sends the results in one `ce-signature` header, comma separated (`sha256=<hex>,sha256=<hex>`),
+//! or as several header lines. A request is authentic if any entry matches any key.
+//!
+//! ```
+//! use webpubsub_protocol::{AccessKey, signature};
+//!
+//! let primary = AccessKey::new("primary-key");
+//! let secondary = AccessKey::new("secondary-key");
+//! let header = signature::sign_all([&primary, &secondary], "conn1");
+//!
+//! // During key rotation the upstream may know only the secondary key.
+//! assert!(signature::verify([header.as_str()], "conn1", [&secondary]));
+//! // A signature is bound to its connection id.
+//! assert!(!signature::verify([header.as_str()], "conn2", [&primary]));
+//! ```
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::AccessKey;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// The prefix of each signature entry.
+pub const PREFIX: &str = "sha256=";
+
+/// The raw 32-byte HMAC-SHA256 of `connection_id` under `key`.
+pub fn digest(key: &AccessKey, connection_id: &str) -> [u8; 32] {
+    // HMAC takes keys of any length, so this cannot fail.
+    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).expect("hmac accepts any key length");
+    mac.update(connection_id.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+/// One signature entry: `sha256=` followed by the lower-case hex digest.
+pub fn sign(key: &AccessKey, connection_id: &str) -> String {
+    format!("{PREFIX}{}", hex::encode(digest(key, connection_id)))
+}
+
+/// The `ce-signature` value the service sends: one entry per key, joined by `,`.
+pub fn sign_all<'a>(keys: impl IntoIterator<Item = &'a AccessKey>, connection_id: &str) -> String {
+    keys.into_iter()
+        .map(|key| sign(key, connection_id))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether any signature entry in `header_values` matches `connection_id` under any of `keys`.
+///
+/// `header_values` are the `ce-signature` header lines; each may hold several entries separated
+/// by commas, spaces or line breaks. Hex is accepted in either case. Entries that are not
+/// `sha256=` + 64 hex digits are skipped. Digests are compared in constant time.
+pub fn verify<'h, 'k>(
+    header_values: impl IntoIterator<Item = &'h str>,
+    connection_id: &str,
+    keys: impl IntoIterator<Item = &'k AccessKey>,
+) -> bool {
+    let expected: Vec<[u8; 32]> = keys
+        .into_iter()
+        .map(|key| digest(key, connection_id))
+        .collect();
+    if expected.is_empty() {
+        return false;
+    }
+    let mut found = false;
+    for entry in header_values.into_iter().flat_map(entries) {
+        let Some(candidate) = decode_entry(entry) else {
+            continue;
+        };
+        for digest in &expected {
+            // Keep comparing after a match: the time taken must not depend on which entry matched.
+            found |= bool::from(digest.ct_eq(&candidate));
+        }
+    }
+    found
+}
+
+/// Splits one header value into its entries.
+fn entries(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|entry| !entry.is_empty())
+}
+
+/// `sha256=<64 hex digits>` to the 32 digest bytes; the prefix is matched case-insensitively.
+fn decode_entry(entry: &str) -> Option<[u8; 32]> {
+    let prefix = entry.get(..PREFIX.len())?;
+    if !prefix.eq_ignore_ascii_case(PREFIX) {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(&entry[PREFIX.len()..], &mut out).ok()?;
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn matches_the_reference_vector() {
+        // HMAC-SHA256(key = "key", msg = "The quick brown fox jumps over the lazy dog"), RFC 4231 style vector.
+        let key = AccessKey::new("key");
+        assert_eq!(
+            sign(&key, "The quick brown fox jumps over the lazy dog"),
+            "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8"
+        );
+    }
+
+    #[test]
+    fn accepts_upper_case_hex_as_dotnet_sends_it() {
+        let key = AccessKey::new("k");
+        let upper = format!("{PREFIX}{}", hex::encode_upper(digest(&key, "c")));
+        assert!(verify([upper.as_str()], "c", [&key]));
+    }
+
+    #[test]
+    fn accepts_any_entry_of_any_line() {
+        let key = AccessKey::new("k");
+        let good = sign(&key, "c");
+        let line = format!("sha256=00, {good}");
+        assert!(verify(["sha256=zz", line.as_str()], "c", [&key]));
+        assert!(verify([format!("sha256=ab\n{good}").as_str()], "c", [&key]));
+    }
+
+    #[test]
+    fn rejects_other_keys_connections_and_garbage() {
+        let key = AccessKey::new("k");
+        let other = AccessKey::new("other");
+        let good = sign(&key, "c");
+        assert!(!verify([good.as_str()], "c", [&other]));
+        assert!(!verify([good.as_str()], "d", [&key]));
+        assert!(!verify(["", "sha256=", "md5=abcd", "sha256"], "c", [&key]));
+        assert!(!verify(
+            [good.as_str()],
+            "c",
+            std::iter::empty::<&AccessKey>()
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn verify_never_panics(header in ".*", conn in ".*") {
+            let key = AccessKey::new("k");
+            let _ = verify([header.as_str()], &conn, [&key]);
+        }
+
+        #[test]
+        fn a_signature_always_verifies(key in ".*", conn in ".*") {
+            let key = AccessKey::new(key);
+            let header = sign(&key, &conn);
+            prop_assert!(verify([header.as_str()], &conn, [&key]));
+        }
+    }
+}

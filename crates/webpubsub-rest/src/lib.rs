@@ -1,0 +1,1 @@
+//! A client for the Azure Web PubSub data-plane REST API.

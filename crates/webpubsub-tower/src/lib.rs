@@ -1,0 +1,1 @@
+//! A tower `Layer` for the Azure Web PubSub event-handler protocol.

@@ -1,0 +1,1 @@
+//! Azure Web PubSub for Rust.
