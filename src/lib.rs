@@ -1,1 +1,21 @@
 //! Azure Web PubSub for Rust.
+//!
+//! This facade gathers the project's crates under one name:
+//!
+//! | module | crate | what it is for |
+//! |---|---|---|
+//! | [`handler`] | `webpubsub-tower` | events in: the tower layer that serves the event-handler protocol |
+//! | [`rest`] | `webpubsub-rest` | commands out: the data-plane REST API and client access tokens |
+//! | [`emulator`] | `webpubsub-emulator` | the service itself, in-process, for local runs and tests (feature `emulator`, on by default) |
+//! | [`protocol`] | `webpubsub-protocol` | what they all agree on: connection strings, keys, signatures, tokens, events, frames, filters |
+//!
+//! Each crate can also be used on its own.
+
+pub use webpubsub_protocol as protocol;
+pub use webpubsub_rest as rest;
+pub use webpubsub_tower as handler;
+
+#[cfg(feature = "emulator")]
+pub use webpubsub_emulator as emulator;
+
+pub use webpubsub_protocol::{AccessKey, ConnectionString};
