@@ -9,6 +9,7 @@ mod access_key;
 mod connection_string;
 pub mod filter;
 pub mod signature;
+pub mod token;
 
 pub use access_key::AccessKey;
 pub use connection_string::{ConnectionString, ConnectionStringError};
