@@ -1,2 +1,104 @@
-//! The `webpubsub-emulator` command.
-fn main() {}
+//! The `webpubsub-emulator` command: runs the emulator until Ctrl-C.
+//!
+//! ```text
+//! webpubsub-emulator --port 8080 --key MY_KEY --hub chat=http://localhost:3000/eventhandler/{event} --allow-anonymous
+//! ```
+
+use std::net::IpAddr;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use webpubsub_emulator::{Emulator, HubSettings};
+
+/// A local emulator of the Azure Web PubSub service: WebSocket clients, the REST API and signed
+/// upstream CloudEvents calls. Prints its connection string at start.
+#[derive(Debug, Parser)]
+#[command(name = "webpubsub-emulator", version)]
+struct Cli {
+    /// The port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 8080, env = "WEBPUBSUB_EMULATOR_PORT")]
+    port: u16,
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    ip: IpAddr,
+    /// An access key (repeatable; the first is the primary key). Random when not given.
+    #[arg(long = "key", env = "WEBPUBSUB_EMULATOR_KEY", hide_env_values = true)]
+    keys: Vec<String>,
+    /// A hub and its event handler, `NAME=URL_TEMPLATE` (repeatable); the template may hold
+    /// `{hub}` and `{event}`. The handler takes every event.
+    #[arg(long = "hub", value_parser = parse_hub)]
+    hubs: Vec<(String, String)>,
+    /// Let clients connect without an access token.
+    #[arg(long)]
+    allow_anonymous: bool,
+}
+
+fn parse_hub(value: &str) -> Result<(String, String), String> {
+    match value.split_once('=') {
+        Some((name, url)) if !name.is_empty() && !url.is_empty() => {
+            Ok((name.to_owned(), url.to_owned()))
+        }
+        _ => Err(format!("expected NAME=URL_TEMPLATE, got {value:?}")),
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let mut builder = Emulator::builder()
+        .ip(cli.ip)
+        .port(cli.port)
+        .allow_anonymous(cli.allow_anonymous);
+    for key in cli.keys {
+        builder = builder.key(key);
+    }
+    for (name, url) in cli.hubs {
+        builder = builder.hub(HubSettings::new(name).upstream(url));
+    }
+    let emulator = match builder.start().await {
+        Ok(emulator) => emulator,
+        Err(error) => {
+            eprintln!("webpubsub-emulator: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    // The one place the key is shown: the user asked for the connection string.
+    println!("{}", emulator.connection_string());
+    for report in emulator.handshakes() {
+        println!("{report}");
+    }
+    if let Err(error) = tokio::signal::ctrl_c().await {
+        eprintln!("webpubsub-emulator: cannot wait for Ctrl-C: {error}");
+    }
+    emulator.shutdown().await;
+    std::process::ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_arguments_are_name_equals_url() {
+        assert_eq!(
+            parse_hub("chat=http://x/{event}").unwrap(),
+            ("chat".to_owned(), "http://x/{event}".to_owned())
+        );
+        assert!(parse_hub("chat").is_err());
+        assert!(parse_hub("=http://x").is_err());
+        Cli::command_checks();
+    }
+
+    impl Cli {
+        fn command_checks() {
+            use clap::CommandFactory;
+            Self::command().debug_assert();
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! [`EmulatorBuilder`]: how an emulator is configured before it starts.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use webpubsub_protocol::AccessKey;
+
+use crate::{Emulator, HubSettings, StartError, app, config::EmulatorConfig, upstream};
+
+/// Configures and starts an [`Emulator`]. Made by [`Emulator::builder`].
+///
+/// Defaults: an ephemeral port on 127.0.0.1, one random access key, no hub settings (every hub
+/// accepts clients with a valid token and has no upstream), anonymous clients refused.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct EmulatorBuilder {
+    ip: IpAddr,
+    port: u16,
+    keys: Vec<AccessKey>,
+    hubs: Vec<HubSettings>,
+    allow_anonymous: bool,
+    require_valid_upstreams: bool,
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self {
+            ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            keys: Vec::new(),
+            hubs: Vec::new(),
+            allow_anonymous: false,
+            require_valid_upstreams: false,
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The TCP port to listen on; 0 (the default) picks a free one.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The IP address to listen on (default 127.0.0.1). The endpoint names this address, so
+    /// choose one clients can reach.
+    pub fn ip(mut self, ip: IpAddr) -> Self {
+        self.ip = ip;
+        self
+    }
+
+    /// Adds an access key. The first key is the primary one (the one in the connection string);
+    /// tokens signed with any key are accepted and upstream requests carry a signature per key.
+    /// Without a key, a random one is made at start.
+    pub fn key(mut self, key: impl Into<AccessKey>) -> Self {
+        self.keys.push(key.into());
+        self
+    }
+
+    /// Adds the settings of a hub, replacing earlier settings of the same hub.
+    pub fn hub(mut self, hub: HubSettings) -> Self {
+        self.hubs
+            .retain(|h| !h.name().eq_ignore_ascii_case(hub.name()));
+        self.hubs.push(hub);
+        self
+    }
+
+    /// Whether clients of hubs without their own setting may connect without an access token
+    /// (default false, as in the service).
+    pub fn allow_anonymous(mut self, allow: bool) -> Self {
+        self.allow_anonymous = allow;
+        self
+    }
+
+    /// Whether [`start`](Self::start) fails when an upstream refuses the abuse-protection
+    /// handshake (default false: the failure is logged and reported by
+    /// [`Emulator::handshakes`], and events are still sent).
+    pub fn require_valid_upstreams(mut self, require: bool) -> Self {
+        self.require_valid_upstreams = require;
+        self
+    }
+
+    /// Checks the settings, binds the port, runs the abuse-protection handshake with every
+    /// upstream and starts serving.
+    ///
+    /// # Errors
+    ///
+    /// A [`StartError`] when a setting is invalid, the port cannot be bound, or (with
+    /// [`require_valid_upstreams`](Self::require_valid_upstreams)) a handshake fails.
+    pub async fn start(self) -> Result<Emulator, StartError> {
+        let mut keys = self.keys;
+        if let Some(index) = keys.iter().position(|k| k.expose().is_empty()) {
+            return Err(StartError::EmptyKey { index });
+        }
+        if keys.is_empty() {
+            keys.push(random_key());
+        }
+        for hub in &self.hubs {
+            validate_hub(hub)?;
+        }
+        let address = SocketAddr::new(self.ip, self.port);
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartError::Bind {
+                address: address.to_string(),
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| StartError::Bind {
+            address: address.to_string(),
+            source,
+        })?;
+        let endpoint = format!("http://{local}");
+        let config = Arc::new(EmulatorConfig::new(
+            endpoint,
+            keys,
+            self.hubs,
+            self.allow_anonymous,
+        ));
+        let upstream = upstream::Upstream::new(config.clone())?;
+        let handshakes = upstream.validate_all().await;
+        if self.require_valid_upstreams {
+            if let Some(failed) = handshakes.iter().find(|h| !h.is_ok()) {
+                return Err(StartError::Handshake(failed.to_string()));
+            }
+        }
+        Ok(app::serve(listener, local, config, upstream, handshakes))
+    }
+}
+
+/// A 44-character random key, the length of the service's keys.
+fn random_key() -> AccessKey {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let key: String = (0..44)
+        .map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]))
+        .collect();
+    AccessKey::new(key)
+}
+
+/// The service's hub-name rule: a letter, then up to 127 of letters, digits and ``_`,.[]``.
+pub(crate) fn is_valid_hub_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && name.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_`,.[]".contains(c))
+}
+
+fn validate_hub(hub: &HubSettings) -> Result<(), StartError> {
+    if !is_valid_hub_name(hub.name()) {
+        return Err(StartError::InvalidHub(hub.name().to_owned()));
+    }
+    for handler in hub.event_handlers() {
+        let sample = handler.url(hub.name(), "connect");
+        let invalid = |reason: String| StartError::InvalidUpstream {
+            hub: hub.name().to_owned(),
+            template: handler.url_template().to_owned(),
+            reason,
+        };
+        let url = reqwest::Url::parse(&sample).map_err(|e| invalid(e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(invalid(format!(
+                "scheme {:?} is not http or https",
+                url.scheme()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_names_follow_the_service_rule() {
+        assert!(is_valid_hub_name("chat"));
+        assert!(is_valid_hub_name("a_b.c[1]"));
+        assert!(!is_valid_hub_name(""));
+        assert!(!is_valid_hub_name("1chat"));
+        assert!(!is_valid_hub_name("a/b"));
+        assert!(!is_valid_hub_name(&"a".repeat(129)));
+    }
+
+    #[test]
+    fn upstream_templates_must_be_http_urls() {
+        let bad = HubSettings::new("h").upstream("ftp://x/{event}");
+        assert!(matches!(
+            validate_hub(&bad),
+            Err(StartError::InvalidUpstream { .. })
+        ));
+        let bad = HubSettings::new("h").upstream("not a url");
+        assert!(validate_hub(&bad).is_err());
+        let good = HubSettings::new("h").upstream("http://127.0.0.1:1/{hub}/{event}");
+        assert!(validate_hub(&good).is_ok());
+    }
+
+    #[test]
+    fn random_keys_differ() {
+        assert_ne!(random_key(), random_key());
+        assert_eq!(random_key().expose().len(), 44);
+    }
+}

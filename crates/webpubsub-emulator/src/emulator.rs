@@ -1,0 +1,119 @@
+//! [`Emulator`]: a running emulator, shut down on request or when dropped.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use webpubsub_protocol::AccessKey;
+
+use crate::{EmulatorBuilder, HandshakeReport, config::EmulatorConfig};
+
+/// How long [`Emulator::shutdown`] waits for open connections to close before it stops waiting.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running emulator of the Azure Web PubSub service.
+///
+/// It serves WebSocket clients at `/client/hubs/{hub}`, the data-plane REST API at `/api/…` and
+/// calls each hub's upstream. Dropping it stops the server and closes every connection.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), webpubsub_emulator::StartError> {
+/// use webpubsub_emulator::{Emulator, HubSettings};
+///
+/// let emulator = Emulator::builder()
+///     .key("a-key-for-tests-only")
+///     .hub(HubSettings::new("chat").allow_anonymous(true))
+///     .start()
+///     .await?;
+/// assert!(emulator.endpoint().starts_with("http://127.0.0.1:"));
+/// assert!(emulator.connection_string().contains("AccessKey=a-key-for-tests-only;"));
+/// emulator.shutdown().await;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Emulator {
+    local_addr: SocketAddr,
+    config: Arc<EmulatorConfig>,
+    handshakes: Vec<HandshakeReport>,
+    shutdown: watch::Sender<bool>,
+    server: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// A builder with the defaults: see [`EmulatorBuilder`].
+    pub fn builder() -> EmulatorBuilder {
+        EmulatorBuilder::default()
+    }
+
+    pub(crate) fn new(
+        local_addr: SocketAddr,
+        config: Arc<EmulatorConfig>,
+        handshakes: Vec<HandshakeReport>,
+        shutdown: watch::Sender<bool>,
+        server: JoinHandle<()>,
+    ) -> Self {
+        Self {
+            local_addr,
+            config,
+            handshakes,
+            shutdown,
+            server: Some(server),
+        }
+    }
+
+    /// The endpoint, for example `http://127.0.0.1:8080` (no trailing slash).
+    pub fn endpoint(&self) -> &str {
+        &self.config.endpoint
+    }
+
+    /// The address the emulator listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The connection string SDKs take: `Endpoint=http://127.0.0.1:PORT;AccessKey=…;Version=1.0;`.
+    ///
+    /// It holds the primary access key: treat it as a secret.
+    pub fn connection_string(&self) -> String {
+        self.config.connection_string()
+    }
+
+    /// The primary access key.
+    pub fn access_key(&self) -> &AccessKey {
+        self.config.primary_key()
+    }
+
+    /// The outcome of the abuse-protection handshake with each configured upstream, in the
+    /// order of the hubs' settings.
+    pub fn handshakes(&self) -> &[HandshakeReport] {
+        &self.handshakes
+    }
+
+    /// Stops accepting connections, closes the open ones (clients see close code 1001) and
+    /// waits a few seconds for them to finish.
+    pub async fn shutdown(mut self) {
+        self.shutdown.send_replace(true);
+        if let Some(server) = self.server.take() {
+            let abort = server.abort_handle();
+            if tokio::time::timeout(SHUTDOWN_GRACE, server).await.is_err() {
+                tracing::warn!(
+                    "emulator connections did not close within {SHUTDOWN_GRACE:?}; stopping anyway"
+                );
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.shutdown.send_replace(true);
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Per-hub settings: the upstream event handlers and whether anonymous clients may connect.
+
+use std::fmt;
+
+/// A system event an event handler can subscribe to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SystemEvent {
+    /// The blocking `connect` event, sent before the WebSocket upgrade is accepted.
+    Connect,
+    /// The `connected` event, sent after the client received its `connected` frame.
+    Connected,
+    /// The `disconnected` event, sent after a connected client went away.
+    Disconnected,
+}
+
+impl SystemEvent {
+    /// Every system event.
+    pub const ALL: [Self; 3] = [Self::Connect, Self::Connected, Self::Disconnected];
+
+    /// The event name as it appears in `ce-eventName` and in URL templates.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Connect => "connect",
+            Self::Connected => "connected",
+            Self::Disconnected => "disconnected",
+        }
+    }
+}
+
+impl fmt::Display for SystemEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One event-handler setting of a hub: where events go and which events it takes.
+///
+/// A hub's settings are tried in order and the first one that matches an event handles it, as in
+/// the service.
+///
+/// ```
+/// use webpubsub_emulator::{EventHandlerSettings, SystemEvent};
+///
+/// let handler = EventHandlerSettings::new("http://127.0.0.1:3000/eventhandler/{hub}/{event}")
+///     .user_events("message, chat")
+///     .system_events([SystemEvent::Connect, SystemEvent::Disconnected]);
+/// assert!(handler.matches_user_event("chat"));
+/// assert!(!handler.matches_user_event("other"));
+/// assert!(!handler.matches_system_event(SystemEvent::Connected));
+/// assert_eq!(handler.url("Chat", "connect"), "http://127.0.0.1:3000/eventhandler/chat/connect");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventHandlerSettings {
+    url_template: String,
+    user_event_pattern: String,
+    system_events: Vec<SystemEvent>,
+}
+
+impl EventHandlerSettings {
+    /// A handler at `url_template` (`{hub}` and `{event}` are replaced per event) that takes every
+    /// user event and every system event.
+    pub fn new(url_template: impl Into<String>) -> Self {
+        Self {
+            url_template: url_template.into(),
+            user_event_pattern: "*".to_owned(),
+            system_events: SystemEvent::ALL.to_vec(),
+        }
+    }
+
+    /// Which user events go to this handler: `*` for all, or a comma-separated list of names.
+    /// An empty pattern takes none.
+    #[must_use]
+    pub fn user_events(mut self, pattern: impl Into<String>) -> Self {
+        self.user_event_pattern = pattern.into();
+        self
+    }
+
+    /// Which system events go to this handler.
+    #[must_use]
+    pub fn system_events(mut self, events: impl IntoIterator<Item = SystemEvent>) -> Self {
+        self.system_events = events.into_iter().collect();
+        self
+    }
+
+    /// The URL template.
+    pub fn url_template(&self) -> &str {
+        &self.url_template
+    }
+
+    /// Whether the user event `name` goes to this handler.
+    pub fn matches_user_event(&self, name: &str) -> bool {
+        self.user_event_pattern
+            .split(',')
+            .map(str::trim)
+            .any(|entry| entry == "*" || entry.eq_ignore_ascii_case(name))
+    }
+
+    /// Whether the system event goes to this handler.
+    pub fn matches_system_event(&self, event: SystemEvent) -> bool {
+        self.system_events.contains(&event)
+    }
+
+    /// The URL for `event` on `hub`. The hub is lower-cased, as the service does in `ce-hub`.
+    pub fn url(&self, hub: &str, event: &str) -> String {
+        self.url_template
+            .replace("{hub}", &hub.to_ascii_lowercase())
+            .replace("{event}", event)
+    }
+}
+
+/// The settings of one hub.
+///
+/// Hubs without settings still accept clients; they just have no upstream.
+///
+/// ```
+/// use webpubsub_emulator::{EventHandlerSettings, HubSettings};
+///
+/// let hub = HubSettings::new("chat")
+///     .event_handler(EventHandlerSettings::new("http://127.0.0.1:3000/eventhandler"))
+///     .allow_anonymous(true);
+/// assert_eq!(hub.name(), "chat");
+/// assert_eq!(hub.event_handlers().len(), 1);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubSettings {
+    name: String,
+    event_handlers: Vec<EventHandlerSettings>,
+    allow_anonymous: Option<bool>,
+}
+
+impl HubSettings {
+    /// Settings for the hub `name` (matched case-insensitively) with no event handler.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            event_handlers: Vec::new(),
+            allow_anonymous: None,
+        }
+    }
+
+    /// Adds an event handler after the ones already set.
+    #[must_use]
+    pub fn event_handler(mut self, handler: EventHandlerSettings) -> Self {
+        self.event_handlers.push(handler);
+        self
+    }
+
+    /// Shorthand for an event handler at `url_template` that takes every event.
+    #[must_use]
+    pub fn upstream(self, url_template: impl Into<String>) -> Self {
+        self.event_handler(EventHandlerSettings::new(url_template))
+    }
+
+    /// Whether clients may connect without an access token. Unset, the emulator-wide default
+    /// ([`EmulatorBuilder::allow_anonymous`](crate::EmulatorBuilder::allow_anonymous)) applies.
+    #[must_use]
+    pub fn allow_anonymous(mut self, allow: bool) -> Self {
+        self.allow_anonymous = Some(allow);
+        self
+    }
+
+    /// The hub name as configured.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The event handlers, in the order they are tried.
+    pub fn event_handlers(&self) -> &[EventHandlerSettings] {
+        &self.event_handlers
+    }
+
+    /// The first handler that takes the user event `name`.
+    pub fn handler_for_user_event(&self, name: &str) -> Option<&EventHandlerSettings> {
+        self.event_handlers
+            .iter()
+            .find(|h| h.matches_user_event(name))
+    }
+
+    /// The first handler that takes the system event.
+    pub fn handler_for_system_event(&self, event: SystemEvent) -> Option<&EventHandlerSettings> {
+        self.event_handlers
+            .iter()
+            .find(|h| h.matches_system_event(event))
+    }
+
+    pub(crate) fn anonymous_setting(&self) -> Option<bool> {
+        self.allow_anonymous
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_matching_handler_wins() {
+        let hub = HubSettings::new("h")
+            .event_handler(EventHandlerSettings::new("http://a/{event}").user_events("chat"))
+            .event_handler(EventHandlerSettings::new("http://b/{event}"));
+        assert_eq!(
+            hub.handler_for_user_event("chat").unwrap().url("h", "chat"),
+            "http://a/chat"
+        );
+        assert_eq!(
+            hub.handler_for_user_event("x").unwrap().url("h", "x"),
+            "http://b/x"
+        );
+        assert_eq!(
+            hub.handler_for_system_event(SystemEvent::Connect)
+                .unwrap()
+                .url_template(),
+            "http://a/{event}"
+        );
+    }
+
+    #[test]
+    fn empty_pattern_takes_no_user_event() {
+        let h = EventHandlerSettings::new("http://a").user_events("");
+        assert!(!h.matches_user_event("message"));
+        assert!(
+            EventHandlerSettings::new("http://a")
+                .user_events(" a , B ")
+                .matches_user_event("b")
+        );
+    }
+}
