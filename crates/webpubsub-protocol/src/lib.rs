@@ -6,9 +6,11 @@
 //! the emulator (`webpubsub-emulator`) agree on the protocol by sharing it.
 
 mod access_key;
+pub mod cloudevents;
 mod connection_string;
 pub mod filter;
 pub mod signature;
+pub mod state;
 pub mod token;
 
 pub use access_key::AccessKey;
