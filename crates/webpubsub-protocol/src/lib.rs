@@ -9,6 +9,7 @@ mod access_key;
 pub mod cloudevents;
 mod connection_string;
 pub mod filter;
+pub mod frames;
 pub mod signature;
 pub mod state;
 pub mod token;
