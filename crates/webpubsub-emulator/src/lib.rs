@@ -38,6 +38,7 @@ mod config;
 mod emulator;
 mod error;
 mod hub_settings;
+pub mod registry;
 mod upstream;
 
 pub use builder::EmulatorBuilder;

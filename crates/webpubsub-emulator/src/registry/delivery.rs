@@ -1,0 +1,159 @@
+//! What the registry hands to a connection: messages and close commands, through a bounded
+//! per-connection queue.
+
+use std::sync::{Arc, OnceLock};
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc};
+
+/// How a message's bytes are to be read, from the REST `Content-Type` or a client's `dataType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataType {
+    /// UTF-8 text (`text/plain`).
+    Text,
+    /// A JSON value (`application/json`).
+    Json,
+    /// Bytes (`application/octet-stream`).
+    Binary,
+}
+
+impl DataType {
+    /// The `dataType` spelling of the JSON subprotocols: `text`, `json` or `binary`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+            Self::Binary => "binary",
+        }
+    }
+}
+
+/// Where a message comes from, which decides the `from` of a subprotocol `message` frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Sent by the server (REST), or a user-event response: `"from": "server"`.
+    Server,
+    /// Sent by a client to a group: `"from": "group"`.
+    Group {
+        /// The group.
+        group: String,
+        /// The user id of the sending connection, if it has one.
+        from_user_id: Option<String>,
+    },
+}
+
+/// A message to deliver. Shared by every recipient through an `Arc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The payload.
+    pub data: Bytes,
+    /// How to read the payload.
+    pub data_type: DataType,
+    /// Who sent it.
+    pub origin: Origin,
+}
+
+/// One item of a connection's outbound queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// A message to write to the client.
+    Message(Arc<Message>),
+    /// Close the connection. The registry has already forgotten it.
+    Close {
+        /// Why, for the `disconnected` frame and event.
+        reason: Option<String>,
+    },
+}
+
+/// The reason a connection gets when its queue overflows.
+pub const QUEUE_FULL_REASON: &str =
+    "the connection's outbound queue is full: the client reads too slowly";
+
+/// The out-of-band kill switch of a connection: used when its queue is full, so the close
+/// cannot be queued behind the backlog.
+#[derive(Debug, Default)]
+pub(super) struct Kill {
+    reason: OnceLock<String>,
+    notify: Notify,
+}
+
+impl Kill {
+    pub(super) fn fire(&self, reason: &str) {
+        if self.reason.set(reason.to_owned()).is_ok() {
+            // `notify_one` keeps a permit if no one waits yet, so the signal is never missed.
+            self.notify.notify_one();
+        }
+    }
+}
+
+/// Pushes `delivery` without waiting. On a full queue the connection is killed instead, so a
+/// slow client never stalls the sender. Returns `false` when the connection must be dropped
+/// (full queue or a receiver that is gone).
+pub(super) fn offer(sender: &mpsc::Sender<Delivery>, kill: &Kill, delivery: Delivery) -> bool {
+    match sender.try_send(delivery) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            kill.fire(QUEUE_FULL_REASON);
+            false
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}
+
+/// The receiving end of a connection's queue, drained by the connection's session.
+#[derive(Debug)]
+pub struct Outbound {
+    receiver: mpsc::Receiver<Delivery>,
+    kill: Arc<Kill>,
+    finished: bool,
+}
+
+impl Outbound {
+    pub(super) fn new(receiver: mpsc::Receiver<Delivery>, kill: Arc<Kill>) -> Self {
+        Self {
+            receiver,
+            kill,
+            finished: false,
+        }
+    }
+
+    /// The next delivery; `None` once the connection is closed or unregistered.
+    ///
+    /// A [`Delivery::Close`] is the last item. When the queue overflowed, the close (with
+    /// [`QUEUE_FULL_REASON`]) comes first and the backlog is dropped. Cancel-safe: use it in
+    /// `tokio::select!`.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        if self.finished {
+            return None;
+        }
+        if let Some(close) = self.killed() {
+            return Some(close);
+        }
+        let delivery = tokio::select! {
+            biased;
+            () = self.kill.notify.notified() => return self.killed(),
+            delivery = self.receiver.recv() => delivery,
+        };
+        match delivery {
+            Some(Delivery::Close { reason }) => {
+                self.finished = true;
+                Some(Delivery::Close { reason })
+            }
+            Some(message) => Some(message),
+            None => {
+                let close = self.killed();
+                self.finished = true;
+                close
+            }
+        }
+    }
+
+    fn killed(&mut self) -> Option<Delivery> {
+        let reason = self.kill.reason.get()?.clone();
+        self.finished = true;
+        self.receiver.close();
+        Some(Delivery::Close {
+            reason: Some(reason),
+        })
+    }
+}

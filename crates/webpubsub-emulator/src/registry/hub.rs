@@ -1,0 +1,1032 @@
+//! One hub: its connections, the user and group indexes, and every operation on them.
+
+use std::{
+    collections::{BTreeSet, HashMap, HashSet},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
+};
+
+use tokio::sync::mpsc;
+use webpubsub_protocol::{
+    filter::{FilterSubject, ParsedFilter},
+    token::{ClientRole, Permission},
+};
+
+use super::{
+    RegistryError,
+    delivery::{self, Delivery, Kill, Message, Outbound},
+    validate_group,
+};
+
+/// What a connection is, given when it registers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// The connection id, unique in the hub.
+    pub connection_id: String,
+    /// The user id, `None` for an anonymous connection.
+    pub user_id: Option<String>,
+    /// The client subprotocol (`json.webpubsub.azure.v1`, …), `None` for a plain client. Read by
+    /// the `protocol` of filters.
+    pub protocol: Option<String>,
+    /// The roles from the token and the connect response (`webpubsub.joinLeaveGroup.room`, …).
+    pub roles: Vec<String>,
+    /// The groups joined at once (the token's `webpubsub.group` and the connect response).
+    pub groups: Vec<String>,
+}
+
+/// One connection of a group listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupMember {
+    /// The connection id.
+    pub connection_id: String,
+    /// Its user id.
+    pub user_id: Option<String>,
+}
+
+/// One page of a group listing, in connection-id order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupPage {
+    /// The members on this page.
+    pub members: Vec<GroupMember>,
+    /// The connection id to continue after, when more members follow.
+    pub continue_after: Option<String>,
+}
+
+/// One hub. Cheap to clone; clones share the state.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    inner: Arc<HubInner>,
+}
+
+#[derive(Debug)]
+struct HubInner {
+    name: String,
+    queue_capacity: usize,
+    state: Mutex<HubState>,
+}
+
+#[derive(Debug, Default)]
+struct HubState {
+    connections: HashMap<String, Entry>,
+    users: HashMap<String, BTreeSet<String>>,
+    groups: HashMap<String, BTreeSet<String>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    user_id: Option<String>,
+    protocol: Option<String>,
+    roles: Vec<ClientRole>,
+    groups: HashSet<String>,
+    /// Permissions granted through REST; `None` as the group means every group.
+    grants: HashSet<(Permission, Option<String>)>,
+    sender: mpsc::Sender<Delivery>,
+    kill: Arc<Kill>,
+}
+
+/// A connection seen by a filter.
+struct Subject<'a> {
+    id: &'a str,
+    entry: &'a Entry,
+}
+
+impl FilterSubject for Subject<'_> {
+    fn connection_id(&self) -> &str {
+        self.id
+    }
+    fn user_id(&self) -> Option<&str> {
+        self.entry.user_id.as_deref()
+    }
+    fn protocol(&self) -> Option<&str> {
+        self.entry.protocol.as_deref()
+    }
+    fn in_group(&self, group: &str) -> bool {
+        self.entry.groups.contains(group)
+    }
+    fn group_count(&self) -> usize {
+        self.entry.groups.len()
+    }
+}
+
+fn selected(id: &str, entry: &Entry, excluded: &[&str], filter: Option<&ParsedFilter>) -> bool {
+    !excluded.contains(&id) && filter.is_none_or(|filter| filter.matches(&Subject { id, entry }))
+}
+
+impl HubState {
+    fn join(&mut self, group: &str, id: &str) -> bool {
+        let Some(entry) = self.connections.get_mut(id) else {
+            return false;
+        };
+        let joined = entry.groups.insert(group.to_owned());
+        if joined {
+            self.groups
+                .entry(group.to_owned())
+                .or_default()
+                .insert(id.to_owned());
+        }
+        joined
+    }
+
+    fn leave(&mut self, group: &str, id: &str) -> bool {
+        let Some(entry) = self.connections.get_mut(id) else {
+            return false;
+        };
+        let left = entry.groups.remove(group);
+        if left {
+            remove_from_index(&mut self.groups, group, id);
+        }
+        left
+    }
+
+    fn leave_all(&mut self, id: &str) -> bool {
+        let Some(entry) = self.connections.get_mut(id) else {
+            return false;
+        };
+        let groups = std::mem::take(&mut entry.groups);
+        for group in &groups {
+            remove_from_index(&mut self.groups, group, id);
+        }
+        !groups.is_empty()
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Entry> {
+        let entry = self.connections.remove(id)?;
+        if let Some(user) = &entry.user_id {
+            remove_from_index(&mut self.users, user, id);
+        }
+        for group in &entry.groups {
+            remove_from_index(&mut self.groups, group, id);
+        }
+        Some(entry)
+    }
+
+    fn user_connections(&self, user_id: &str) -> Vec<String> {
+        self.users
+            .get(user_id)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn group_connections(&self, group: &str) -> Vec<String> {
+        self.groups
+            .get(group)
+            .map(|ids| ids.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Queues `message` for each of `ids` that is selected; drops connections that cannot take
+    /// it. Returns how many got it.
+    fn deliver<'a>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'a str>,
+        message: Message,
+        excluded: &[&str],
+        filter: Option<&ParsedFilter>,
+    ) -> usize {
+        let message = Arc::new(message);
+        let mut delivered = 0;
+        let mut dropped = Vec::new();
+        for id in ids {
+            let Some(entry) = self.connections.get(id) else {
+                continue;
+            };
+            if !selected(id, entry, excluded, filter) {
+                continue;
+            }
+            if delivery::offer(
+                &entry.sender,
+                &entry.kill,
+                Delivery::Message(message.clone()),
+            ) {
+                delivered += 1;
+            } else {
+                dropped.push(id.to_owned());
+            }
+        }
+        for id in dropped {
+            tracing::warn!(connection_id = %id, "dropping a connection that cannot keep up");
+            self.remove(&id);
+        }
+        delivered
+    }
+
+    /// Forgets each of `ids` (minus `excluded`) and tells it to close.
+    fn close<'a>(
+        &mut self,
+        ids: impl IntoIterator<Item = &'a str>,
+        reason: Option<&str>,
+        excluded: &[&str],
+    ) -> usize {
+        let mut closed = 0;
+        for id in ids {
+            if excluded.contains(&id) {
+                continue;
+            }
+            if let Some(entry) = self.remove(id) {
+                delivery::offer(
+                    &entry.sender,
+                    &entry.kill,
+                    Delivery::Close {
+                        reason: reason.map(str::to_owned),
+                    },
+                );
+                closed += 1;
+            }
+        }
+        closed
+    }
+}
+
+fn remove_from_index(index: &mut HashMap<String, BTreeSet<String>>, key: &str, id: &str) {
+    if let Some(ids) = index.get_mut(key) {
+        ids.remove(id);
+        if ids.is_empty() {
+            index.remove(key);
+        }
+    }
+}
+
+impl Hub {
+    pub(super) fn new(name: String, queue_capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(HubInner {
+                name,
+                queue_capacity,
+                state: Mutex::default(),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, HubState> {
+        // Every critical section leaves the state consistent before it can panic, so a poisoned
+        // lock still guards valid data.
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The hub's name, lower-cased.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Registers a connection and joins its initial groups. The guard unregisters it when
+    /// dropped; the [`Outbound`] receives what is sent to it.
+    pub fn register(
+        &self,
+        info: ConnectionInfo,
+    ) -> Result<(ConnectionGuard, Outbound), RegistryError> {
+        for group in &info.groups {
+            validate_group(group)?;
+        }
+        let (sender, receiver) = mpsc::channel(self.inner.queue_capacity);
+        let kill = Arc::new(Kill::default());
+        let mut state = self.state();
+        if state.connections.contains_key(&info.connection_id) {
+            return Err(RegistryError::DuplicateConnection(info.connection_id));
+        }
+        let id = info.connection_id;
+        if let Some(user) = &info.user_id {
+            state
+                .users
+                .entry(user.clone())
+                .or_default()
+                .insert(id.clone());
+        }
+        let entry = Entry {
+            user_id: info.user_id,
+            protocol: info.protocol,
+            roles: info
+                .roles
+                .iter()
+                .map(|role| ClientRole::parse(role))
+                .collect(),
+            groups: HashSet::new(),
+            grants: HashSet::new(),
+            sender,
+            kill: kill.clone(),
+        };
+        state.connections.insert(id.clone(), entry);
+        for group in &info.groups {
+            state.join(group, &id);
+        }
+        drop(state);
+        let guard = ConnectionGuard {
+            hub: self.clone(),
+            connection_id: id,
+            kill: kill.clone(),
+        };
+        Ok((guard, Outbound::new(receiver, kill)))
+    }
+
+    /// Forgets a connection without telling it (its session is ending). Returns whether it was
+    /// registered.
+    pub fn unregister(&self, connection_id: &str) -> bool {
+        self.state().remove(connection_id).is_some()
+    }
+
+    /// Sends to every connection except `excluded` that `filter` selects. Returns how many
+    /// connections got the message.
+    pub fn send_to_all(
+        &self,
+        message: Message,
+        excluded: &[&str],
+        filter: Option<&ParsedFilter>,
+    ) -> usize {
+        let mut state = self.state();
+        let ids: Vec<String> = state.connections.keys().cloned().collect();
+        state.deliver(ids.iter().map(String::as_str), message, excluded, filter)
+    }
+
+    /// Sends to every connection of `user_id` that `filter` selects.
+    pub fn send_to_user(
+        &self,
+        user_id: &str,
+        message: Message,
+        filter: Option<&ParsedFilter>,
+    ) -> usize {
+        let mut state = self.state();
+        let ids = state.user_connections(user_id);
+        state.deliver(ids.iter().map(String::as_str), message, &[], filter)
+    }
+
+    /// Sends to one connection. Returns whether it got the message.
+    pub fn send_to_connection(&self, connection_id: &str, message: Message) -> bool {
+        self.state().deliver([connection_id], message, &[], None) == 1
+    }
+
+    /// Sends to every connection in `group` except `excluded` that `filter` selects (a client's
+    /// `noEcho` send excludes itself).
+    pub fn send_to_group(
+        &self,
+        group: &str,
+        message: Message,
+        excluded: &[&str],
+        filter: Option<&ParsedFilter>,
+    ) -> usize {
+        let mut state = self.state();
+        let ids = state.group_connections(group);
+        state.deliver(ids.iter().map(String::as_str), message, excluded, filter)
+    }
+
+    /// Adds a connection to a group. Returns whether it newly joined.
+    pub fn add_connection_to_group(
+        &self,
+        group: &str,
+        connection_id: &str,
+    ) -> Result<bool, RegistryError> {
+        validate_group(group)?;
+        let mut state = self.state();
+        if !state.connections.contains_key(connection_id) {
+            return Err(RegistryError::ConnectionNotFound(connection_id.to_owned()));
+        }
+        Ok(state.join(group, connection_id))
+    }
+
+    /// Removes a connection from a group. Returns whether it was in it.
+    pub fn remove_connection_from_group(&self, group: &str, connection_id: &str) -> bool {
+        self.state().leave(group, connection_id)
+    }
+
+    /// Removes a connection from every group. Returns whether it was in any.
+    pub fn remove_connection_from_all_groups(&self, connection_id: &str) -> bool {
+        self.state().leave_all(connection_id)
+    }
+
+    /// Adds every connection of a user to a group. Fails when the user has no connection (as
+    /// the service does). Returns how many connections newly joined.
+    pub fn add_user_to_group(&self, group: &str, user_id: &str) -> Result<usize, RegistryError> {
+        validate_group(group)?;
+        let mut state = self.state();
+        let ids = state.user_connections(user_id);
+        if ids.is_empty() {
+            return Err(RegistryError::UserNotFound(user_id.to_owned()));
+        }
+        Ok(ids.iter().filter(|id| state.join(group, id)).count())
+    }
+
+    /// Removes every connection of a user from a group. Returns how many left.
+    pub fn remove_user_from_group(&self, group: &str, user_id: &str) -> usize {
+        let mut state = self.state();
+        let ids = state.user_connections(user_id);
+        ids.iter().filter(|id| state.leave(group, id)).count()
+    }
+
+    /// Removes every connection of a user from every group. Returns how many left any.
+    pub fn remove_user_from_all_groups(&self, user_id: &str) -> usize {
+        let mut state = self.state();
+        let ids = state.user_connections(user_id);
+        ids.iter().filter(|id| state.leave_all(id)).count()
+    }
+
+    /// Adds every connection that `filter` selects (all without one) to each of `groups`.
+    /// Returns how many connections were selected.
+    pub fn add_to_groups(
+        &self,
+        groups: &[String],
+        filter: Option<&ParsedFilter>,
+    ) -> Result<usize, RegistryError> {
+        self.for_each_selected(groups, filter, HubState::join)
+    }
+
+    /// Removes every connection that `filter` selects (all without one) from each of `groups`.
+    /// Returns how many connections were selected.
+    pub fn remove_from_groups(
+        &self,
+        groups: &[String],
+        filter: Option<&ParsedFilter>,
+    ) -> Result<usize, RegistryError> {
+        self.for_each_selected(groups, filter, HubState::leave)
+    }
+
+    fn for_each_selected(
+        &self,
+        groups: &[String],
+        filter: Option<&ParsedFilter>,
+        apply: fn(&mut HubState, &str, &str) -> bool,
+    ) -> Result<usize, RegistryError> {
+        for group in groups {
+            validate_group(group)?;
+        }
+        let mut state = self.state();
+        // Select first, then change: a filter on `groups` sees the membership from before.
+        let ids: Vec<String> = state
+            .connections
+            .iter()
+            .filter(|(id, entry)| selected(id, entry, &[], filter))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in &ids {
+            for group in groups {
+                apply(&mut state, group, id);
+            }
+        }
+        Ok(ids.len())
+    }
+
+    /// Closes every connection except `excluded`. Returns how many were closed.
+    pub fn close_all(&self, reason: Option<&str>, excluded: &[&str]) -> usize {
+        let mut state = self.state();
+        let ids: Vec<String> = state.connections.keys().cloned().collect();
+        state.close(ids.iter().map(String::as_str), reason, excluded)
+    }
+
+    /// Closes every connection of a user except `excluded`.
+    pub fn close_user(&self, user_id: &str, reason: Option<&str>, excluded: &[&str]) -> usize {
+        let mut state = self.state();
+        let ids = state.user_connections(user_id);
+        state.close(ids.iter().map(String::as_str), reason, excluded)
+    }
+
+    /// Closes every connection in a group except `excluded`.
+    pub fn close_group(&self, group: &str, reason: Option<&str>, excluded: &[&str]) -> usize {
+        let mut state = self.state();
+        let ids = state.group_connections(group);
+        state.close(ids.iter().map(String::as_str), reason, excluded)
+    }
+
+    /// Closes one connection. Returns whether it existed.
+    pub fn close_connection(&self, connection_id: &str, reason: Option<&str>) -> bool {
+        self.state().close([connection_id], reason, &[]) == 1
+    }
+
+    /// Whether a connection is registered.
+    pub fn connection_exists(&self, connection_id: &str) -> bool {
+        self.state().connections.contains_key(connection_id)
+    }
+
+    /// Whether a user has a connection.
+    pub fn user_exists(&self, user_id: &str) -> bool {
+        self.state().users.contains_key(user_id)
+    }
+
+    /// Whether a group has a connection.
+    pub fn group_exists(&self, group: &str) -> bool {
+        self.state().groups.contains_key(group)
+    }
+
+    /// Grants `permission` on `group` (`None`: every group) to a connection.
+    pub fn grant_permission(
+        &self,
+        connection_id: &str,
+        permission: Permission,
+        group: Option<&str>,
+    ) -> Result<(), RegistryError> {
+        let mut state = self.state();
+        let entry = state
+            .connections
+            .get_mut(connection_id)
+            .ok_or_else(|| RegistryError::ConnectionNotFound(connection_id.to_owned()))?;
+        entry.grants.insert((permission, group.map(str::to_owned)));
+        Ok(())
+    }
+
+    /// Revokes a grant made by [`grant_permission`](Self::grant_permission). Roles from the
+    /// token are not affected. Returns whether the grant existed.
+    pub fn revoke_permission(
+        &self,
+        connection_id: &str,
+        permission: Permission,
+        group: Option<&str>,
+    ) -> bool {
+        let mut state = self.state();
+        state
+            .connections
+            .get_mut(connection_id)
+            .is_some_and(|entry| entry.grants.remove(&(permission, group.map(str::to_owned))))
+    }
+
+    /// Whether a connection holds `permission` on `group` (on every group with `None`), by a
+    /// role (`webpubsub.joinLeaveGroup`, `webpubsub.sendToGroup.<group>`, …) or a REST grant.
+    pub fn has_permission(
+        &self,
+        connection_id: &str,
+        permission: Permission,
+        group: Option<&str>,
+    ) -> bool {
+        let state = self.state();
+        let Some(entry) = state.connections.get(connection_id) else {
+            return false;
+        };
+        let by_grant = entry.grants.contains(&(permission, None))
+            || group
+                .is_some_and(|group| entry.grants.contains(&(permission, Some(group.to_owned()))));
+        let by_role = entry.roles.iter().any(|role| match (role, group) {
+            (_, Some(group)) => role.grants(permission, group),
+            (
+                ClientRole::Permission {
+                    permission: granted,
+                    group: None,
+                },
+                None,
+            ) => *granted == permission,
+            _ => false,
+        });
+        by_grant || by_role
+    }
+
+    /// Up to `limit` members of a group, in connection-id order, after the connection id
+    /// `after` (exclusive) when given.
+    pub fn group_members(&self, group: &str, after: Option<&str>, limit: usize) -> GroupPage {
+        use std::ops::Bound;
+        let state = self.state();
+        let Some(ids) = state.groups.get(group) else {
+            return GroupPage {
+                members: Vec::new(),
+                continue_after: None,
+            };
+        };
+        let start = after.map_or(Bound::Unbounded, |after| Bound::Excluded(after.to_owned()));
+        let mut range = ids.range::<String, _>((start, Bound::Unbounded));
+        let members: Vec<GroupMember> = range
+            .by_ref()
+            .take(limit)
+            .map(|id| GroupMember {
+                connection_id: id.clone(),
+                user_id: state
+                    .connections
+                    .get(id)
+                    .and_then(|entry| entry.user_id.clone()),
+            })
+            .collect();
+        let more = range.next().is_some();
+        let continue_after = more
+            .then(|| members.last().map(|m| m.connection_id.clone()))
+            .flatten();
+        GroupPage {
+            members,
+            continue_after,
+        }
+    }
+}
+
+/// Keeps a connection registered; unregisters it when dropped.
+#[derive(Debug)]
+pub struct ConnectionGuard {
+    hub: Hub,
+    connection_id: String,
+    /// Identifies this registration, so a guard never removes a later connection that reuses
+    /// the id.
+    kill: Arc<Kill>,
+}
+
+impl ConnectionGuard {
+    /// The connection id.
+    pub fn connection_id(&self) -> &str {
+        &self.connection_id
+    }
+
+    /// The hub the connection is in.
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        let mut state = self.hub.state();
+        let ours = state
+            .connections
+            .get(&self.connection_id)
+            .is_some_and(|entry| Arc::ptr_eq(&entry.kill, &self.kill));
+        if ours {
+            state.remove(&self.connection_id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::registry::{DataType, Origin, QUEUE_FULL_REASON, Registry};
+
+    fn info(id: &str, user: Option<&str>) -> ConnectionInfo {
+        ConnectionInfo {
+            connection_id: id.into(),
+            user_id: user.map(Into::into),
+            ..Default::default()
+        }
+    }
+
+    fn text(data: &'static str) -> Message {
+        Message {
+            data: Bytes::from_static(data.as_bytes()),
+            data_type: DataType::Text,
+            origin: Origin::Server,
+        }
+    }
+
+    async fn next(outbound: &mut Outbound) -> Option<Delivery> {
+        tokio::time::timeout(Duration::from_secs(5), outbound.recv())
+            .await
+            .expect("a delivery within 5 s")
+    }
+
+    /// What is queued right now, without waiting.
+    fn queued(outbound: &mut Outbound) -> Vec<Delivery> {
+        let mut items = Vec::new();
+        while let Some(Some(item)) = outbound.recv().now_or_never() {
+            items.push(item);
+        }
+        items
+    }
+
+    trait NowOrNever: std::future::Future + Sized {
+        fn now_or_never(self) -> Option<Self::Output> {
+            let waker = std::task::Waker::noop();
+            let mut cx = std::task::Context::from_waker(waker);
+            let mut future = std::pin::pin!(self);
+            match future.as_mut().poll(&mut cx) {
+                std::task::Poll::Ready(output) => Some(output),
+                std::task::Poll::Pending => None,
+            }
+        }
+    }
+    impl<F: std::future::Future> NowOrNever for F {}
+
+    fn texts(items: &[Delivery]) -> Vec<&[u8]> {
+        items
+            .iter()
+            .filter_map(|item| match item {
+                Delivery::Message(message) => Some(message.data.as_ref()),
+                Delivery::Close { .. } => None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn hub_names_are_case_insensitive_and_shared() {
+        let registry = Registry::new();
+        let (_guard, mut outbound) = registry.hub("Chat").register(info("c1", None)).unwrap();
+        assert_eq!(registry.hub("CHAT").name(), "chat");
+        assert_eq!(registry.hub("chat").send_to_all(text("a"), &[], None), 1);
+        assert_eq!(registry.hub("other").send_to_all(text("b"), &[], None), 0);
+        assert_eq!(texts(&queued(&mut outbound)), [b"a"]);
+    }
+
+    #[tokio::test]
+    async fn every_send_target_with_excluded_and_filter() {
+        let hub = Registry::new().hub("h");
+        let (_g1, mut c1) = hub.register(info("c1", Some("alice"))).unwrap();
+        let (_g2, mut c2) = hub.register(info("c2", Some("alice"))).unwrap();
+        let (_g3, mut c3) = hub
+            .register(ConnectionInfo {
+                groups: vec!["room".into()],
+                ..info("c3", None)
+            })
+            .unwrap();
+        hub.add_connection_to_group("room", "c1").unwrap();
+
+        assert_eq!(hub.send_to_all(text("all"), &["c2"], None), 2);
+        let filter = ParsedFilter::parse("userId eq 'ALICE' and connectionId ne 'c1'").unwrap();
+        assert_eq!(hub.send_to_all(text("filtered"), &[], Some(&filter)), 1);
+        assert_eq!(hub.send_to_user("alice", text("user"), None), 2);
+        assert_eq!(
+            hub.send_to_user("Alice", text("nobody"), None),
+            0,
+            "user ids are exact outside filters"
+        );
+        assert!(hub.send_to_connection("c3", text("conn")));
+        assert!(!hub.send_to_connection("c9", text("missing")));
+        assert_eq!(hub.send_to_group("room", text("group"), &["c3"], None), 1);
+        let in_room = ParsedFilter::parse("'room' in groups").unwrap();
+        assert_eq!(hub.send_to_all(text("room filter"), &[], Some(&in_room)), 2);
+
+        assert_eq!(
+            texts(&queued(&mut c1)),
+            [&b"all"[..], b"user", b"group", b"room filter"]
+        );
+        assert_eq!(texts(&queued(&mut c2)), [&b"filtered"[..], b"user"]);
+        assert_eq!(
+            texts(&queued(&mut c3)),
+            [&b"all"[..], b"conn", b"room filter"]
+        );
+    }
+
+    #[tokio::test]
+    async fn group_membership_of_connections_and_users() {
+        let hub = Registry::new().hub("h");
+        let (_g1, _c1) = hub.register(info("c1", Some("u"))).unwrap();
+        let (_g2, _c2) = hub.register(info("c2", Some("u"))).unwrap();
+        assert_eq!(
+            hub.add_connection_to_group("g", "c9"),
+            Err(RegistryError::ConnectionNotFound("c9".into()))
+        );
+        assert_eq!(
+            hub.add_connection_to_group(" ", "c1"),
+            Err(RegistryError::InvalidGroup(" ".into()))
+        );
+        assert!(hub.add_connection_to_group("g", "c1").unwrap());
+        assert!(!hub.add_connection_to_group("g", "c1").unwrap());
+        assert!(hub.group_exists("g"));
+        assert_eq!(hub.add_user_to_group("g", "u").unwrap(), 1);
+        assert_eq!(
+            hub.add_user_to_group("g", "nobody"),
+            Err(RegistryError::UserNotFound("nobody".into()))
+        );
+        assert_eq!(hub.remove_user_from_group("g", "u"), 2);
+        assert!(!hub.group_exists("g"));
+        hub.add_user_to_group("a", "u").unwrap();
+        hub.add_connection_to_group("b", "c2").unwrap();
+        assert_eq!(hub.remove_user_from_all_groups("u"), 2);
+        assert!(!hub.group_exists("a") && !hub.group_exists("b"));
+        hub.add_connection_to_group("a", "c1").unwrap();
+        assert!(hub.remove_connection_from_all_groups("c1"));
+        assert!(!hub.remove_connection_from_all_groups("c1"));
+        assert!(!hub.remove_connection_from_group("a", "c1"));
+    }
+
+    #[tokio::test]
+    async fn add_and_remove_by_filter() {
+        let hub = Registry::new().hub("h");
+        let (_g1, _c1) = hub.register(info("c1", Some("listener-1"))).unwrap();
+        let (_g2, _c2) = hub.register(info("c2", Some("speaker"))).unwrap();
+        let listeners = ParsedFilter::parse("startswith(userId, 'listener-')").unwrap();
+        assert_eq!(
+            hub.add_to_groups(&["a".into(), "b".into()], Some(&listeners))
+                .unwrap(),
+            1
+        );
+        assert_eq!(hub.group_members("a", None, 10).members.len(), 1);
+        assert_eq!(hub.add_to_groups(&["a".into()], None).unwrap(), 2);
+        let in_b = ParsedFilter::parse("'b' in groups").unwrap();
+        assert_eq!(
+            hub.remove_from_groups(&["a".into(), "b".into()], Some(&in_b))
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            hub.group_members("a", None, 10).members,
+            [GroupMember {
+                connection_id: "c2".into(),
+                user_id: Some("speaker".into())
+            }]
+        );
+        assert!(!hub.group_exists("b"));
+        assert!(hub.add_to_groups(&[String::new()], None).is_err());
+    }
+
+    #[tokio::test]
+    async fn close_operations_forget_the_connection_and_queue_the_close_last() {
+        let hub = Registry::new().hub("h");
+        let (_g1, mut c1) = hub.register(info("c1", Some("u"))).unwrap();
+        let (_g2, mut c2) = hub.register(info("c2", Some("u"))).unwrap();
+        let (_g3, mut c3) = hub
+            .register(ConnectionInfo {
+                groups: vec!["g".into()],
+                ..info("c3", None)
+            })
+            .unwrap();
+        let (_g4, mut c4) = hub.register(info("c4", None)).unwrap();
+        hub.send_to_connection("c1", text("before"));
+        assert_eq!(hub.close_user("u", Some("bye"), &["c2"]), 1);
+        assert!(
+            !hub.connection_exists("c1") && hub.connection_exists("c2") && hub.user_exists("u")
+        );
+        assert_eq!(texts(&[next(&mut c1).await.unwrap()]), [b"before"]);
+        assert_eq!(
+            next(&mut c1).await,
+            Some(Delivery::Close {
+                reason: Some("bye".into())
+            })
+        );
+        assert_eq!(next(&mut c1).await, None);
+
+        assert_eq!(hub.close_group("g", None, &[]), 1);
+        assert_eq!(next(&mut c3).await, Some(Delivery::Close { reason: None }));
+        assert!(!hub.group_exists("g"));
+        assert!(hub.close_connection("c2", Some("r")));
+        assert!(!hub.close_connection("c2", Some("r")));
+        assert!(!hub.user_exists("u"));
+        assert_eq!(
+            next(&mut c2).await,
+            Some(Delivery::Close {
+                reason: Some("r".into())
+            })
+        );
+        assert_eq!(hub.close_all(None, &["c4"]), 0);
+        assert_eq!(hub.close_all(Some("all"), &[]), 1);
+        assert_eq!(
+            next(&mut c4).await,
+            Some(Delivery::Close {
+                reason: Some("all".into())
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_that_connection_only() {
+        let hub = Registry::with_queue_capacity(2).hub("h");
+        let (_slow_guard, mut slow) = hub.register(info("slow", None)).unwrap();
+        let (_fast_guard, mut fast) = hub.register(info("fast", None)).unwrap();
+        assert_eq!(hub.send_to_all(text("1"), &[], None), 2);
+        assert_eq!(texts(&[next(&mut fast).await.unwrap()]), [b"1"]);
+        assert_eq!(hub.send_to_all(text("2"), &[], None), 2);
+        assert_eq!(texts(&[next(&mut fast).await.unwrap()]), [b"2"]);
+        // `slow` holds 2 and cannot take a third: it is dropped, `fast` still gets it.
+        assert_eq!(hub.send_to_all(text("3"), &[], None), 1);
+        assert!(!hub.connection_exists("slow"));
+        assert_eq!(
+            next(&mut slow).await,
+            Some(Delivery::Close {
+                reason: Some(QUEUE_FULL_REASON.into())
+            })
+        );
+        assert_eq!(next(&mut slow).await, None);
+        assert_eq!(texts(&[next(&mut fast).await.unwrap()]), [b"3"]);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_receiver_gets_the_close_before_the_backlog() {
+        let hub = Registry::with_queue_capacity(1).hub("h");
+        let (_guard, mut outbound) = hub.register(info("c", None)).unwrap();
+        let waiting = tokio::spawn(async move { (next(&mut outbound).await, outbound) });
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        // On this single-threaded runtime the waiter cannot run between the two sends: the
+        // first fills the queue, the second overflows it.
+        assert_eq!(hub.send_to_all(text("1"), &[], None), 1);
+        assert_eq!(hub.send_to_all(text("2"), &[], None), 0);
+        let (first, mut outbound) = waiting.await.unwrap();
+        assert_eq!(
+            first,
+            Some(Delivery::Close {
+                reason: Some(QUEUE_FULL_REASON.into())
+            })
+        );
+        assert_eq!(next(&mut outbound).await, None);
+    }
+
+    #[tokio::test]
+    async fn guards_unregister_only_their_own_registration() {
+        let hub = Registry::new().hub("h");
+        let (guard, _outbound) = hub.register(info("c", Some("u"))).unwrap();
+        assert_eq!(
+            hub.register(info("c", None)).unwrap_err(),
+            RegistryError::DuplicateConnection("c".into())
+        );
+        assert!(hub.close_connection("c", None));
+        let (_second, _o2) = hub.register(info("c", None)).unwrap();
+        drop(guard);
+        assert!(
+            hub.connection_exists("c"),
+            "the old guard must not remove the new connection"
+        );
+        assert!(hub.unregister("c"));
+        assert!(!hub.unregister("c"));
+    }
+
+    #[tokio::test]
+    async fn permissions_combine_roles_and_grants() {
+        let hub = Registry::new().hub("h");
+        let roles = vec![
+            "webpubsub.joinLeaveGroup.room.1".into(),
+            "webpubsub.sendToGroup".into(),
+            "custom".into(),
+        ];
+        let (_g, _o) = hub
+            .register(ConnectionInfo {
+                roles,
+                ..info("c", None)
+            })
+            .unwrap();
+        assert!(hub.has_permission("c", Permission::JoinLeaveGroup, Some("room.1")));
+        assert!(!hub.has_permission("c", Permission::JoinLeaveGroup, Some("room.2")));
+        assert!(!hub.has_permission("c", Permission::JoinLeaveGroup, None));
+        assert!(hub.has_permission("c", Permission::SendToGroup, Some("any")));
+        assert!(hub.has_permission("c", Permission::SendToGroup, None));
+
+        hub.grant_permission("c", Permission::JoinLeaveGroup, Some("room.2"))
+            .unwrap();
+        assert!(hub.has_permission("c", Permission::JoinLeaveGroup, Some("room.2")));
+        assert!(!hub.has_permission("c", Permission::JoinLeaveGroup, Some("room.3")));
+        hub.grant_permission("c", Permission::JoinLeaveGroup, None)
+            .unwrap();
+        assert!(hub.has_permission("c", Permission::JoinLeaveGroup, Some("room.3")));
+        assert!(hub.revoke_permission("c", Permission::JoinLeaveGroup, None));
+        assert!(hub.revoke_permission("c", Permission::JoinLeaveGroup, Some("room.2")));
+        assert!(!hub.revoke_permission("c", Permission::JoinLeaveGroup, Some("room.2")));
+        assert!(!hub.has_permission("c", Permission::JoinLeaveGroup, Some("room.2")));
+        assert_eq!(
+            hub.grant_permission("x", Permission::SendToGroup, None),
+            Err(RegistryError::ConnectionNotFound("x".into()))
+        );
+        assert!(!hub.has_permission("x", Permission::SendToGroup, Some("g")));
+    }
+
+    #[tokio::test]
+    async fn group_listing_pages_in_connection_id_order() {
+        let hub = Registry::new().hub("h");
+        let mut guards = Vec::new();
+        for i in [3, 1, 4, 0, 2] {
+            let info = ConnectionInfo {
+                groups: vec!["g".into()],
+                ..info(&format!("c{i}"), Some(&format!("u{i}")))
+            };
+            guards.push(hub.register(info).unwrap());
+        }
+        let first = hub.group_members("g", None, 2);
+        let ids = |page: &GroupPage| {
+            page.members
+                .iter()
+                .map(|m| m.connection_id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&first), ["c0", "c1"]);
+        assert_eq!(first.members[0].user_id.as_deref(), Some("u0"));
+        let second = hub.group_members("g", first.continue_after.as_deref(), 2);
+        assert_eq!(ids(&second), ["c2", "c3"]);
+        let third = hub.group_members("g", second.continue_after.as_deref(), 2);
+        assert_eq!(
+            (ids(&third), third.continue_after),
+            (vec!["c4".to_owned()], None)
+        );
+        assert_eq!(hub.group_members("none", None, 2).members, []);
+    }
+
+    #[test]
+    fn concurrent_senders_and_registrations_keep_the_indexes_consistent() {
+        let hub = Registry::with_queue_capacity(4).hub("h");
+        std::thread::scope(|scope| {
+            for t in 0..4 {
+                let hub = hub.clone();
+                scope.spawn(move || {
+                    for i in 0..200 {
+                        let id = format!("t{t}-{i}");
+                        let info = ConnectionInfo {
+                            groups: vec!["g".into()],
+                            ..info(&id, Some("u"))
+                        };
+                        let (guard, outbound) = hub.register(info).unwrap();
+                        hub.send_to_group("g", text("x"), &[], None);
+                        if i % 2 == 0 {
+                            drop((guard, outbound));
+                        } else {
+                            std::mem::forget(guard);
+                            drop(outbound);
+                        }
+                    }
+                });
+            }
+        });
+        // Connections whose receiver is gone are dropped by the next send.
+        hub.send_to_group("g", text("sweep"), &[], None);
+        let state = hub.state();
+        for (id, entry) in &state.connections {
+            assert!(entry.groups.iter().all(|g| state.groups[g].contains(id)));
+        }
+        for ids in state.groups.values().chain(state.users.values()) {
+            assert!(ids.iter().all(|id| state.connections.contains_key(id)));
+        }
+        assert!(
+            state.connections.is_empty(),
+            "{} left",
+            state.connections.len()
+        );
+    }
+}

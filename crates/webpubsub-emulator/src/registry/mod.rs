@@ -1,0 +1,123 @@
+//! The emulator's in-memory state: hubs, their connections, users and groups, the permissions
+//! granted through REST, and delivery to each connection through a bounded queue.
+//!
+//! Every operation is synchronous and takes one short per-hub lock that is never held across an
+//! `.await`; delivery uses `try_send`, so a sender never waits for a receiver. A connection
+//! whose queue is full is dropped (removed from the hub and told to close with
+//! [`QUEUE_FULL_REASON`]), as the service drops clients that cannot keep up.
+//!
+//! ```
+//! use bytes::Bytes;
+//! use webpubsub_emulator::registry::{ConnectionInfo, DataType, Delivery, Message, Origin, Registry};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let registry = Registry::new();
+//! let hub = registry.hub("Chat"); // hub names are case-insensitive
+//! let info = ConnectionInfo { connection_id: "c1".into(), user_id: Some("alice".into()), ..Default::default() };
+//! let (guard, mut outbound) = hub.register(info)?;
+//!
+//! hub.add_connection_to_group("room", "c1")?;
+//! let message = Message { data: Bytes::from("hi"), data_type: DataType::Text, origin: Origin::Server };
+//! assert_eq!(registry.hub("chat").send_to_group("room", message, &[], None), 1);
+//!
+//! let Some(Delivery::Message(received)) = outbound.recv().await else { panic!() };
+//! assert_eq!(received.data, "hi");
+//! drop(guard); // unregisters c1
+//! assert!(!hub.connection_exists("c1"));
+//! # Ok::<(), webpubsub_emulator::registry::RegistryError>(())
+//! # }).unwrap();
+//! ```
+
+mod delivery;
+mod hub;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+pub use delivery::{DataType, Delivery, Message, Origin, Outbound, QUEUE_FULL_REASON};
+pub use hub::{ConnectionGuard, ConnectionInfo, GroupMember, GroupPage, Hub};
+use thiserror::Error;
+
+/// How many undelivered items a connection's queue holds before the connection is dropped.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
+
+/// The longest group name the service accepts.
+pub const MAX_GROUP_NAME_LENGTH: usize = 1024;
+
+/// All hubs of one emulator. Cheap to clone; clones share the state.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    inner: Arc<RegistryInner>,
+}
+
+#[derive(Debug)]
+struct RegistryInner {
+    hubs: Mutex<HashMap<String, Hub>>,
+    queue_capacity: usize,
+}
+
+impl Registry {
+    /// An empty registry with queues of [`DEFAULT_QUEUE_CAPACITY`].
+    pub fn new() -> Self {
+        Self::with_queue_capacity(DEFAULT_QUEUE_CAPACITY)
+    }
+
+    /// An empty registry whose connections queue at most `capacity` items (at least 1).
+    pub fn with_queue_capacity(capacity: usize) -> Self {
+        Self {
+            inner: Arc::new(RegistryInner {
+                hubs: Mutex::default(),
+                queue_capacity: capacity.max(1),
+            }),
+        }
+    }
+
+    /// The hub named `name` (case-insensitively, as the service lower-cases hub names),
+    /// created empty on first use.
+    pub fn hub(&self, name: &str) -> Hub {
+        let name = name.to_lowercase();
+        let mut hubs = self
+            .inner
+            .hubs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        hubs.entry(name.clone())
+            .or_insert_with(|| Hub::new(name, self.inner.queue_capacity))
+            .clone()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Why a registry operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// No connection with this id is in the hub.
+    #[error("connection `{0}` is not found")]
+    ConnectionNotFound(String),
+    /// The user has no connection in the hub.
+    #[error("user `{0}` is not found")]
+    UserNotFound(String),
+    /// A connection with this id is already registered.
+    #[error("connection `{0}` is already registered")]
+    DuplicateConnection(String),
+    /// A group name that is empty, only whitespace, or longer than [`MAX_GROUP_NAME_LENGTH`].
+    #[error("invalid group name {0:?}: it must be 1 to 1024 characters and not only whitespace")]
+    InvalidGroup(String),
+}
+
+/// Checks a group name as the service does: 1 to 1024 characters, not only whitespace.
+pub fn validate_group(name: &str) -> Result<(), RegistryError> {
+    if name.trim().is_empty() || name.chars().count() > MAX_GROUP_NAME_LENGTH {
+        Err(RegistryError::InvalidGroup(name.chars().take(64).collect()))
+    } else {
+        Ok(())
+    }
+}
