@@ -15,26 +15,32 @@ pub fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
-static INSTALL: Mutex<bool> = Mutex::new(false);
+/// The package folders whose pinned packages this test binary has checked.
+static INSTALLED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
-/// Installs the pinned packages if they are not installed yet. Panics with a clear message
-/// when `node`/`npm` are missing or the install fails.
+/// Installs the pinned packages of `tests/interop/` if they are not installed yet. Panics with a
+/// clear message when `node`/`npm` are missing or the install fails.
 pub fn ensure_packages() {
-    let mut done = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
-    if *done {
+    ensure_packages_in(&interop_dir());
+}
+
+/// Installs the packages pinned by `dir/package-lock.json` (`npm ci`) if `dir/node_modules` is
+/// missing. Panics with a clear message when `node`/`npm` are missing or the install fails.
+pub fn ensure_packages_in(dir: &Path) {
+    let mut installed = INSTALLED.lock().unwrap_or_else(|e| e.into_inner());
+    if installed.iter().any(|d| d == dir) {
         return;
     }
-    let dir = interop_dir();
     let marker = dir.join("node_modules/.package-lock.json");
     if !marker.exists() {
         let status = std::process::Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
+            .current_dir(dir)
             .status()
             .unwrap_or_else(|e| panic!("cannot run npm (install Node.js 20+ and npm): {e}"));
         assert!(status.success(), "npm ci in {} failed: {status}", dir.display());
     }
-    *done = true;
+    installed.push(dir.to_owned());
 }
 
 /// The result of a node script: its exit status and what it printed.
@@ -50,11 +56,23 @@ pub struct NodeOutput {
 
 /// Runs `node <script> <args>` in `tests/interop/` with `envs`, killing it after `timeout`.
 pub async fn run_node(script: &str, args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> NodeOutput {
-    ensure_packages();
+    run_node_in(&interop_dir(), script, args, envs, timeout).await
+}
+
+/// Runs `node <script> <args>` in the package folder `dir` (installing its pinned packages
+/// first) with `envs`, killing it after `timeout`.
+pub async fn run_node_in(
+    dir: &Path,
+    script: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    timeout: Duration,
+) -> NodeOutput {
+    ensure_packages_in(dir);
     let mut cmd = tokio::process::Command::new("node");
     cmd.arg(script)
         .args(args)
-        .current_dir(interop_dir())
+        .current_dir(dir)
         .envs(envs.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -1,0 +1,169 @@
+// Drives the chat page as two users in headless Chromium: sign in, talk both ways, see typing
+// and presence, switch rooms (history, unread badge), and save screenshots.
+//
+//   CHAT_URL=http://127.0.0.1:3000/ node chat.mjs
+//
+// Env: CHAT_URL (required), CHROMIUM (default /usr/bin/chromium), ARTIFACTS (default ./artifacts),
+// DOCS_SCREENSHOT (optional path for the README's screenshot). Exits non-zero on the first failed
+// check, after saving a screenshot of each page.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const url = process.env.CHAT_URL;
+if (!url) {
+  console.error('set CHAT_URL to the chat page, e.g. http://127.0.0.1:3000/');
+  process.exit(2);
+}
+const artifacts = resolve(process.env.ARTIFACTS || join(here, 'artifacts'));
+mkdirSync(artifacts, { recursive: true });
+const TIMEOUT = 10_000;
+
+// Debian's Chromium, headless; the background-networking flags keep it off the (closed) network.
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  timeout: 30_000,
+  args: [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync',
+  ],
+});
+
+const pageErrors = [];
+async function openAs(user) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 680 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT);
+  page.on('pageerror', (err) => pageErrors.push(`${user}: ${err.message}`));
+  page.on('console', (msg) => { if (msg.type() === 'error') pageErrors.push(`${user} console: ${msg.text()}`); });
+  await page.goto(url);
+  await page.fill('#login-name', user);
+  await page.click('#login-button');
+  await page.waitForSelector('body[data-state="connected"]');
+  await page.waitForSelector('#rooms li.active[data-room="general"]');
+  return page;
+}
+
+let alice;
+let bob;
+let step = 'start';
+const check = (name) => { step = name; };
+const ok = () => console.log(`ok - ${step}`);
+
+// Waits until `selector` has an element whose text contains `text`.
+async function seeText(page, selector, text) {
+  await page.locator(selector).filter({ hasText: text }).first().waitFor({ state: 'visible' });
+}
+
+async function say(page, text) {
+  await page.locator('#message-input').pressSequentially(text, { delay: 5 });
+  await page.press('#message-input', 'Enter');
+}
+
+async function texts(page, selector) {
+  return page.locator(selector).allTextContents();
+}
+
+function assertEqual(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${what}: expected ${e}, got ${a}`);
+}
+
+try {
+  check('alice and bob sign in');
+  alice = await openAs('alice');
+  bob = await openAs('bob');
+  await seeText(alice, '#me-name', 'alice');
+  ok();
+
+  check('each sees the other online');
+  await alice.waitForSelector('#users li[data-user="bob"]');
+  await bob.waitForSelector('#users li[data-user="alice"]');
+  await seeText(alice, '#messages .notice', 'bob is online');
+  ok();
+
+  check('alice sees bob typing, then his message with sender and time');
+  await bob.locator('#message-input').pressSequentially('Hi alice! How is the ', { delay: 5 });
+  await seeText(alice, '#typing', 'bob is typing');
+  await say(bob, 'Rust SDK going?');
+  await seeText(alice, '#messages .message[data-from="bob"] .text', 'Hi alice! How is the Rust SDK going?');
+  const time = await alice.locator('#messages .message[data-from="bob"] time').first().textContent();
+  if (!/\d{1,2}:\d{2}/.test(time)) throw new Error(`message time ${JSON.stringify(time)} is not a time`);
+  await alice.waitForFunction(() => document.getElementById('typing').textContent === '');
+  ok();
+
+  check('bob sees alice\'s answer; his own message is on his side');
+  await say(alice, 'Great: the layer, the REST client and the emulator all talk to each other.');
+  await seeText(bob, '#messages .message[data-from="alice"] .text', 'the emulator all talk');
+  await bob.waitForSelector('#messages .message.mine[data-from="bob"]');
+  await say(bob, 'Nice. Let me try the dev room.');
+  await seeText(alice, '#messages .message[data-from="bob"] .text', 'Let me try the dev room.');
+  ok();
+
+  check('bob creates #dev and switches to it; alice sees the new room and where bob is');
+  await bob.fill('#room-name', 'dev');
+  await bob.press('#room-name', 'Enter');
+  await seeText(bob, '#room-title', '# dev');
+  await bob.waitForSelector('#rooms li.active[data-room="dev"]');
+  assertEqual(await bob.locator('#messages .message').count(), 0, 'messages in the new room');
+  await alice.waitForSelector('#rooms li[data-room="dev"]');
+  await seeText(alice, '#users li[data-user="bob"] .where', '#dev');
+  ok();
+
+  check('a message in #dev stays out of alice\'s #general, and she finds it when she switches');
+  await say(bob, 'Anyone in dev?');
+  await seeText(bob, '#messages .message[data-from="bob"] .text', 'Anyone in dev?');
+  await say(alice, 'Still in general.');
+  await seeText(alice, '#messages .message[data-from="alice"] .text', 'Still in general.');
+  assertEqual((await texts(alice, '#messages .message .text')).some((t) => t.includes('Anyone in dev?')), false,
+    'alice (in #general) shows the #dev message');
+  await alice.click('#rooms li[data-room="dev"] button');
+  await seeText(alice, '#room-title', '# dev');
+  await seeText(alice, '#messages .message[data-from="bob"] .text', 'Anyone in dev?');
+  assertEqual(await texts(alice, '#messages .message .text'), ['Anyone in dev?'], 'alice\'s #dev history');
+  ok();
+
+  check('alice answers in #dev; bob switches back to #general and sees its history');
+  await say(alice, 'Here! Switching works.');
+  await seeText(bob, '#messages .message[data-from="alice"] .text', 'Here! Switching works.');
+  await bob.click('#rooms li[data-room="general"] button');
+  await seeText(bob, '#room-title', '# general');
+  assertEqual(await texts(bob, '#messages .message .text'), [
+    'Hi alice! How is the Rust SDK going?',
+    'Great: the layer, the REST client and the emulator all talk to each other.',
+    'Nice. Let me try the dev room.',
+    'Still in general.',
+  ], 'bob\'s #general history');
+  ok();
+
+  check('a message in #dev shows as unread on bob\'s room list');
+  await say(alice, 'One more for dev.');
+  await seeText(bob, '#rooms li[data-room="dev"] .unread', '1');
+  ok();
+
+  check('screenshots');
+  await alice.click('#rooms li[data-room="general"] button');
+  await seeText(alice, '#room-title', '# general');
+  await bob.locator('#message-input').pressSequentially('Looks good', { delay: 5 });
+  await seeText(alice, '#typing', 'bob is typing');
+  await alice.screenshot({ path: join(artifacts, 'alice.png') });
+  await bob.screenshot({ path: join(artifacts, 'bob.png') });
+  if (process.env.DOCS_SCREENSHOT) await alice.screenshot({ path: resolve(process.env.DOCS_SCREENSHOT) });
+  ok();
+
+  if (pageErrors.length) throw new Error(`errors on the pages:\n${pageErrors.join('\n')}`);
+  console.log('all checks passed');
+} catch (err) {
+  console.error(`not ok - ${step}: ${err.message}`);
+  for (const [name, page] of [['alice', alice], ['bob', bob]]) {
+    if (page) await page.screenshot({ path: join(artifacts, `failure-${name}.png`) }).catch(() => {});
+  }
+  if (pageErrors.length) console.error(`page errors:\n${pageErrors.join('\n')}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
