@@ -1,0 +1,267 @@
+//! How requests are authorized: an access key signs a short HS256 JWT per request, or a
+//! [`TokenCredential`] (Microsoft Entra ID) supplies a bearer token.
+//!
+//! The token-provider trait is this crate's own, small and object-safe, so any identity
+//! library plugs in with a few lines; for example with `azure_identity`:
+//!
+//! ```
+//! use std::{future::Future, pin::Pin, time::{Duration, SystemTime}};
+//! use webpubsub_rest::{AccessToken, TokenCredential};
+//!
+//! /// A credential that returns a fixed token (stands in for `azure_identity`).
+//! #[derive(Debug)]
+//! struct Fixed;
+//!
+//! impl TokenCredential for Fixed {
+//!     fn get_token<'a>(
+//!         &'a self,
+//!         scopes: &'a [&'a str],
+//!     ) -> Pin<Box<dyn Future<Output = Result<AccessToken, Box<dyn std::error::Error + Send + Sync>>> + Send + 'a>> {
+//!         Box::pin(async move {
+//!             assert_eq!(scopes, [webpubsub_rest::ENTRA_SCOPE]);
+//!             Ok(AccessToken::new("eyJ0eXAi…", SystemTime::now() + Duration::from_secs(3600)))
+//!         })
+//!     }
+//! }
+//!
+//! let client = webpubsub_rest::WebPubSubServiceClient::builder("https://demo.webpubsub.azure.com", "chat")
+//!     .credential(Fixed)
+//!     .build()?;
+//! # Ok::<(), webpubsub_rest::Error>(())
+//! ```
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde::Serialize;
+use webpubsub_protocol::AccessKey;
+
+use crate::error::{BoxError, Error};
+
+/// The OAuth scope of Web PubSub data-plane tokens.
+pub const ENTRA_SCOPE: &str = "https://webpubsub.azure.com/.default";
+
+/// How long a REST token signed with the access key is valid (as the .NET SDK).
+pub(crate) const REST_TOKEN_LIFETIME: Duration = Duration::from_secs(5 * 60);
+
+/// A refreshed bearer token is requested this long before the cached one expires.
+const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// The future a [`TokenCredential`] returns.
+pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, BoxError>> + Send + 'a>>;
+
+/// A source of Microsoft Entra ID bearer tokens (implement it over `azure_identity` or your own
+/// token cache). The client asks for [`ENTRA_SCOPE`] and caches the token until five minutes
+/// before it expires.
+pub trait TokenCredential: fmt::Debug + Send + Sync {
+    /// A token for `scopes`.
+    fn get_token<'a>(&'a self, scopes: &'a [&'a str]) -> TokenFuture<'a>;
+}
+
+/// A bearer token and its expiry. `Debug` never shows the token.
+#[derive(Clone)]
+pub struct AccessToken {
+    token: String,
+    expires_on: SystemTime,
+}
+
+impl AccessToken {
+    /// A token valid until `expires_on`.
+    pub fn new(token: impl Into<String>, expires_on: SystemTime) -> Self {
+        Self {
+            token: token.into(),
+            expires_on,
+        }
+    }
+
+    /// The token itself.
+    pub fn secret(&self) -> &str {
+        &self.token
+    }
+
+    /// When the token expires.
+    pub fn expires_on(&self) -> SystemTime {
+        self.expires_on
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &"[redacted]")
+            .field("expires_on", &self.expires_on)
+            .finish()
+    }
+}
+
+/// What signs the requests of a client.
+#[derive(Clone)]
+pub(crate) enum Credential {
+    Key(Arc<KeySigner>),
+    Entra(Arc<EntraCache>),
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Key(_) => f.write_str("AccessKey([redacted])"),
+            Self::Entra(cache) => f.debug_tuple("Entra").field(&cache.credential).finish(),
+        }
+    }
+}
+
+impl Credential {
+    pub(crate) fn key(key: AccessKey) -> Self {
+        Self::Key(Arc::new(KeySigner::new(&key)))
+    }
+
+    pub(crate) fn entra(credential: Arc<dyn TokenCredential>) -> Self {
+        Self::Entra(Arc::new(EntraCache {
+            credential,
+            cached: Mutex::new(None),
+        }))
+    }
+
+    /// The `Authorization` value for a request whose final URL (the audience) is `audience`.
+    pub(crate) async fn authorization(&self, audience: &str) -> Result<String, Error> {
+        match self {
+            Self::Key(signer) => {
+                let now = unix_now();
+                let claims = webpubsub_protocol::token::RestTokenClaims::new(
+                    audience,
+                    now,
+                    REST_TOKEN_LIFETIME.as_secs(),
+                );
+                Ok(format!("Bearer {}", signer.sign(&claims)?))
+            }
+            Self::Entra(cache) => Ok(format!("Bearer {}", cache.token().await?.token)),
+        }
+    }
+}
+
+/// An access key ready to sign HS256 tokens with its UTF-8 bytes.
+pub(crate) struct KeySigner {
+    key: EncodingKey,
+}
+
+impl KeySigner {
+    pub(crate) fn new(key: &AccessKey) -> Self {
+        Self {
+            key: EncodingKey::from_secret(key.as_bytes()),
+        }
+    }
+
+    pub(crate) fn sign(&self, claims: &impl Serialize) -> Result<String, Error> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.key)
+            .map_err(|e| Error::credential("cannot sign the token").with_source(e))
+    }
+}
+
+pub(crate) struct EntraCache {
+    credential: Arc<dyn TokenCredential>,
+    cached: Mutex<Option<AccessToken>>,
+}
+
+impl EntraCache {
+    async fn token(&self) -> Result<AccessToken, Error> {
+        let fresh = |token: &AccessToken| {
+            token
+                .expires_on
+                .duration_since(SystemTime::now())
+                .is_ok_and(|left| left > REFRESH_MARGIN)
+        };
+        if let Some(token) = self.lock().as_ref().filter(|t| fresh(t)) {
+            return Ok(token.clone());
+        }
+        let token = self
+            .credential
+            .get_token(&[ENTRA_SCOPE])
+            .await
+            .map_err(|e| {
+                Error::credential("the token credential returned an error").with_source(e)
+            })?;
+        *self.lock() = Some(token.clone());
+        Ok(token)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<AccessToken>> {
+        // A panic while holding this lock cannot leave a half-written token: recover it.
+        self.cached.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{DecodingKey, Validation};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use webpubsub_protocol::token::RestTokenClaims;
+
+    #[tokio::test]
+    async fn key_tokens_are_hs256_over_the_key_bytes_with_the_url_as_audience() {
+        let credential = Credential::key(AccessKey::new("k3y"));
+        let url = "http://h/api/hubs/x/:send?api-version=2024-12-01";
+        let header = credential.authorization(url).await.unwrap();
+        let token = header.strip_prefix("Bearer ").unwrap();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[url]);
+        validation.set_required_spec_claims(&["exp", "aud", "iat", "nbf"]);
+        let claims = jsonwebtoken::decode::<RestTokenClaims>(
+            token,
+            &DecodingKey::from_secret(b"k3y"),
+            &validation,
+        )
+        .unwrap()
+        .claims;
+        assert_eq!(claims.aud, url);
+        assert_eq!(
+            claims.exp - claims.iat.unwrap(),
+            REST_TOKEN_LIFETIME.as_secs()
+        );
+        assert!(format!("{credential:?}").contains("redacted"));
+    }
+
+    #[derive(Debug, Default)]
+    struct Counting(AtomicU32);
+
+    impl TokenCredential for Counting {
+        fn get_token<'a>(&'a self, scopes: &'a [&'a str]) -> TokenFuture<'a> {
+            Box::pin(async move {
+                assert_eq!(scopes, [ENTRA_SCOPE]);
+                let n = self.0.fetch_add(1, Ordering::SeqCst);
+                // The first token is nearly expired, the second one is good for an hour.
+                let left = if n == 0 { 60 } else { 3600 };
+                Ok(AccessToken::new(
+                    format!("t{n}"),
+                    SystemTime::now() + Duration::from_secs(left),
+                ))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn entra_tokens_are_cached_until_close_to_expiry() {
+        let source = Arc::new(Counting::default());
+        let credential = Credential::entra(source.clone());
+        assert_eq!(credential.authorization("u").await.unwrap(), "Bearer t0");
+        // t0 expires within the refresh margin, so a new token is fetched, then reused.
+        assert_eq!(credential.authorization("u").await.unwrap(), "Bearer t1");
+        assert_eq!(credential.authorization("u").await.unwrap(), "Bearer t1");
+        assert_eq!(source.0.load(Ordering::SeqCst), 2);
+        let token = AccessToken::new("secret-token", SystemTime::now());
+        assert!(!format!("{token:?}").contains("secret-token"));
+    }
+}

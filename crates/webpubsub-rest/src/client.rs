@@ -1,0 +1,531 @@
+//! The client, its builder, and the one path every request takes: URL, signature, attempt,
+//! retry.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use http::{
+    HeaderMap, HeaderValue,
+    header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT},
+};
+use reqwest::Url;
+use tracing::{Instrument, field::Empty};
+use webpubsub_protocol::{AccessKey, ConnectionString};
+
+use crate::{
+    Error, RetryPolicy, TokenCredential,
+    auth::Credential,
+    request::{Described, ResponseFuture, Spec},
+};
+
+/// The api-version sent by default: the newest stable data-plane API.
+pub const DEFAULT_API_VERSION: &str = "2024-12-01";
+
+/// The per-attempt timeout used unless [`WebPubSubServiceClientBuilder::timeout`] sets another.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+const USER_AGENT_VALUE: &str = concat!("webpubsub-rest/", env!("CARGO_PKG_VERSION"));
+
+/// A client for one hub of a Web PubSub service. Cheap to clone (an `Arc` inside).
+///
+/// Build it from a connection string, or with [`WebPubSubServiceClient::builder`] for an Entra
+/// ID credential, a reverse proxy, another api-version, retry policy, timeout or HTTP client.
+/// Every operation returns a future or a request builder to `.await`.
+///
+/// ```no_run
+/// use webpubsub_rest::{Message, WebPubSubServiceClient};
+///
+/// # async fn run() -> Result<(), webpubsub_rest::Error> {
+/// let client = WebPubSubServiceClient::from_connection_string(
+///     "Endpoint=https://demo.webpubsub.azure.com;AccessKey=…;Version=1.0;",
+///     "chat",
+/// )?;
+/// client.send_to_group("room1", Message::text("hello")).excluded(["conn1"]).await?;
+/// client.add_user_to_group("room1", "alice").await?;
+/// let url = client.client_access_token().user_id("alice").await?.url().to_owned();
+/// # let _ = url; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct WebPubSubServiceClient {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    /// The service endpoint, without trailing slash: what tokens are signed for.
+    pub(crate) endpoint: String,
+    /// Where requests go instead of `endpoint`, if a reverse proxy is set.
+    proxy: Option<String>,
+    pub(crate) hub: String,
+    /// The hub as an encoded path segment.
+    hub_segment: String,
+    api_version: String,
+    pub(crate) credential: Credential,
+    retry: RetryPolicy,
+    timeout: Duration,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for WebPubSubServiceClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let inner = &self.inner;
+        f.debug_struct("WebPubSubServiceClient")
+            .field("endpoint", &inner.endpoint)
+            .field("reverse_proxy", &inner.proxy)
+            .field("hub", &inner.hub)
+            .field("api_version", &inner.api_version)
+            .field("credential", &inner.credential)
+            .field("retry", &inner.retry)
+            .field("timeout", &inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebPubSubServiceClient {
+    /// A client for `hub`, from a connection string
+    /// (`Endpoint=https://…;AccessKey=…;Version=1.0;`, optional `Port=`).
+    ///
+    /// # Errors
+    ///
+    /// When the connection string or the hub name is invalid (the error names the problem,
+    /// never the key), or the TLS setup fails.
+    pub fn from_connection_string(connection_string: &str, hub: &str) -> Result<Self, Error> {
+        let parsed: ConnectionString = connection_string.parse().map_err(|e| {
+            Error::builder(format!("invalid connection string: {e}")).with_source(e)
+        })?;
+        Self::builder(parsed.endpoint(), hub)
+            .access_key(parsed.access_key().clone())
+            .build()
+    }
+
+    /// A builder for a client of `hub` at `endpoint` (`https://<name>.webpubsub.azure.com`).
+    pub fn builder(
+        endpoint: impl Into<String>,
+        hub: impl Into<String>,
+    ) -> WebPubSubServiceClientBuilder {
+        WebPubSubServiceClientBuilder {
+            endpoint: endpoint.into(),
+            hub: hub.into(),
+            credential: None,
+            reverse_proxy: None,
+            api_version: DEFAULT_API_VERSION.to_owned(),
+            retry: RetryPolicy::default(),
+            timeout: DEFAULT_TIMEOUT,
+            http: None,
+        }
+    }
+
+    /// The hub this client works on.
+    pub fn hub(&self) -> &str {
+        &self.inner.hub
+    }
+
+    /// The service endpoint, without trailing slash.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.endpoint
+    }
+
+    /// The api-version sent with every request.
+    pub fn api_version(&self) -> &str {
+        &self.inner.api_version
+    }
+
+    /// `/api/hubs/{hub}` + `rest`.
+    pub(crate) fn hub_path(&self, rest: &str) -> String {
+        format!("/api/hubs/{}{rest}", self.inner.hub_segment)
+    }
+
+    /// Runs `described` and maps its answer with `decode`.
+    pub(crate) fn run<T, F>(&self, described: Described, decode: F) -> ResponseFuture<'_, T>
+    where
+        F: FnOnce(Result<Answer, Error>) -> Result<T, Error> + Send + 'static,
+        T: 'static,
+    {
+        ResponseFuture::new(async move {
+            let spec = described?;
+            let operation = spec.operation;
+            decode(self.inner.execute(spec).await).map_err(|e| e.with_operation(operation))
+        })
+    }
+
+    /// Runs `described`, succeeding on any 2xx answer.
+    pub(crate) fn run_unit(&self, described: Described) -> ResponseFuture<'_, ()> {
+        self.run(described, |answer| answer.map(drop))
+    }
+
+    /// Runs a `HEAD` check: 2xx is `true`, 404 is `false`, anything else an error.
+    pub(crate) fn run_exists(&self, described: Described) -> ResponseFuture<'_, bool> {
+        self.run(described, |answer| match answer {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        })
+    }
+}
+
+/// A successful (2xx) answer.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) body: Bytes,
+}
+
+impl Inner {
+    /// The service URL of `spec` (what the token is signed for) and the URL it is sent to.
+    fn urls(&self, spec: &Spec) -> Result<(Url, Url), Error> {
+        let path_and_query = spec.path_and_query(&self.api_version);
+        let parse = |base: &str| {
+            Url::parse(&format!("{base}{path_and_query}")).map_err(|e| {
+                Error::invalid_argument(format!(
+                    "the request url for {path_and_query:?} is invalid"
+                ))
+                .with_source(e)
+            })
+        };
+        let service = parse(&self.endpoint)?;
+        let target = match &self.proxy {
+            Some(proxy) => parse(proxy)?,
+            None => service.clone(),
+        };
+        Ok((service, target))
+    }
+
+    async fn execute(&self, spec: Spec) -> Result<Answer, Error> {
+        let span = tracing::info_span!(
+            "webpubsub_rest",
+            operation = spec.operation,
+            hub = %self.hub,
+            method = %spec.method,
+            path = %spec.path,
+            status = Empty,
+            attempts = Empty,
+        );
+        self.execute_with_retries(spec).instrument(span).await
+    }
+
+    async fn execute_with_retries(&self, spec: Spec) -> Result<Answer, Error> {
+        let (service_url, target_url) = self.urls(&spec)?;
+        let span = tracing::Span::current();
+        let mut attempt = 1;
+        loop {
+            let (result, headers) = self.attempt(&spec, &service_url, &target_url).await;
+            match result {
+                Ok(answer) => {
+                    span.record("attempts", attempt);
+                    return Ok(answer);
+                }
+                Err(error) if self.retry.should_retry(&error, attempt, spec.idempotency) => {
+                    let delay = self.retry.delay(attempt, headers.as_ref());
+                    tracing::debug!(attempt, ?delay, error = %error, "retrying");
+                    tokio::time::sleep(delay).await;
+                    attempt += 1;
+                }
+                Err(error) => {
+                    span.record("attempts", attempt);
+                    tracing::debug!(error = %error, "request failed");
+                    return Err(error.with_attempts(attempt));
+                }
+            }
+        }
+    }
+
+    /// One attempt; also returns the answer's headers for a `Retry-After`.
+    async fn attempt(
+        &self,
+        spec: &Spec,
+        service_url: &Url,
+        target_url: &Url,
+    ) -> (Result<Answer, Error>, Option<HeaderMap>) {
+        // Signed per attempt so a retry after a long Retry-After still carries a fresh token.
+        let authorization = match self.credential.authorization(service_url.as_str()).await {
+            Ok(value) => value,
+            Err(e) => return (Err(e), None),
+        };
+        let Ok(mut authorization) = HeaderValue::try_from(authorization) else {
+            return (
+                Err(Error::credential("the token is not a valid header value")),
+                None,
+            );
+        };
+        authorization.set_sensitive(true);
+        let mut request = self
+            .http
+            .request(spec.method.clone(), target_url.clone())
+            .header(AUTHORIZATION, authorization)
+            .header(USER_AGENT, USER_AGENT_VALUE)
+            .timeout(self.timeout);
+        if let Some(message) = &spec.body {
+            request = request
+                .header(CONTENT_TYPE, message.content_type())
+                .body(message.body().clone());
+        }
+        let response = match request.send().await {
+            Ok(response) => response,
+            Err(e) => return (Err(Error::transport(e)), None),
+        };
+        let status = response.status();
+        tracing::Span::current().record("status", status.as_u16());
+        let headers = response.headers().clone();
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) => return (Err(Error::transport(e)), Some(headers)),
+        };
+        let result = if status.is_success() {
+            Ok(Answer { body })
+        } else {
+            let code = headers
+                .get("x-ms-error-code")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            Err(Error::from_answer(status, code, &body))
+        };
+        (result, Some(headers))
+    }
+}
+
+/// Builds a [`WebPubSubServiceClient`]; see [`WebPubSubServiceClient::builder`].
+///
+/// ```
+/// use std::time::Duration;
+/// use webpubsub_rest::{RetryPolicy, WebPubSubServiceClient};
+///
+/// let client = WebPubSubServiceClient::builder("https://demo.webpubsub.azure.com", "chat")
+///     .access_key("…")
+///     .reverse_proxy("https://apim.example.com")
+///     .api_version("2024-01-01")
+///     .retry_policy(RetryPolicy::default().max_retries(5))
+///     .timeout(Duration::from_secs(10))
+///     .build()?;
+/// assert_eq!(client.api_version(), "2024-01-01");
+/// // The key never prints.
+/// assert!(!format!("{client:?}").contains('…'));
+/// # Ok::<(), webpubsub_rest::Error>(())
+/// ```
+#[must_use]
+pub struct WebPubSubServiceClientBuilder {
+    endpoint: String,
+    hub: String,
+    credential: Option<Credential>,
+    reverse_proxy: Option<String>,
+    api_version: String,
+    retry: RetryPolicy,
+    timeout: Duration,
+    http: Option<reqwest::Client>,
+}
+
+impl fmt::Debug for WebPubSubServiceClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebPubSubServiceClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("hub", &self.hub)
+            .field("credential", &self.credential)
+            .field("reverse_proxy", &self.reverse_proxy)
+            .field("api_version", &self.api_version)
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebPubSubServiceClientBuilder {
+    /// Authorize with the access key: each request carries an HS256 JWT signed with it.
+    pub fn access_key(mut self, key: impl Into<AccessKey>) -> Self {
+        self.credential = Some(Credential::key(key.into()));
+        self
+    }
+
+    /// Authorize with Microsoft Entra ID bearer tokens for [`ENTRA_SCOPE`](crate::ENTRA_SCOPE).
+    /// Client access tokens are then minted by the service (`:generateToken`).
+    pub fn credential(mut self, credential: impl TokenCredential + 'static) -> Self {
+        self.credential = Some(Credential::entra(Arc::new(credential)));
+        self
+    }
+
+    /// Send requests to this reverse proxy (for example Azure API Management) instead of the
+    /// endpoint; tokens are still signed for the service URL. A path in `url` is kept as a
+    /// prefix.
+    pub fn reverse_proxy(mut self, url: impl Into<String>) -> Self {
+        self.reverse_proxy = Some(url.into());
+        self
+    }
+
+    /// The api-version to send (default [`DEFAULT_API_VERSION`]).
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = version.into();
+        self
+    }
+
+    /// How failed requests are retried (default: [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// The timeout of each attempt (default [`DEFAULT_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Use this HTTP client (its TLS, proxy and pool settings) instead of building one.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// When no credential was set, the endpoint or proxy is not an absolute `http`/`https` URL
+    /// without query, the hub name does not match the service's rule (a letter, then up to 127
+    /// letters, digits or `` _`,.[] ``), the api-version is empty, or TLS cannot be set up.
+    pub fn build(self) -> Result<WebPubSubServiceClient, Error> {
+        let credential = self.credential.ok_or_else(|| {
+            Error::builder("no credential: set an access key or a token credential")
+        })?;
+        let endpoint = base_url("endpoint", &self.endpoint)?;
+        let proxy = self
+            .reverse_proxy
+            .as_deref()
+            .map(|p| base_url("reverse proxy", p))
+            .transpose()?;
+        validate_hub(&self.hub)?;
+        if self.api_version.trim().is_empty() {
+            return Err(Error::builder("the api-version is empty"));
+        }
+        let http = match self.http {
+            Some(http) => http,
+            None => default_http_client()?,
+        };
+        Ok(WebPubSubServiceClient {
+            inner: Arc::new(Inner {
+                endpoint,
+                proxy,
+                hub_segment: webpubsub_protocol::token::encode_path_segment(&self.hub),
+                hub: self.hub,
+                api_version: self.api_version,
+                credential,
+                retry: self.retry,
+                timeout: self.timeout,
+                http,
+            }),
+        })
+    }
+}
+
+/// `scheme://authority[/path]` without trailing slash, checked.
+fn base_url(what: &str, raw: &str) -> Result<String, Error> {
+    let invalid = || {
+        Error::builder(format!(
+            "the {what} {raw:?} is not an absolute http or https url"
+        ))
+    };
+    let url = Url::parse(raw.trim()).map_err(|e| invalid().with_source(e))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || !url.has_host()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+    {
+        return Err(invalid());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// The service's hub rule: ``^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$``.
+fn validate_hub(hub: &str) -> Result<(), Error> {
+    let mut chars = hub.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && hub.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_`,.[]".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::builder(format!(
+            "the hub name {hub:?} must start with a letter and have at most 128 letters, digits or _`,.[]"
+        )))
+    }
+}
+
+/// reqwest with rustls on the ring provider, chosen here rather than through a process-wide
+/// default so that the crate never depends on what else the program installed (and never pulls
+/// aws-lc); certificates are checked against the operating system's trust store.
+fn default_http_client() -> Result<reqwest::Client, Error> {
+    let tls_error = |e: rustls::Error| Error::builder("cannot set up tls").with_source(e);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls_platform_verifier::Verifier::new(provider.clone()).map_err(tls_error)?;
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(tls_error)?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .build()
+        .map_err(|e| Error::builder("cannot build the http client").with_source(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Method;
+
+    #[test]
+    fn builder_errors_say_what_is_wrong() {
+        let build = |endpoint: &str, hub: &str| {
+            WebPubSubServiceClient::builder(endpoint, hub)
+                .access_key("k")
+                .build()
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            build("ftp://x", "chat"),
+            "cannot build the client: the endpoint \"ftp://x\" is not an absolute http or https url"
+        );
+        assert!(build("http://x", "1chat").contains("the hub name \"1chat\""));
+        assert!(build("http://x", "").contains("the hub name \"\""));
+        assert!(build("http://x", &"h".repeat(129)).contains("at most 128"));
+        let no_credential = WebPubSubServiceClient::builder("http://x", "chat")
+            .build()
+            .unwrap_err();
+        assert!(no_credential.is_builder());
+        assert!(no_credential.to_string().contains("no credential"));
+    }
+
+    #[test]
+    fn connection_strings_are_checked_without_leaking_the_key() {
+        let error =
+            WebPubSubServiceClient::from_connection_string("AccessKey=supersecretkey", "chat")
+                .unwrap_err();
+        assert!(error.to_string().contains("has no Endpoint"));
+        assert!(!format!("{error:?}{error}").contains("supersecret"));
+        let client = WebPubSubServiceClient::from_connection_string(
+            "Endpoint=http://localhost;Port=8080;AccessKey=supersecretkey;Version=1.0;",
+            "Chat_1",
+        )
+        .unwrap();
+        assert_eq!(client.endpoint(), "http://localhost:8080");
+        assert!(!format!("{client:?}").contains("supersecret"));
+    }
+
+    #[test]
+    fn urls_sign_the_service_and_go_to_the_proxy() {
+        let client = WebPubSubServiceClient::builder("https://svc.example.com/", "h")
+            .access_key("k")
+            .reverse_proxy("https://proxy.example.com/prefix/")
+            .build()
+            .unwrap();
+        let mut spec = Spec::new("t", Method::POST, client.hub_path("/:send"));
+        spec.param("filter", "userId eq 'a'");
+        let (service, target) = client.inner.urls(&spec).unwrap();
+        assert_eq!(
+            service.as_str(),
+            "https://svc.example.com/api/hubs/h/:send?api-version=2024-12-01&filter=userId%20eq%20%27a%27"
+        );
+        assert_eq!(
+            target.as_str(),
+            "https://proxy.example.com/prefix/api/hubs/h/:send?api-version=2024-12-01&filter=userId%20eq%20%27a%27"
+        );
+    }
+}
