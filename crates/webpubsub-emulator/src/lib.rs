@@ -39,6 +39,7 @@ mod emulator;
 mod error;
 mod hub_settings;
 pub mod registry;
+mod rest;
 mod upstream;
 
 pub use builder::EmulatorBuilder;

@@ -1,0 +1,105 @@
+//! The data-plane REST API under `/api/`: every operation of the service's `2024-12-01` API
+//! (sends, closes, existence checks, group and user membership, permissions, group listing and
+//! `:generateToken`), with access-key JWT authentication, the service's status codes and its
+//! error contract (`ErrorDetail` JSON and `x-ms-error-code`).
+//!
+//! Behaviour worth knowing, all as on the service:
+//! - sends answer 202 even when the target does not exist (fire-and-forget), closes 204;
+//! - `HEAD` checks answer 200 or 404; adding a missing connection to a group is 404
+//!   `Error.Connection.NotExisted`, adding a user without connections 404 `Error.User.NotExisted`;
+//! - invalid names, filters and parameters are 400 `Error.BadRequest` with the reason;
+//! - send bodies are `text/plain`, `application/json` or `application/octet-stream` (else 415)
+//!   and at most 1 MiB (else 413); `messageTtlSeconds` is checked but messages are delivered at
+//!   once, so it has no effect.
+
+mod auth;
+mod error;
+mod operations;
+mod request;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    extract::{Request, State},
+    http::header,
+    response::{IntoResponse, Response},
+    routing::any,
+};
+
+use self::{error::ApiError, operations::Call, request::Query};
+use crate::{config::EmulatorConfig, registry::Registry};
+
+/// What the REST handlers share.
+#[derive(Debug, Clone)]
+pub(crate) struct RestState {
+    registry: Registry,
+    config: Arc<EmulatorConfig>,
+}
+
+/// The REST API: every route under `/api/`, authenticated with the emulator's access keys.
+pub(crate) fn router(registry: Registry, config: Arc<EmulatorConfig>) -> Router {
+    Router::new()
+        .route("/api/{*rest}", any(handle))
+        .with_state(RestState { registry, config })
+}
+
+async fn handle(State(state): State<RestState>, request: Request) -> Response {
+    serve(&state, request)
+        .await
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn serve(state: &RestState, request: Request) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    let segments = request::path_segments(path)?;
+    let (hub_name, operation) = routes::route(&parts.method, &segments, path)?;
+    let Some(hub_name) = hub_name else {
+        // The health check is open, as on the service.
+        return Ok(axum::http::StatusCode::OK.into_response());
+    };
+    auth::authorize(
+        &parts.headers,
+        &parts.uri,
+        &state.config.keys,
+        state.config.authority(),
+    )?;
+    let query = Query::parse(parts.uri.query())?;
+    query.require_api_version()?;
+    validate_hub(&hub_name)?;
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or(state.config.authority());
+    let call = Call {
+        state,
+        hub_name: &hub_name,
+        hub: state.registry.hub(&hub_name),
+        query,
+        headers: parts.headers.clone(),
+        body,
+        base_url: format!("http://{host}"),
+    };
+    call.execute(operation).await
+}
+
+/// The service's hub name rule: a letter, then up to 127 letters, digits or `` _`,.[] ``.
+fn validate_hub(hub: &str) -> Result<(), ApiError> {
+    let mut chars = hub.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && hub.len() <= 128
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_`,.[]".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "invalid hub name {hub:?}: it must start with a letter and have at most 128 letters, digits or _`,.[]"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests;

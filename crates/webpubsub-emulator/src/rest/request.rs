@@ -1,0 +1,270 @@
+//! Reading a REST request: path segments, query parameters (repeated keys included), the body
+//! within its limit, and the send payload's data type.
+
+use std::borrow::Cow;
+
+use axum::{
+    body::Body,
+    http::{HeaderMap, header},
+};
+use bytes::Bytes;
+use percent_encoding::percent_decode_str;
+use webpubsub_protocol::filter::ParsedFilter;
+
+use super::error::ApiError;
+use crate::registry::DataType;
+
+/// The largest body the REST API takes: the service's 1 MiB message limit.
+pub(crate) const MAX_BODY: usize = 1024 * 1024;
+
+/// Percent-decodes one path segment or query component. `plus_is_space` applies the form
+/// encoding rule of query strings.
+fn decode(raw: &str, plus_is_space: bool) -> Result<String, ApiError> {
+    let raw: Cow<'_, str> = if plus_is_space && raw.contains('+') {
+        raw.replace('+', " ").into()
+    } else {
+        raw.into()
+    };
+    percent_decode_str(&raw)
+        .decode_utf8()
+        .map(Cow::into_owned)
+        .map_err(|_| ApiError::bad_request(format!("{raw:?} is not percent-encoded UTF-8")))
+}
+
+/// The decoded segments of a path, each decoded on its own so that `%2F` stays inside a name.
+pub(crate) fn path_segments(path: &str) -> Result<Vec<String>, ApiError> {
+    path.trim_start_matches('/')
+        .split('/')
+        .map(|segment| decode(segment, false))
+        .collect()
+}
+
+/// The query parameters of a request, in order, keys matched case-insensitively.
+///
+/// Parsed by hand (a few lines over `percent-encoding`, already a dependency): serde-based query
+/// extractors drop repeated keys, and the REST API repeats `excluded`, `role` and `group`.
+#[derive(Debug, Default)]
+pub(crate) struct Query {
+    pairs: Vec<(String, String)>,
+}
+
+impl Query {
+    pub(crate) fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+        let pairs = query
+            .unwrap_or_default()
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .map(|pair| {
+                let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                Ok((decode(key, true)?, decode(value, true)?))
+            })
+            .collect::<Result<_, ApiError>>()?;
+        Ok(Self { pairs })
+    }
+
+    /// The first value of `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.all(name).next()
+    }
+
+    /// Every value of `name`.
+    pub(crate) fn all<'a, 'n>(
+        &'a self,
+        name: &'n str,
+    ) -> impl Iterator<Item = &'a str> + use<'a, 'n> {
+        self.pairs
+            .iter()
+            .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// `api-version` must be present, as on the service.
+    pub(crate) fn require_api_version(&self) -> Result<(), ApiError> {
+        match self.get("api-version") {
+            Some(version) if !version.is_empty() => Ok(()),
+            _ => Err(ApiError::bad_request(
+                "the api-version query parameter is required (for example 2024-12-01)",
+            )),
+        }
+    }
+
+    /// An optional integer parameter within `min..=max`.
+    pub(crate) fn int(&self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+        let Some(value) = self.get(name) else {
+            return Ok(None);
+        };
+        match value.parse::<i64>() {
+            Ok(number) if (min..=max).contains(&number) => Ok(Some(number)),
+            _ => Err(ApiError::bad_request(format!(
+                "{name} must be an integer from {min} to {max}, got {value:?}"
+            ))),
+        }
+    }
+
+    /// The parsed `filter` parameter, if any.
+    pub(crate) fn filter(&self) -> Result<Option<ParsedFilter>, ApiError> {
+        self.get("filter").map(parse_filter).transpose()
+    }
+
+    /// The `excluded` connection ids.
+    pub(crate) fn excluded(&self) -> Vec<&str> {
+        self.all("excluded").collect()
+    }
+
+    /// `messageTtlSeconds`, checked (0 to 300) but not enforced: the emulator delivers at once.
+    pub(crate) fn check_message_ttl(&self) -> Result<(), ApiError> {
+        self.int("messageTtlSeconds", 0, 300).map(drop)
+    }
+}
+
+/// Parses a filter, turning its error into a 400 that names the position.
+pub(crate) fn parse_filter(source: &str) -> Result<ParsedFilter, ApiError> {
+    ParsedFilter::parse(source).map_err(|error| ApiError::bad_request(error.to_string()))
+}
+
+/// Reads the whole body, refusing one over [`MAX_BODY`] (by `Content-Length` before reading,
+/// or while reading when the length is not announced).
+pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > MAX_BODY as u64) {
+        return Err(ApiError::payload_too_large(MAX_BODY));
+    }
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| ApiError::payload_too_large(MAX_BODY))
+}
+
+/// The data type of a send from its `Content-Type`, checking the payload as the service does:
+/// JSON must parse, text must be UTF-8, charsets other than UTF-8 are refused.
+pub(crate) fn payload_type(headers: &HeaderMap, payload: &[u8]) -> Result<DataType, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let mut parts = content_type.split(';');
+    let essence = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+    let charset = parts
+        .filter_map(|param| param.split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("charset"))
+        .map(|(_, value)| value.trim().trim_matches('"').to_ascii_lowercase());
+    let data_type = match essence.as_str() {
+        "text/plain" => DataType::Text,
+        "application/json" => DataType::Json,
+        "application/octet-stream" => DataType::Binary,
+        _ => return Err(ApiError::unsupported_media_type(content_type)),
+    };
+    if data_type != DataType::Binary {
+        if charset
+            .as_deref()
+            .is_some_and(|charset| !matches!(charset, "utf-8" | "utf8" | "us-ascii"))
+        {
+            return Err(ApiError::unsupported_media_type(content_type));
+        }
+        if std::str::from_utf8(payload).is_err() {
+            return Err(ApiError::bad_request("the message body is not valid UTF-8"));
+        }
+    }
+    if data_type == DataType::Json {
+        serde_json::from_slice::<serde::de::IgnoredAny>(payload).map_err(|error| {
+            ApiError::bad_request(format!("the message body is not valid JSON: {error}"))
+        })?;
+    }
+    Ok(data_type)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    #[test]
+    fn query_keeps_repeated_keys_and_decodes() {
+        let query = Query::parse(Some(
+            "excluded=a&Excluded=b%2Fc&filter=userId+eq+%27x%27&empty&api-version=1",
+        ))
+        .unwrap();
+        assert_eq!(query.excluded(), ["a", "b/c"]);
+        assert_eq!(query.get("filter"), Some("userId eq 'x'"));
+        assert_eq!(query.get("empty"), Some(""));
+        query.require_api_version().unwrap();
+        assert!(Query::parse(None).unwrap().require_api_version().is_err());
+        assert!(Query::parse(Some("a=%FF")).is_err());
+    }
+
+    #[test]
+    fn integers_are_range_checked() {
+        let query = Query::parse(Some("messageTtlSeconds=301&top=5&bad=x")).unwrap();
+        assert!(
+            query
+                .check_message_ttl()
+                .unwrap_err()
+                .message
+                .contains("0 to 300")
+        );
+        assert_eq!(query.int("top", 1, 10).unwrap(), Some(5));
+        assert!(query.int("bad", 1, 10).is_err());
+        assert_eq!(query.int("missing", 1, 10).unwrap(), None);
+    }
+
+    #[test]
+    fn path_segments_decode_each_segment() {
+        assert_eq!(
+            path_segments("/api/hubs/h/users/a%2Fb/:send").unwrap(),
+            ["api", "hubs", "h", "users", "a/b", ":send"]
+        );
+    }
+
+    fn with_type(content_type: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        headers
+    }
+
+    #[test]
+    fn payload_types_follow_the_content_type() {
+        assert_eq!(
+            payload_type(&with_type("text/plain"), b"hi").unwrap(),
+            DataType::Text
+        );
+        assert_eq!(
+            payload_type(&with_type("Application/JSON; charset=utf-8"), b"{\"a\":1}").unwrap(),
+            DataType::Json
+        );
+        assert_eq!(
+            payload_type(&with_type("application/octet-stream"), &[0xff]).unwrap(),
+            DataType::Binary
+        );
+        assert_eq!(
+            payload_type(&with_type("application/xml"), b"<a/>")
+                .unwrap_err()
+                .status,
+            415
+        );
+        assert_eq!(
+            payload_type(&HeaderMap::new(), b"x").unwrap_err().status,
+            415
+        );
+        assert_eq!(
+            payload_type(&with_type("text/plain; charset=latin1"), b"x")
+                .unwrap_err()
+                .status,
+            415
+        );
+        assert_eq!(
+            payload_type(&with_type("application/json"), b"{")
+                .unwrap_err()
+                .status,
+            400
+        );
+        assert_eq!(
+            payload_type(&with_type("text/plain"), &[0xff])
+                .unwrap_err()
+                .status,
+            400
+        );
+    }
+}
