@@ -375,4 +375,106 @@ mod tests {
             &c
         ));
     }
+
+    /// What the builder writes parses back and means what the builder said.
+    mod builder_round_trip {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::filter::Filter;
+
+        /// A builder call and its meaning, evaluated independently of the parser.
+        #[derive(Debug, Clone)]
+        enum Model {
+            UserEq(String),
+            UserNe(String),
+            ConnectionEq(String),
+            InGroup(String),
+            UserIn(Vec<String>),
+            StartsWith(String),
+            EndsWith(String),
+            Not(Box<Model>),
+            And(Box<Model>, Box<Model>),
+            Or(Box<Model>, Box<Model>),
+        }
+
+        fn build(model: &Model) -> Filter {
+            match model {
+                Model::UserEq(v) => Filter::user_id().eq(v.as_str()),
+                Model::UserNe(v) => Filter::user_id().ne(v.as_str()),
+                Model::ConnectionEq(v) => Filter::connection_id().eq(v.as_str()),
+                Model::InGroup(v) => Filter::in_group(v),
+                Model::UserIn(vs) => Filter::user_id().is_in(vs.iter().map(String::as_str)),
+                Model::StartsWith(v) => Filter::user_id().starts_with(v),
+                Model::EndsWith(v) => Filter::user_id().ends_with(v),
+                Model::Not(m) => !build(m),
+                Model::And(a, b) => build(a).and(build(b)),
+                Model::Or(a, b) => build(a).or(build(b)),
+            }
+        }
+
+        fn meaning(model: &Model, c: &Connection) -> bool {
+            let user = c.user.unwrap_or_default().to_lowercase();
+            match model {
+                Model::UserEq(v) => user == v.to_lowercase(),
+                Model::UserNe(v) => user != v.to_lowercase(),
+                Model::ConnectionEq(v) => c.id == v,
+                Model::InGroup(v) => c.groups.contains(&v.as_str()),
+                Model::UserIn(vs) => vs.iter().any(|v| user == v.to_lowercase()),
+                Model::StartsWith(v) => user.starts_with(&v.to_lowercase()),
+                Model::EndsWith(v) => user.ends_with(&v.to_lowercase()),
+                Model::Not(m) => !meaning(m, c),
+                Model::And(a, b) => meaning(a, c) && meaning(b, c),
+                Model::Or(a, b) => meaning(a, c) || meaning(b, c),
+            }
+        }
+
+        fn value() -> impl Strategy<Value = String> {
+            prop_oneof![
+                Just("o'brien".to_owned()),
+                Just("O'B".to_owned()),
+                Just("ien".to_owned()),
+                Just("room".to_owned()),
+                Just("it's".to_owned()),
+                Just("c1".to_owned()),
+                "\\PC{0,6}",
+            ]
+        }
+
+        fn model() -> impl Strategy<Value = Model> {
+            let leaf = prop_oneof![
+                value().prop_map(Model::UserEq),
+                value().prop_map(Model::UserNe),
+                value().prop_map(Model::ConnectionEq),
+                value().prop_map(Model::InGroup),
+                proptest::collection::vec(value(), 0..4).prop_map(Model::UserIn),
+                value().prop_map(Model::StartsWith),
+                value().prop_map(Model::EndsWith),
+            ];
+            leaf.prop_recursive(6, 48, 2, |inner| {
+                prop_oneof![
+                    inner.clone().prop_map(|m| Model::Not(Box::new(m))),
+                    (inner.clone(), inner.clone())
+                        .prop_map(|(a, b)| Model::And(Box::new(a), Box::new(b))),
+                    (inner.clone(), inner).prop_map(|(a, b)| Model::Or(Box::new(a), Box::new(b))),
+                ]
+            })
+        }
+
+        proptest! {
+            #[test]
+            fn built_filters_parse_and_mean_what_was_built(model in model()) {
+                let built = build(&model);
+                let parsed = ParsedFilter::parse(built.as_str())
+                    .map_err(|e| TestCaseError::fail(format!("{}: {e}", built.as_str())))?;
+                let subject = Connection {
+                    id: "c1",
+                    user: Some("O'Brien"),
+                    protocol: None,
+                    groups: vec!["room", "it's"],
+                };
+                prop_assert_eq!(parsed.matches(&subject), meaning(&model, &subject), "{}", built.as_str());
+            }
+        }
+    }
 }

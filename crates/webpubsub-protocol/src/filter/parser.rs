@@ -613,7 +613,12 @@ impl Parser {
         if self.peek().is_some_and(|t| t.kind == TokenKind::Open) {
             self.next += 1;
             let mut items = Vec::new();
-            loop {
+            // `x in ()` is what the filter builder writes for an empty list: it matches nothing.
+            let mut closed = self.peek().is_some_and(|t| t.kind == TokenKind::Close);
+            if closed {
+                self.next += 1;
+            }
+            while !closed {
                 let item_position = self.position();
                 let (expr, ty) = self.unary()?;
                 if matches!(ty, Type::Collection | Type::Bool) {
@@ -625,9 +630,7 @@ impl Parser {
                     });
                 }
                 items.push(expr);
-                if self.list_separator()? {
-                    break;
-                }
+                closed = self.list_separator()?;
             }
             return Ok((Expr::InList(Box::new(left.0), items), Type::Bool));
         }
@@ -948,9 +951,14 @@ mod tests {
         assert!(matches!(error("true gt false"), FilterError::Type { .. }));
         assert!(matches!(error(""), FilterError::Syntax { position: 0, .. }));
         assert!(matches!(
-            error("userId in ()"),
+            error("userId in (,)"),
             FilterError::Syntax { position: 11, .. }
         ));
+        assert!(matches!(
+            error("userId in ('a',)"),
+            FilterError::Syntax { position: 15, .. }
+        ));
+        ParsedFilter::parse("userId in ()").unwrap();
     }
 
     #[test]
