@@ -393,9 +393,9 @@ mod tests {
             UserIn(Vec<String>),
             StartsWith(String),
             EndsWith(String),
-            Not(Box<Model>),
-            And(Box<Model>, Box<Model>),
-            Or(Box<Model>, Box<Model>),
+            Not(Box<Self>),
+            And(Box<Self>, Box<Self>),
+            Or(Box<Self>, Box<Self>),
         }
 
         fn build(model: &Model) -> Filter {
