@@ -1,0 +1,91 @@
+//! The response body: the layer's own answers, or the inner service's body untouched.
+
+use std::{
+    pin::Pin,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::Full;
+use pin_project_lite::pin_project;
+
+pin_project! {
+    /// The body of a [`WebPubSubService`](crate::WebPubSubService) response.
+    ///
+    /// Each variant's `body` field is the body it names (pin-project-lite cannot carry field
+    /// docs, hence the `allow`).
+    #[project = ResponseBodyProj]
+    #[derive(Debug)]
+    #[allow(missing_docs)]
+    pub enum ResponseBody<B> {
+        /// An answer the layer produced (an event response or a rejection).
+        Handled {
+            #[pin]
+            body: Full<Bytes>,
+        },
+        /// The inner service's body, for requests outside the layer's path.
+        Inner {
+            #[pin]
+            body: B,
+        },
+    }
+}
+
+impl<B> ResponseBody<B> {
+    pub(crate) fn handled(body: Full<Bytes>) -> Self {
+        Self::Handled { body }
+    }
+
+    pub(crate) fn inner(body: B) -> Self {
+        Self::Inner { body }
+    }
+}
+
+impl<B> Body for ResponseBody<B>
+where
+    B: Body<Data = Bytes>,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        match self.project() {
+            ResponseBodyProj::Handled { body } => body.poll_frame(cx).map_err(|err| match err {}),
+            ResponseBodyProj::Inner { body } => body.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Handled { body } => body.is_end_stream(),
+            Self::Inner { body } => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Handled { body } => body.size_hint(),
+            Self::Inner { body } => body.size_hint(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt as _;
+
+    #[tokio::test]
+    async fn both_variants_stream_their_bytes() {
+        let handled: ResponseBody<Full<Bytes>> = ResponseBody::handled(Full::from("a"));
+        assert_eq!(handled.size_hint().exact(), Some(1));
+        assert_eq!(handled.collect().await.unwrap().to_bytes(), "a");
+        let inner = ResponseBody::inner(Full::from("bc"));
+        assert!(!inner.is_end_stream());
+        assert_eq!(inner.collect().await.unwrap().to_bytes(), "bc");
+    }
+}

@@ -1,0 +1,337 @@
+//! The asynchronous part of an event: read the body, call the handler, turn its answer into HTTP.
+
+use std::{any::Any, future::Future, panic::AssertUnwindSafe, sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use futures_util::FutureExt as _;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body::Body;
+use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
+use serde::de::DeserializeOwned;
+use webpubsub_protocol::{
+    cloudevents::{
+        ConnectEventBody, DisconnectedEventBody, EventType, GroupEventBody,
+        headers::CE_CONNECTION_STATE,
+        mqtt::{MqttErrorBody, connect_code_for_status},
+    },
+    state::ConnectionStates,
+};
+
+use crate::{
+    ConnectRequest, ConnectedRequest, DisconnectedRequest, EventError, EventHandler,
+    GroupEventRequest, Rejection, RejectionKind, UserEventRequest,
+    config::Config,
+    inbound::{Inbound, too_large},
+    response::{Payload, StateChanges},
+};
+
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type HandledResponse = Response<Full<Bytes>>;
+
+/// Reads the body of a checked event, runs the handler and builds the answer.
+pub(crate) async fn dispatch<H, B>(
+    handler: Arc<H>,
+    config: Arc<Config>,
+    inbound: Inbound,
+    body: B,
+) -> HandledResponse
+where
+    H: EventHandler,
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let body = match read_body(body, config.body_limit).await {
+        Ok(body) => body,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let Inbound {
+        context,
+        data_type,
+        state_header,
+    } = inbound;
+    let timeout = config.handler_timeout;
+    match context.event_type().clone() {
+        EventType::Connect => {
+            let body: ConnectEventBody = match parse_json(&body, "connect") {
+                Ok(body) => body,
+                Err(rejection) => return rejection.into_response(),
+            };
+            let mqtt_version = body.mqtt.as_ref().map(|mqtt| mqtt.protocol_version);
+            let request = ConnectRequest::new(context, body);
+            match run(timeout, async { handler.on_connect(request).await }).await {
+                Ok(response) => {
+                    let (body, states) = response.into_parts();
+                    let mut reply = if body.is_empty() {
+                        empty(StatusCode::NO_CONTENT)
+                    } else {
+                        // Serializing these plain structs cannot fail.
+                        let json = serde_json::to_vec(&body).expect("connect response serializes");
+                        with_body(json, "application/json; charset=utf-8")
+                    };
+                    write_states(&mut reply, state_header.as_ref(), states);
+                    reply
+                }
+                Err(failure) => failure.into_response(mqtt_version),
+            }
+        }
+        EventType::User(_) => {
+            let data_type = data_type.expect("user events are typed when their head is read");
+            let request = UserEventRequest::new(context, body, data_type);
+            match run(timeout, async { handler.on_user_event(request).await }).await {
+                Ok(response) => {
+                    let (payload, states) = response.into_parts();
+                    let mut reply = match payload {
+                        None => empty(StatusCode::NO_CONTENT),
+                        Some(Payload::Text(text)) => with_body(text, "text/plain; charset=utf-8"),
+                        Some(Payload::Json(json)) => {
+                            with_body(json, "application/json; charset=utf-8")
+                        }
+                        Some(Payload::Binary(data)) => with_body(data, "application/octet-stream"),
+                    };
+                    write_states(&mut reply, state_header.as_ref(), states);
+                    reply
+                }
+                Err(failure) => failure.into_response(None),
+            }
+        }
+        EventType::Connected => {
+            let request = ConnectedRequest::new(context);
+            non_blocking(
+                "connected",
+                run(timeout, async { handler.on_connected(request).await }).await,
+            )
+        }
+        EventType::Disconnected => {
+            let body: DisconnectedEventBody = match parse_json(&body, "disconnected") {
+                Ok(body) => body,
+                Err(rejection) => return rejection.into_response(),
+            };
+            let request = DisconnectedRequest::new(context, body);
+            non_blocking(
+                "disconnected",
+                run(timeout, async { handler.on_disconnected(request).await }).await,
+            )
+        }
+        EventType::GroupJoined | EventType::GroupLeft => {
+            let joined = *context.event_type() == EventType::GroupJoined;
+            let GroupEventBody { group } = match parse_required_json(&body, "group") {
+                Ok(body) => body,
+                Err(rejection) => return rejection.into_response(),
+            };
+            let request = GroupEventRequest::new(context, group);
+            if joined {
+                non_blocking(
+                    "group joined",
+                    run(timeout, async { handler.on_group_joined(request).await }).await,
+                )
+            } else {
+                non_blocking(
+                    "group left",
+                    run(timeout, async { handler.on_group_left(request).await }).await,
+                )
+            }
+        }
+        // `read_head` rejects unknown types before the body is read.
+        _ => Rejection::new(
+            RejectionKind::UnknownEventType,
+            "the event type is not handled",
+        )
+        .into_response(),
+    }
+}
+
+/// Collects the body, enforcing the limit while it streams (chunked bodies have no length).
+async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Rejection>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<LengthLimitError>() => Err(too_large(limit)),
+        Err(err) => Err(Rejection::new(
+            RejectionKind::InvalidBody,
+            format!("could not read the request body: {err}"),
+        )),
+    }
+}
+
+/// A system event body; an empty body reads as the default (`connect` may come without one).
+fn parse_json<T: DeserializeOwned + Default>(body: &[u8], event: &str) -> Result<T, Rejection> {
+    if body.trim_ascii().is_empty() {
+        return Ok(T::default());
+    }
+    parse_required_json(body, event)
+}
+
+fn parse_required_json<T: DeserializeOwned>(body: &[u8], event: &str) -> Result<T, Rejection> {
+    serde_json::from_slice(body).map_err(|err| {
+        Rejection::new(
+            RejectionKind::InvalidBody,
+            format!("the {event} event body is not valid json: {err}"),
+        )
+    })
+}
+
+/// How a handler call ended, when not with an answer.
+#[derive(Debug)]
+enum Failure {
+    Handler(EventError),
+    Panicked,
+    TimedOut(Duration),
+}
+
+/// Runs a handler future: a panic (also one raised while creating the future) and a timeout
+/// become failures instead of unwinding into the server or hanging the service.
+async fn run<T>(
+    timeout: Option<Duration>,
+    future: impl Future<Output = Result<T, EventError>>,
+) -> Result<T, Failure> {
+    // The handler owns everything it touches through `&self` behind an `Arc`; a panic leaves
+    // nothing of ours half-updated, so asserting unwind safety is sound.
+    let guarded = AssertUnwindSafe(future).catch_unwind();
+    let outcome = match timeout {
+        Some(limit) => match tokio::time::timeout(limit, guarded).await {
+            Ok(outcome) => outcome,
+            Err(_) => return Err(Failure::TimedOut(limit)),
+        },
+        None => guarded.await,
+    };
+    match outcome {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(Failure::Handler(err)),
+        Err(panic) => {
+            tracing::error!(
+                panic = panic_message(&*panic),
+                "web pubsub event handler panicked"
+            );
+            Err(Failure::Panicked)
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("<non-string panic>")
+}
+
+impl Failure {
+    /// The answer to a blocking event. `mqtt_version` is set for an MQTT client's `connect`,
+    /// which is answered with the MQTT error body.
+    fn into_response(self, mqtt_version: Option<u8>) -> HandledResponse {
+        let err = match self {
+            Self::Handler(err) => err,
+            Self::Panicked => {
+                return Rejection::new(RejectionKind::HandlerPanicked, "the event handler failed")
+                    .into_response_mqtt(mqtt_version);
+            }
+            Self::TimedOut(limit) => {
+                return Rejection::new(
+                    RejectionKind::HandlerTimedOut,
+                    format!("the event handler did not answer within {limit:?}"),
+                )
+                .into_response_mqtt(mqtt_version);
+            }
+        };
+        tracing::debug!(
+            status = err.status().as_u16(),
+            message = err.message(),
+            "web pubsub event handler refused the event"
+        );
+        let mqtt_body = match (err.mqtt_error(), mqtt_version) {
+            (Some(mqtt), _) => Some(MqttErrorBody { mqtt: mqtt.clone() }),
+            (None, Some(version)) => Some(MqttErrorBody::new(
+                connect_code_for_status(err.status(), version),
+                err.message(),
+            )),
+            (None, None) => None,
+        };
+        let mut reply = match mqtt_body {
+            Some(body) => with_body(
+                serde_json::to_vec(&body).expect("mqtt error body serializes"),
+                "application/json; charset=utf-8",
+            ),
+            None => with_body(err.message().to_owned(), "text/plain; charset=utf-8"),
+        };
+        *reply.status_mut() = err.status();
+        reply
+    }
+}
+
+impl Rejection {
+    /// [`into_response`](Rejection::into_response), in the MQTT error form for MQTT connects.
+    fn into_response_mqtt(self, mqtt_version: Option<u8>) -> HandledResponse {
+        let Some(version) = mqtt_version else {
+            return self.into_response();
+        };
+        let body = MqttErrorBody::new(
+            connect_code_for_status(self.status(), version),
+            self.message(),
+        );
+        let mut reply: HandledResponse = self.into_response();
+        *reply.body_mut() =
+            Full::from(serde_json::to_vec(&body).expect("mqtt error body serializes"));
+        reply.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
+        reply
+    }
+}
+
+/// The answer to a non-blocking event: `200` whatever happened, since the service does not wait
+/// for it; a failure is logged.
+fn non_blocking(event: &str, outcome: Result<(), Failure>) -> HandledResponse {
+    match outcome {
+        Ok(()) => {}
+        Err(Failure::Handler(err)) => {
+            tracing::warn!(
+                event,
+                status = err.status().as_u16(),
+                message = err.message(),
+                "web pubsub event handler failed"
+            );
+        }
+        Err(Failure::Panicked) => {} // logged where it was caught
+        Err(Failure::TimedOut(limit)) => {
+            tracing::warn!(event, ?limit, "web pubsub event handler timed out");
+        }
+    }
+    empty(StatusCode::OK)
+}
+
+/// Sets `ce-connectionState` to the request's state with `changes` applied; no changes, no header.
+fn write_states(
+    reply: &mut HandledResponse,
+    request_state: Option<&HeaderValue>,
+    changes: StateChanges,
+) {
+    if changes.is_empty() {
+        return;
+    }
+    // The request's state was decoded once already to check it; decoding it again here, only
+    // when the answer changes it, keeps the common path free of a copy.
+    let mut states = request_state
+        .and_then(|value| ConnectionStates::decode_bytes(value.as_bytes()).ok())
+        .unwrap_or_default();
+    changes.apply(&mut states);
+    let value = HeaderValue::try_from(states.encode()).expect("base64 is a valid header value");
+    reply.headers_mut().insert(CE_CONNECTION_STATE, value);
+}
+
+fn empty(status: StatusCode) -> HandledResponse {
+    let mut reply = Response::new(Full::default());
+    *reply.status_mut() = status;
+    reply
+}
+
+fn with_body(body: impl Into<Bytes>, content_type: &'static str) -> HandledResponse {
+    let mut reply = Response::new(Full::new(body.into()));
+    reply
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    reply
+}

@@ -1,0 +1,99 @@
+//! The trait the application implements.
+
+use std::future::Future;
+
+use crate::{
+    ConnectRequest, ConnectResponse, ConnectedRequest, DisconnectedRequest, EventError,
+    GroupEventRequest, UserEventRequest, UserEventResponse,
+};
+
+/// The application's side of the events: one method per event, each with a default.
+///
+/// Implement it with plain `async fn`s; the futures must be `Send`. The handler sees typed
+/// events, never HTTP, and the layer turns its answers back into HTTP:
+///
+/// | method | default | answer |
+/// |---|---|---|
+/// | [`on_connect`](Self::on_connect) | accept (`204`) | `204`/`200` + JSON, or the error's status |
+/// | [`on_user_event`](Self::on_user_event) | `204` | `204`/`200` + data, or the error's status |
+/// | [`on_connected`](Self::on_connected), [`on_disconnected`](Self::on_disconnected), [`on_group_joined`](Self::on_group_joined), [`on_group_left`](Self::on_group_left) | nothing | always `200`; an error is logged |
+///
+/// A panic in a method is caught and answered `500`; a method that outlives the layer's handler
+/// timeout is dropped and answered `504`.
+///
+/// ```
+/// use webpubsub_tower::{
+///     ConnectRequest, ConnectResponse, EventError, EventHandler, UserEventRequest, UserEventResponse,
+/// };
+///
+/// struct Chat;
+///
+/// impl EventHandler for Chat {
+///     async fn on_connect(&self, request: ConnectRequest) -> Result<ConnectResponse, EventError> {
+///         let Some(user) = request.query().get("user").and_then(|v| v.first()) else {
+///             return Err(EventError::unauthorized("missing user"));
+///         };
+///         Ok(ConnectResponse::new().user_id(user.clone()).groups(["lobby"]))
+///     }
+///
+///     async fn on_user_event(&self, request: UserEventRequest) -> Result<UserEventResponse, EventError> {
+///         let text = request.text().map_err(|_| EventError::bad_request("expected text"))?;
+///         Ok(UserEventResponse::text(format!("echo: {text}")))
+///     }
+/// }
+/// ```
+pub trait EventHandler: Send + Sync + 'static {
+    /// A client asks to connect (blocking). Default: accept as is.
+    fn on_connect(
+        &self,
+        request: ConnectRequest,
+    ) -> impl Future<Output = Result<ConnectResponse, EventError>> + Send {
+        drop(request);
+        async { Ok(ConnectResponse::new()) }
+    }
+
+    /// A client is connected (non-blocking). Default: nothing.
+    fn on_connected(
+        &self,
+        request: ConnectedRequest,
+    ) -> impl Future<Output = Result<(), EventError>> + Send {
+        drop(request);
+        async { Ok(()) }
+    }
+
+    /// A client sent an event (blocking). Default: `204`, nothing sent back.
+    fn on_user_event(
+        &self,
+        request: UserEventRequest,
+    ) -> impl Future<Output = Result<UserEventResponse, EventError>> + Send {
+        drop(request);
+        async { Ok(UserEventResponse::empty()) }
+    }
+
+    /// A client disconnected (non-blocking). Default: nothing.
+    fn on_disconnected(
+        &self,
+        request: DisconnectedRequest,
+    ) -> impl Future<Output = Result<(), EventError>> + Send {
+        drop(request);
+        async { Ok(()) }
+    }
+
+    /// A connection joined a group (non-blocking). Default: nothing.
+    fn on_group_joined(
+        &self,
+        request: GroupEventRequest,
+    ) -> impl Future<Output = Result<(), EventError>> + Send {
+        drop(request);
+        async { Ok(()) }
+    }
+
+    /// A connection left a group (non-blocking). Default: nothing.
+    fn on_group_left(
+        &self,
+        request: GroupEventRequest,
+    ) -> impl Future<Output = Result<(), EventError>> + Send {
+        drop(request);
+        async { Ok(()) }
+    }
+}

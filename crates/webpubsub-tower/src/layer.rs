@@ -1,0 +1,195 @@
+//! The layer: the configuration, and the factory of services.
+
+use std::{any::type_name, fmt, sync::Arc, time::Duration};
+
+use tower_layer::Layer;
+use webpubsub_protocol::{AccessKey, ConnectionString};
+
+use crate::{
+    EventHandler, WebPubSubService,
+    config::{Config, ConfiguredKey},
+    origin::host_of,
+    path::PathPattern,
+};
+
+/// Serves the Azure Web PubSub event-handler protocol on one path and dispatches the events to
+/// an [`EventHandler`]; every other request goes to the inner service untouched.
+///
+/// Defaults: the path `/api/webpubsub/hubs/{hub}/` (a prefix, as the JavaScript SDK), any hub,
+/// any origin for the handshake, **no signature check**, a body limit of 1 MiB and a handler
+/// timeout of 30 s.
+///
+/// **Configure the access keys** ([`connection_string`](Self::connection_string) or
+/// [`access_key`](Self::access_key)) in production: without a key, the layer cannot tell the
+/// service's requests from anyone else's, and anyone who can reach the path can send it events.
+///
+/// See the [crate docs](crate) for examples.
+#[must_use]
+pub struct WebPubSubLayer<H> {
+    config: Arc<Config>,
+    handler: Arc<H>,
+}
+
+impl<H: EventHandler> WebPubSubLayer<H> {
+    /// A layer with the default configuration that dispatches to `handler`.
+    pub fn new(handler: H) -> Self {
+        Self {
+            config: Arc::new(Config::default()),
+            handler: Arc::new(handler),
+        }
+    }
+}
+
+impl<H> WebPubSubLayer<H> {
+    fn config(&mut self) -> &mut Config {
+        Arc::make_mut(&mut self.config)
+    }
+
+    /// The path the layer owns (the path of the hub's event-handler URL template).
+    ///
+    /// `{hub}` and `{event}` stand for one segment each; `{hub}` must then be a served hub and
+    /// the event's `ce-hub`. A path ending in `/` is a prefix. Segments compare
+    /// case-insensitively.
+    ///
+    /// ```
+    /// # use webpubsub_tower::{EventHandlers, WebPubSubLayer};
+    /// // Upstream URL template: http://host/eventhandler/{event}
+    /// let layer = WebPubSubLayer::new(EventHandlers::new()).path("/eventhandler/{event}");
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When `path` does not start with `/`, has an empty segment, more than one `{hub}`, or a
+    /// brace outside a whole `{hub}`/`{event}` segment: a programming error, caught at startup.
+    pub fn path(mut self, path: &str) -> Self {
+        self.config().path = PathPattern::parse(path).unwrap_or_else(|err| panic!("{err}"));
+        self
+    }
+
+    /// Serves `hub` (in addition to hubs given before). Hub names compare case-insensitively.
+    pub fn hub(mut self, hub: impl Into<String>) -> Self {
+        self.config()
+            .hubs
+            .get_or_insert_with(Vec::new)
+            .push(hub.into());
+        self
+    }
+
+    /// Serves these hubs (in addition to hubs given before).
+    pub fn hubs<I>(mut self, hubs: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.config()
+            .hubs
+            .get_or_insert_with(Vec::new)
+            .extend(hubs.into_iter().map(Into::into));
+        self
+    }
+
+    /// Serves every hub (the default); forgets hubs given before.
+    pub fn any_hub(mut self) -> Self {
+        self.config().hubs = None;
+        self
+    }
+
+    /// Origins allowed by the handshake: the service's host names, such as
+    /// `demo.webpubsub.azure.com` (URLs work too; only the host counts, compared exactly and
+    /// case-insensitively). With no origin configured, here or through a connection string, the
+    /// handshake answers `WebHook-Allowed-Origin: *`.
+    pub fn allowed_origins<I>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let config = self.config();
+        config
+            .allowed_origins
+            .extend(origins.into_iter().map(|origin| host_of(origin.as_ref())));
+        self
+    }
+
+    /// Accepts the signatures of a service endpoint: its access key, for requests whose
+    /// `WebHook-Request-Origin` is the endpoint's host. The host is also an allowed origin.
+    ///
+    /// Repeat for several endpoints (replicas, custom domains, key rotation: add one connection
+    /// string per key).
+    ///
+    /// ```
+    /// # use webpubsub_tower::{EventHandlers, WebPubSubLayer};
+    /// use webpubsub_protocol::ConnectionString;
+    ///
+    /// let cs: ConnectionString = "Endpoint=https://demo.webpubsub.azure.com;AccessKey=k;Version=1.0;".parse()?;
+    /// let layer = WebPubSubLayer::new(EventHandlers::new()).connection_string(&cs);
+    /// # Ok::<(), webpubsub_protocol::ConnectionStringError>(())
+    /// ```
+    pub fn connection_string(mut self, connection_string: &ConnectionString) -> Self {
+        let config = self.config();
+        let host = host_of(connection_string.host());
+        config.keys.push(ConfiguredKey {
+            host: Some(host.clone()),
+            key: connection_string.access_key().clone(),
+        });
+        if !config.allowed_origins.contains(&host) {
+            config.allowed_origins.push(host);
+        }
+        self
+    }
+
+    /// Accepts signatures made with `key`, whatever the request's origin (give the primary and
+    /// the secondary key to survive key rotation).
+    pub fn access_key(mut self, key: impl Into<AccessKey>) -> Self {
+        self.config().keys.push(ConfiguredKey {
+            host: None,
+            key: key.into(),
+        });
+        self
+    }
+
+    /// The largest body accepted (default 1 MiB, the service's frame limit); larger bodies get
+    /// `413`, checked on `Content-Length` and while the body streams.
+    pub fn body_limit(mut self, limit: usize) -> Self {
+        self.config().body_limit = limit;
+        self
+    }
+
+    /// How long a handler may take (default 30 s); slower calls are dropped and answered `504`.
+    /// This needs a tokio runtime with the time driver.
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.config().handler_timeout = Some(timeout);
+        self
+    }
+
+    /// Lets handlers take as long as they like (no tokio timer is used then).
+    pub fn no_handler_timeout(mut self) -> Self {
+        self.config().handler_timeout = None;
+        self
+    }
+}
+
+impl<S, H> Layer<S> for WebPubSubLayer<H> {
+    type Service = WebPubSubService<S, H>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        WebPubSubService::new(inner, Arc::clone(&self.config), Arc::clone(&self.handler))
+    }
+}
+
+impl<H> Clone for WebPubSubLayer<H> {
+    fn clone(&self) -> Self {
+        Self {
+            config: Arc::clone(&self.config),
+            handler: Arc::clone(&self.handler),
+        }
+    }
+}
+
+impl<H> fmt::Debug for WebPubSubLayer<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebPubSubLayer")
+            .field("config", &self.config)
+            .field("handler", &type_name::<H>())
+            .finish()
+    }
+}

@@ -1,0 +1,164 @@
+//! Why the layer refused a request on its path.
+
+use http::{HeaderValue, Response, StatusCode, header};
+
+/// Why the layer answered a request on its path with an error instead of calling the handler.
+///
+/// Every such answer carries its `Rejection` in the response extensions, so outer layers (and
+/// tests) can tell the cases apart without parsing the text body, and emits a `tracing` event.
+/// The body is the [message](Self::message) as `text/plain`.
+///
+/// This is an opaque struct rather than an enum so that later versions can add context without a
+/// breaking change; match on [`kind`](Self::kind).
+///
+/// ```
+/// use http::StatusCode;
+/// use webpubsub_tower::{Rejection, RejectionKind};
+///
+/// # fn check(response: http::Response<()>) {
+/// if let Some(rejection) = response.extensions().get::<Rejection>() {
+///     if rejection.kind() == RejectionKind::InvalidSignature {
+///         assert_eq!(rejection.status(), StatusCode::UNAUTHORIZED);
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Rejection {
+    kind: RejectionKind,
+    message: String,
+}
+
+/// The cases of [`Rejection`], each with its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// `OPTIONS` without `WebHook-Request-Origin` (400).
+    MissingOrigin,
+    /// `OPTIONS` from an origin that is not allowed (400).
+    OriginNotAllowed,
+    /// A method other than `OPTIONS` or `POST` (405, with `Allow: OPTIONS, POST`).
+    MethodNotAllowed,
+    /// A required `ce-*` header is missing (400).
+    MissingHeader,
+    /// A header is not valid UTF-8, repeated where only one is allowed, or has a bad value (400).
+    MalformedHeader,
+    /// `ce-type` is not an event type this layer handles (400).
+    UnknownEventType,
+    /// Keys are configured but the request has no `ce-signature` (401).
+    MissingSignature,
+    /// `ce-signature` matches no key configured for the request's origin (401).
+    InvalidSignature,
+    /// The event's hub is not served by this layer (404).
+    HubNotServed,
+    /// `ce-connectionState` cannot be decoded (400).
+    InvalidState,
+    /// The body is larger than the configured limit (413).
+    PayloadTooLarge,
+    /// A user event's `Content-Type` is not one the service sends (415).
+    UnsupportedContentType,
+    /// The body could not be read, or is not the JSON the event needs (400).
+    InvalidBody,
+    /// The handler panicked (500).
+    HandlerPanicked,
+    /// The handler did not finish within the configured timeout (504).
+    HandlerTimedOut,
+}
+
+impl RejectionKind {
+    /// The status the layer answers with.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MissingOrigin
+            | Self::OriginNotAllowed
+            | Self::MissingHeader
+            | Self::MalformedHeader
+            | Self::UnknownEventType
+            | Self::InvalidState
+            | Self::InvalidBody => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MissingSignature | Self::InvalidSignature => StatusCode::UNAUTHORIZED,
+            Self::HubNotServed => StatusCode::NOT_FOUND,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedContentType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::HandlerPanicked => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::HandlerTimedOut => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+}
+
+impl Rejection {
+    pub(crate) fn new(kind: RejectionKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Which case this is.
+    pub fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+
+    /// The status of the answer.
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// The reason, in words; also the answer's body.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The answer: the status, the message as text, and `self` in the extensions. Logs the
+    /// rejection (never with secrets: messages do not carry signatures or keys).
+    pub(crate) fn into_response<B: From<String>>(self) -> Response<B> {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), kind = ?self.kind, reason = %self.message, "web pubsub event failed");
+        } else {
+            tracing::warn!(status = status.as_u16(), kind = ?self.kind, reason = %self.message, "web pubsub request rejected");
+        }
+        let mut response = Response::new(B::from(self.message.clone()));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        if self.kind == RejectionKind::MethodNotAllowed {
+            headers.insert(header::ALLOW, HeaderValue::from_static("OPTIONS, POST"));
+        }
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_carries_status_text_and_itself() {
+        let rejection = Rejection::new(RejectionKind::HubNotServed, "hub \"x\" is not served");
+        let response: Response<String> = rejection.clone().into_response();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        assert_eq!(response.body(), "hub \"x\" is not served");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "text/plain; charset=utf-8"
+        );
+        assert_eq!(response.extensions().get::<Rejection>(), Some(&rejection));
+        assert_eq!(rejection.to_string(), rejection.message());
+    }
+
+    #[test]
+    fn method_not_allowed_lists_the_methods() {
+        let response: Response<String> =
+            Rejection::new(RejectionKind::MethodNotAllowed, "method GET is not allowed")
+                .into_response();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(response.headers()[header::ALLOW], "OPTIONS, POST");
+    }
+}

@@ -1,0 +1,329 @@
+//! The typed events a handler receives.
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use webpubsub_protocol::cloudevents::{
+    ClientCertificate, ConnectEventBody, DisconnectedEventBody, MultiMap,
+    headers::MQTT_USER_PROPERTY_PREFIX,
+    mqtt::{MqttConnectProperties, MqttDisconnectedProperties},
+};
+
+use crate::ConnectionContext;
+
+/// `azure.webpubsub.sys.connect`: a client asks to connect. Answer with a
+/// [`ConnectResponse`](crate::ConnectResponse) or refuse with an [`EventError`](crate::EventError).
+#[derive(Debug, Clone)]
+pub struct ConnectRequest {
+    context: ConnectionContext,
+    body: ConnectEventBody,
+}
+
+impl ConnectRequest {
+    /// A request from its parts (for tests of handlers and for other transports).
+    pub fn new(context: ConnectionContext, body: ConnectEventBody) -> Self {
+        Self { context, body }
+    }
+
+    /// The connection.
+    pub fn context(&self) -> &ConnectionContext {
+        &self.context
+    }
+
+    /// The claims of the client's access token.
+    pub fn claims(&self) -> &MultiMap {
+        &self.body.claims
+    }
+
+    /// The query parameters of the client's connect URL.
+    pub fn query(&self) -> &MultiMap {
+        &self.body.query
+    }
+
+    /// The headers of the client's connect request (not the upstream request's headers, which
+    /// are in the [context](ConnectionContext::headers)).
+    pub fn headers(&self) -> &MultiMap {
+        &self.body.headers
+    }
+
+    /// The subprotocols the client asked for; answer with one of them, or none.
+    pub fn subprotocols(&self) -> &[String] {
+        &self.body.subprotocols
+    }
+
+    /// The client's TLS certificates.
+    pub fn client_certificates(&self) -> &[ClientCertificate] {
+        &self.body.client_certificates
+    }
+
+    /// The CONNECT packet's properties, for MQTT clients.
+    pub fn mqtt(&self) -> Option<&MqttConnectProperties> {
+        self.body.mqtt.as_ref()
+    }
+
+    /// The whole body.
+    pub fn body(&self) -> &ConnectEventBody {
+        &self.body
+    }
+
+    /// The context and the body.
+    pub fn into_parts(self) -> (ConnectionContext, ConnectEventBody) {
+        (self.context, self.body)
+    }
+}
+
+/// `azure.webpubsub.sys.connected`: a client is connected.
+#[derive(Debug, Clone)]
+pub struct ConnectedRequest {
+    context: ConnectionContext,
+}
+
+impl ConnectedRequest {
+    /// A request from its context.
+    pub fn new(context: ConnectionContext) -> Self {
+        Self { context }
+    }
+
+    /// The connection.
+    pub fn context(&self) -> &ConnectionContext {
+        &self.context
+    }
+
+    /// The context.
+    pub fn into_context(self) -> ConnectionContext {
+        self.context
+    }
+}
+
+/// How a user event's data was sent, from its `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DataType {
+    /// `text/plain`: UTF-8 text (read it with [`UserEventRequest::text`]).
+    Text,
+    /// `application/json` (read it with [`UserEventRequest::json`]).
+    Json,
+    /// `application/octet-stream`, or no `Content-Type`.
+    Binary,
+    /// `application/x-protobuf`: the `protobuf_data` of a `protobuf.webpubsub.azure.v1` client.
+    Protobuf,
+}
+
+impl DataType {
+    /// The data type of a `Content-Type` value; `None` for a type the service does not send.
+    ///
+    /// Only the media type counts (parameters such as `charset` are ignored), compared
+    /// case-insensitively.
+    pub fn from_content_type(content_type: &str) -> Option<Self> {
+        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        [
+            ("text/plain", Self::Text),
+            ("application/json", Self::Json),
+            ("application/octet-stream", Self::Binary),
+            ("application/x-protobuf", Self::Protobuf),
+        ]
+        .into_iter()
+        .find_map(|(name, ty)| essence.eq_ignore_ascii_case(name).then_some(ty))
+    }
+}
+
+/// `azure.webpubsub.user.<event>`: a client sent data. Answer with a
+/// [`UserEventResponse`](crate::UserEventResponse); an error drops the client.
+///
+/// ```
+/// use webpubsub_protocol::cloudevents::EventType;
+/// use webpubsub_tower::{ConnectionContext, DataType, UserEventRequest};
+///
+/// let context = ConnectionContext::new(EventType::User("message".into()), "chat", "conn1");
+/// let request = UserEventRequest::new(context, r#"{"n":1}"#.into(), DataType::Json);
+/// let value: serde_json::Value = request.json()?;
+/// assert_eq!(value["n"], 1);
+/// assert_eq!(request.text()?, r#"{"n":1}"#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct UserEventRequest {
+    context: ConnectionContext,
+    data: Bytes,
+    data_type: DataType,
+}
+
+impl UserEventRequest {
+    /// A request from its parts.
+    pub fn new(context: ConnectionContext, data: Bytes, data_type: DataType) -> Self {
+        Self {
+            context,
+            data,
+            data_type,
+        }
+    }
+
+    /// The connection.
+    pub fn context(&self) -> &ConnectionContext {
+        &self.context
+    }
+
+    /// The event name (`message` for plain `send`s).
+    pub fn event_name(&self) -> &str {
+        self.context.event_name()
+    }
+
+    /// How the data was sent.
+    pub fn data_type(&self) -> DataType {
+        self.data_type
+    }
+
+    /// The data's bytes, whatever its type (protobuf data included).
+    pub fn bytes(&self) -> &Bytes {
+        &self.data
+    }
+
+    /// The data as text.
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not UTF-8.
+    pub fn text(&self) -> Result<&str, std::str::Utf8Error> {
+        std::str::from_utf8(&self.data)
+    }
+
+    /// The data deserialized from JSON.
+    ///
+    /// # Errors
+    ///
+    /// When the bytes are not JSON of a `T`.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
+        serde_json::from_slice(&self.data)
+    }
+
+    /// The MQTT 5 user properties of the PUBLISH packet (`mqtt-<name>` headers), in header order.
+    /// Values that are not UTF-8 are skipped.
+    pub fn mqtt_user_properties(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.context.headers().iter().filter_map(|(name, value)| {
+            let name = name.as_str().strip_prefix(MQTT_USER_PROPERTY_PREFIX)?;
+            Some((name, std::str::from_utf8(value.as_bytes()).ok()?))
+        })
+    }
+
+    /// The context and the data.
+    pub fn into_parts(self) -> (ConnectionContext, Bytes) {
+        (self.context, self.data)
+    }
+}
+
+/// `azure.webpubsub.sys.disconnected`: a client disconnected.
+#[derive(Debug, Clone)]
+pub struct DisconnectedRequest {
+    context: ConnectionContext,
+    body: DisconnectedEventBody,
+}
+
+impl DisconnectedRequest {
+    /// A request from its parts.
+    pub fn new(context: ConnectionContext, body: DisconnectedEventBody) -> Self {
+        Self { context, body }
+    }
+
+    /// The connection.
+    pub fn context(&self) -> &ConnectionContext {
+        &self.context
+    }
+
+    /// Why the connection ended; `None` or empty for a normal close.
+    pub fn reason(&self) -> Option<&str> {
+        self.body.reason.as_deref()
+    }
+
+    /// The MQTT details, for MQTT sessions.
+    pub fn mqtt(&self) -> Option<&MqttDisconnectedProperties> {
+        self.body.mqtt.as_ref()
+    }
+
+    /// The context and the body.
+    pub fn into_parts(self) -> (ConnectionContext, DisconnectedEventBody) {
+        (self.context, self.body)
+    }
+}
+
+/// `azure.webpubsub.gp.joined` / `azure.webpubsub.gp.left`: a connection joined or left a group
+/// (group presence events, when enabled in the hub settings).
+#[derive(Debug, Clone)]
+pub struct GroupEventRequest {
+    context: ConnectionContext,
+    group: String,
+}
+
+impl GroupEventRequest {
+    /// A request from its parts.
+    pub fn new(context: ConnectionContext, group: impl Into<String>) -> Self {
+        Self {
+            context,
+            group: group.into(),
+        }
+    }
+
+    /// The connection.
+    pub fn context(&self) -> &ConnectionContext {
+        &self.context
+    }
+
+    /// The group.
+    pub fn group(&self) -> &str {
+        &self.group
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+    use proptest::prelude::*;
+    use webpubsub_protocol::cloudevents::EventType;
+
+    #[test]
+    fn content_types_map_to_data_types() {
+        for (value, ty) in [
+            ("text/plain", Some(DataType::Text)),
+            ("Text/Plain; charset=utf-8", Some(DataType::Text)),
+            ("application/json;charset=UTF-8", Some(DataType::Json)),
+            (" application/octet-stream ", Some(DataType::Binary)),
+            ("application/x-protobuf", Some(DataType::Protobuf)),
+            ("text/html", None),
+            ("application/jsonx", None),
+            ("", None),
+        ] {
+            assert_eq!(DataType::from_content_type(value), ty, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn reads_mqtt_user_properties_from_headers() {
+        let mut context = ConnectionContext::new(EventType::User("e".into()), "h", "c");
+        context
+            .headers
+            .append("mqtt-color", HeaderValue::from_static("red"));
+        context
+            .headers
+            .append("mqtt-color", HeaderValue::from_static("blue"));
+        context
+            .headers
+            .append("ce-hub", HeaderValue::from_static("h"));
+        let request = UserEventRequest::new(context, Bytes::new(), DataType::Binary);
+        let props: Vec<_> = request.mqtt_user_properties().collect();
+        assert_eq!(props, [("color", "red"), ("color", "blue")]);
+    }
+
+    #[test]
+    fn text_of_invalid_utf8_is_an_error() {
+        let context = ConnectionContext::new(EventType::User("e".into()), "h", "c");
+        let request = UserEventRequest::new(context, Bytes::from_static(&[0xff]), DataType::Text);
+        assert!(request.text().is_err());
+        assert!(request.json::<serde_json::Value>().is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn content_type_parsing_never_panics(value in ".*") {
+            let _ = DataType::from_content_type(&value);
+        }
+    }
+}

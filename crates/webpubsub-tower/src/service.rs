@@ -1,0 +1,715 @@
+//! The middleware service.
+
+use std::{
+    any::type_name,
+    fmt,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::Body;
+use http_body_util::Full;
+use tower_service::Service;
+use webpubsub_protocol::cloudevents::headers::{WEBHOOK_ALLOWED_ORIGIN, WEBHOOK_REQUEST_ORIGIN};
+
+use crate::{
+    EventHandler, Rejection, RejectionKind,
+    body::ResponseBody,
+    config::Config,
+    dispatch::{BoxError, HandledResponse, dispatch},
+    future::ResponseFuture,
+    inbound::read_head,
+};
+
+/// Serves the event-handler path and passes every other request to the inner service.
+///
+/// Built by [`WebPubSubLayer`](crate::WebPubSubLayer); see the [crate docs](crate) for the whole
+/// picture. Cloning is cheap: the configuration and the handler are shared.
+pub struct WebPubSubService<S, H> {
+    inner: S,
+    config: Arc<Config>,
+    handler: Arc<H>,
+}
+
+impl<S, H> WebPubSubService<S, H> {
+    pub(crate) fn new(inner: S, config: Arc<Config>, handler: Arc<H>) -> Self {
+        Self {
+            inner,
+            config,
+            handler,
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Consumes `self`, returning the inner service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+}
+
+impl<S, H, ReqBody, ResBody> Service<Request<ReqBody>> for WebPubSubService<S, H>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    H: EventHandler,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<BoxError>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Readiness is the inner service's; requests the layer answers itself do not use it,
+        // the same trade-off as tower-http's CORS preflight.
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let Some(matched) = self.config.path.matches(request.uri().path()) else {
+            return ResponseFuture::inner(self.inner.call(request));
+        };
+        let path_hub = matched.hub.as_deref();
+        if let Some(hub) = path_hub
+            && !self.config.serves_hub(hub)
+        {
+            return reject(
+                RejectionKind::HubNotServed,
+                format!("hub {hub:?} is not served here"),
+            );
+        }
+        match *request.method() {
+            Method::POST => {}
+            Method::OPTIONS => return ResponseFuture::ready(handshake(&self.config, &request)),
+            ref method => {
+                return reject(
+                    RejectionKind::MethodNotAllowed,
+                    format!("method {method} is not allowed: use OPTIONS or POST"),
+                );
+            }
+        }
+        let path_hub = path_hub.map(str::to_owned);
+        let (parts, body) = request.into_parts();
+        match read_head(&self.config, path_hub.as_deref(), parts.headers) {
+            Ok(inbound) => ResponseFuture::handled(Box::pin(dispatch(
+                Arc::clone(&self.handler),
+                Arc::clone(&self.config),
+                inbound,
+                body,
+            ))),
+            Err(rejection) => ResponseFuture::ready(rejection.into_response()),
+        }
+    }
+}
+
+fn reject<F>(kind: RejectionKind, message: String) -> ResponseFuture<F> {
+    ResponseFuture::ready(Rejection::new(kind, message).into_response())
+}
+
+/// The abuse-protection handshake (CloudEvents webhook spec §4).
+fn handshake<B>(config: &Config, request: &Request<B>) -> HandledResponse {
+    let headers = request.headers();
+    let Some(origin) = config.allowed_origin(headers) else {
+        let (kind, message) = if headers.contains_key(&WEBHOOK_REQUEST_ORIGIN) {
+            (
+                RejectionKind::OriginNotAllowed,
+                format!(
+                    "origin {:?} is not allowed",
+                    String::from_utf8_lossy(headers[&WEBHOOK_REQUEST_ORIGIN].as_bytes())
+                ),
+            )
+        } else {
+            (
+                RejectionKind::MissingOrigin,
+                "missing WebHook-Request-Origin header".to_owned(),
+            )
+        };
+        return Rejection::new(kind, message).into_response();
+    };
+    // The origin is a piece of a header value, so it is a valid one; stay total anyway.
+    let Ok(allowed) = HeaderValue::from_bytes(origin.as_bytes()) else {
+        return Rejection::new(
+            RejectionKind::OriginNotAllowed,
+            "origin is not a valid header value",
+        )
+        .into_response();
+    };
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = StatusCode::OK;
+    response
+        .headers_mut()
+        .insert(WEBHOOK_ALLOWED_ORIGIN, allowed);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("POST"));
+    response
+}
+
+impl<S: Clone, H> Clone for WebPubSubService<S, H> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            config: Arc::clone(&self.config),
+            handler: Arc::clone(&self.handler),
+        }
+    }
+}
+
+impl<S: fmt::Debug, H> fmt::Debug for WebPubSubService<S, H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebPubSubService")
+            .field("inner", &self.inner)
+            .field("config", &self.config)
+            .field("handler", &type_name::<H>())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{convert::Infallible, time::Duration};
+
+    use bytes::Bytes;
+    use futures_util::stream;
+    use http::{HeaderMap, Request, Response, StatusCode, header};
+    use http_body::Frame;
+    use http_body_util::{BodyExt as _, Full, StreamBody, combinators::BoxBody};
+    use serde_json::{Value, json};
+    use tower::{ServiceExt as _, service_fn};
+    use webpubsub_protocol::{AccessKey, ConnectionString, signature, state::ConnectionStates};
+
+    use crate::{
+        ConnectResponse, EventError, EventHandlers, Rejection, RejectionKind, UserEventResponse,
+        WebPubSubLayer,
+    };
+
+    type ReqBody = BoxBody<Bytes, Infallible>;
+
+    /// Sends `request` through the layer over an inner service that echoes the request body.
+    async fn send(
+        layer: &WebPubSubLayer<EventHandlers>,
+        request: Request<ReqBody>,
+    ) -> (StatusCode, HeaderMap, Bytes, Option<Rejection>) {
+        let inner = service_fn(|request: Request<ReqBody>| async move {
+            let mut response = Response::new(request.into_body());
+            response
+                .headers_mut()
+                .insert("x-inner", "yes".parse().unwrap());
+            Ok::<_, Infallible>(response)
+        });
+        let service = tower::Layer::layer(layer, inner);
+        let response = service.oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let rejection = response.extensions().get::<Rejection>().cloned();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        (status, headers, body, rejection)
+    }
+
+    fn body(data: impl Into<Bytes>) -> ReqBody {
+        Full::new(data.into()).boxed()
+    }
+
+    fn event(ce_type: &str, content_type: &str, data: impl Into<Bytes>) -> http::request::Builder {
+        let _ = data;
+        Request::post("/api/webpubsub/hubs/chat/")
+            .header("ce-type", ce_type)
+            .header("ce-hub", "chat")
+            .header("ce-connectionId", "conn1")
+            .header("ce-eventName", "x")
+            .header("webhook-request-origin", "demo.webpubsub.azure.com")
+            .header(header::CONTENT_TYPE, content_type)
+    }
+
+    fn user(data: &'static str) -> Request<ReqBody> {
+        event("azure.webpubsub.user.message", "text/plain", data)
+            .body(body(data))
+            .unwrap()
+    }
+
+    fn connect(json: &'static str) -> Request<ReqBody> {
+        event("azure.webpubsub.sys.connect", "application/json", json)
+            .body(body(json))
+            .unwrap()
+    }
+
+    fn layer(handler: EventHandlers) -> WebPubSubLayer<EventHandlers> {
+        WebPubSubLayer::new(handler)
+    }
+
+    fn states_of(headers: &HeaderMap) -> Option<ConnectionStates> {
+        headers
+            .get("ce-connectionstate")
+            .map(|v| ConnectionStates::decode(v.to_str().unwrap()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn other_paths_pass_through_untouched() {
+        let layer = layer(EventHandlers::new());
+        let bytes: &'static [u8] = &[0xff, 0x00, 0x80];
+        let request = Request::post("/api/other")
+            .header("ce-type", "azure.webpubsub.user.message")
+            .body(body(bytes))
+            .unwrap();
+        let (status, headers, echoed, rejection) = send(&layer, request).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["x-inner"], "yes");
+        assert_eq!(&echoed[..], bytes);
+        assert!(rejection.is_none());
+    }
+
+    #[tokio::test]
+    async fn handshake_answers_star_without_a_list() {
+        let request = Request::options("/api/webpubsub/hubs/chat/validate")
+            .header("webhook-request-origin", "demo.webpubsub.azure.com")
+            .body(body(""))
+            .unwrap();
+        let (status, headers, _, _) = send(&layer(EventHandlers::new()), request).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["webhook-allowed-origin"], "*");
+        assert_eq!(headers[header::ALLOW], "POST");
+        assert!(headers.get("x-inner").is_none());
+    }
+
+    #[tokio::test]
+    async fn handshake_echoes_a_listed_origin_from_any_line() {
+        let layer = layer(EventHandlers::new()).allowed_origins(["https://b.webpubsub.azure.com"]);
+        let request = Request::options("/api/webpubsub/hubs/chat/")
+            .header("webhook-request-origin", "a.webpubsub.azure.com")
+            .header(
+                "webhook-request-origin",
+                "x.example.com, B.webpubsub.azure.com",
+            )
+            .body(body(""))
+            .unwrap();
+        let (status, headers, _, _) = send(&layer, request).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["webhook-allowed-origin"], "B.webpubsub.azure.com");
+
+        let request = Request::options("/api/webpubsub/hubs/chat/")
+            .header("webhook-request-origin", "b.webpubsub.azure.com.evil.tld")
+            .body(body(""))
+            .unwrap();
+        let (status, headers, text, rejection) = send(&layer, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(headers.get("webhook-allowed-origin").is_none());
+        assert_eq!(rejection.unwrap().kind(), RejectionKind::OriginNotAllowed);
+        assert!(std::str::from_utf8(&text).unwrap().contains("not allowed"));
+    }
+
+    #[tokio::test]
+    async fn handshake_without_origin_is_400() {
+        let request = Request::options("/api/webpubsub/hubs/chat/")
+            .body(body(""))
+            .unwrap();
+        let (status, _, _, rejection) = send(&layer(EventHandlers::new()), request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(rejection.unwrap().kind(), RejectionKind::MissingOrigin);
+    }
+
+    #[tokio::test]
+    async fn other_methods_are_405() {
+        let request = Request::get("/api/webpubsub/hubs/chat/")
+            .body(body(""))
+            .unwrap();
+        let (status, headers, _, _) = send(&layer(EventHandlers::new()), request).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(headers[header::ALLOW], "OPTIONS, POST");
+    }
+
+    #[tokio::test]
+    async fn malformed_heads_are_400_with_a_reason() {
+        let request = Request::post("/api/webpubsub/hubs/chat/")
+            .header("ce-hub", "chat")
+            .body(body(""))
+            .unwrap();
+        let (status, _, text, rejection) = send(&layer(EventHandlers::new()), request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(&text[..], b"missing ce-type header");
+        assert_eq!(rejection.unwrap().kind(), RejectionKind::MissingHeader);
+    }
+
+    #[tokio::test]
+    async fn signatures_are_checked_with_any_configured_key() {
+        let layer = layer(EventHandlers::new())
+            .access_key(AccessKey::new("primary"))
+            .access_key("secondary");
+        for (signature, expected) in [
+            (
+                Some(signature::sign(&AccessKey::new("secondary"), "conn1")),
+                StatusCode::NO_CONTENT,
+            ),
+            (
+                Some(signature::sign_all(
+                    [&AccessKey::new("old"), &AccessKey::new("primary")],
+                    "conn1",
+                )),
+                StatusCode::NO_CONTENT,
+            ),
+            (
+                Some(signature::sign(&AccessKey::new("other"), "conn1")),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                Some(signature::sign(&AccessKey::new("primary"), "conn2")),
+                StatusCode::UNAUTHORIZED,
+            ),
+            (None, StatusCode::UNAUTHORIZED),
+        ] {
+            let mut request = user("hi");
+            if let Some(signature) = signature {
+                request
+                    .headers_mut()
+                    .insert("ce-signature", signature.parse().unwrap());
+            }
+            let (status, _, _, _) = send(&layer, request).await;
+            assert_eq!(status, expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn connection_string_keys_apply_to_their_origin() {
+        let cs: ConnectionString =
+            "Endpoint=https://demo.webpubsub.azure.com;AccessKey=k1;Version=1.0;"
+                .parse()
+                .unwrap();
+        let layer = layer(EventHandlers::new()).connection_string(&cs);
+        let signed = signature::sign(&AccessKey::new("k1"), "conn1");
+        let mut request = user("hi");
+        request
+            .headers_mut()
+            .insert("ce-signature", signed.parse().unwrap());
+        assert_eq!(send(&layer, request).await.0, StatusCode::NO_CONTENT);
+
+        let mut request = user("hi");
+        request
+            .headers_mut()
+            .insert("ce-signature", signed.parse().unwrap());
+        request.headers_mut().insert(
+            "webhook-request-origin",
+            "other.webpubsub.azure.com".parse().unwrap(),
+        );
+        let (status, _, text, _) = send(&layer, request).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert!(!std::str::from_utf8(&text).unwrap().contains("k1"));
+        // The endpoint host is also the handshake's allowed origin.
+        let request = Request::options("/api/webpubsub/hubs/chat/")
+            .header("webhook-request-origin", "demo.webpubsub.azure.com")
+            .body(body(""))
+            .unwrap();
+        let (_, headers, _, _) = send(&layer, request).await;
+        assert_eq!(
+            headers["webhook-allowed-origin"],
+            "demo.webpubsub.azure.com"
+        );
+        assert!(!format!("{layer:?}").contains("k1"));
+    }
+
+    #[tokio::test]
+    async fn unserved_hubs_are_404() {
+        let layer = layer(EventHandlers::new()).hub("Other");
+        let (status, _, _, rejection) = send(&layer, user("hi")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(rejection.unwrap().kind(), RejectionKind::HubNotServed);
+        let layer = layer.hubs(["CHAT"]);
+        assert_eq!(send(&layer, user("hi")).await.0, StatusCode::NO_CONTENT);
+    }
+
+    #[tokio::test]
+    async fn bodies_over_the_limit_are_413_even_when_chunked() {
+        let layer = layer(EventHandlers::new()).body_limit(4);
+        let request = event("azure.webpubsub.user.message", "text/plain", "")
+            .header(header::CONTENT_LENGTH, "5")
+            .body(body("12345"))
+            .unwrap();
+        assert_eq!(send(&layer, request).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+        // No length: the limit holds while the body streams.
+        let chunks = stream::iter(["12", "34", "5"].map(|c| Ok(Frame::data(Bytes::from(c)))));
+        let request = event("azure.webpubsub.user.message", "text/plain", "")
+            .body(StreamBody::new(chunks).boxed())
+            .unwrap();
+        let (status, _, _, rejection) = send(&layer, request).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(rejection.unwrap().kind(), RejectionKind::PayloadTooLarge);
+        assert_eq!(send(&layer, user("1234")).await.0, StatusCode::NO_CONTENT);
+    }
+
+    #[tokio::test]
+    async fn user_event_content_types() {
+        let layer = layer(EventHandlers::new().on_user_event(|request| async move {
+            Ok(UserEventResponse::text(format!(
+                "{:?}:{}",
+                request.data_type(),
+                request.bytes().len()
+            )))
+        }));
+        let request = event("azure.webpubsub.user.message", "text/html", "")
+            .body(body("<p>"))
+            .unwrap();
+        assert_eq!(
+            send(&layer, request).await.0,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE
+        );
+        let request = event("azure.webpubsub.user.message", "application/x-protobuf", "")
+            .body(body(&[8u8, 1][..]))
+            .unwrap();
+        let (status, _, text, _) = send(&layer, request).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&text[..], b"Protobuf:2");
+    }
+
+    #[tokio::test]
+    async fn user_event_answers_carry_their_content_type() {
+        let layer = layer(EventHandlers::new().on_user_event(|request| async move {
+            Ok(match request.text().unwrap() {
+                "text" => UserEventResponse::text("t"),
+                "json" => UserEventResponse::json(&json!({"a": 1}))?,
+                "binary" => UserEventResponse::binary(vec![1u8, 2]),
+                _ => UserEventResponse::empty(),
+            })
+        }));
+        for (input, status, content_type, expected) in [
+            (
+                "text",
+                StatusCode::OK,
+                Some("text/plain; charset=utf-8"),
+                &b"t"[..],
+            ),
+            (
+                "json",
+                StatusCode::OK,
+                Some("application/json; charset=utf-8"),
+                &br#"{"a":1}"#[..],
+            ),
+            (
+                "binary",
+                StatusCode::OK,
+                Some("application/octet-stream"),
+                &[1u8, 2][..],
+            ),
+            ("none", StatusCode::NO_CONTENT, None, &b""[..]),
+        ] {
+            let (got, headers, data, _) = send(&layer, user(input)).await;
+            assert_eq!(got, status, "{input}");
+            assert_eq!(
+                headers
+                    .get(header::CONTENT_TYPE)
+                    .map(|v| v.to_str().unwrap()),
+                content_type
+            );
+            assert_eq!(&data[..], expected);
+        }
+    }
+
+    #[tokio::test]
+    async fn connect_is_204_when_empty_and_200_with_json() {
+        let layer = layer(EventHandlers::new().on_connect(|request| async move {
+            Ok(match request.query().get("user").and_then(|u| u.first()) {
+                Some(user) => ConnectResponse::new().user_id(user.clone()).groups(["g"]),
+                None => ConnectResponse::new(),
+            })
+        }));
+        let (status, _, data, _) = send(&layer, connect("")).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert!(data.is_empty());
+        let (status, headers, data, _) =
+            send(&layer, connect(r#"{"query":{"user":["bob"]}}"#)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "application/json; charset=utf-8"
+        );
+        assert_eq!(
+            serde_json::from_slice::<Value>(&data).unwrap(),
+            json!({"userId": "bob", "groups": ["g"]})
+        );
+        let (status, _, _, rejection) = send(&layer, connect("{not json")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(rejection.unwrap().kind(), RejectionKind::InvalidBody);
+    }
+
+    #[tokio::test]
+    async fn connect_errors_keep_status_and_message() {
+        let layer = layer(
+            EventHandlers::new()
+                .on_connect(|_| async { Err(EventError::forbidden("room is full")) }),
+        );
+        let (status, headers, data, rejection) = send(&layer, connect("{}")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
+        assert_eq!(&data[..], b"room is full");
+        assert!(rejection.is_none());
+        // An MQTT client gets the MQTT error body, with a code for its protocol version.
+        let (status, headers, data, _) =
+            send(&layer, connect(r#"{"mqtt":{"protocolVersion":5}}"#)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "application/json; charset=utf-8"
+        );
+        assert_eq!(
+            serde_json::from_slice::<Value>(&data).unwrap(),
+            json!({"mqtt": {"code": 0x8A, "reason": "room is full"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn explicit_mqtt_errors_are_sent_as_built() {
+        let layer = layer(EventHandlers::new().on_connect(|_| async {
+            Err(EventError::mqtt(4, "bad password").with_mqtt_user_property("k", "v"))
+        }));
+        let (status, _, data, _) = send(&layer, connect(r#"{"mqtt":{"protocolVersion":4}}"#)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            serde_json::from_slice::<Value>(&data).unwrap(),
+            json!({"mqtt": {"code": 4, "reason": "bad password", "userProperties": [{"name": "k", "value": "v"}]}})
+        );
+    }
+
+    #[tokio::test]
+    async fn panics_are_500_and_slow_handlers_504_without_details() {
+        let layer = layer(
+            EventHandlers::new()
+                .on_connect(|_| async { panic!("secret internals") })
+                .on_user_event(|_| async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    Ok(UserEventResponse::empty())
+                }),
+        )
+        .handler_timeout(Duration::from_millis(20));
+        let (status, _, data, rejection) = send(&layer, connect("{}")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!std::str::from_utf8(&data).unwrap().contains("secret"));
+        assert_eq!(rejection.unwrap().kind(), RejectionKind::HandlerPanicked);
+        let (status, _, _, rejection) =
+            tokio::time::timeout(Duration::from_secs(10), send(&layer, user("x")))
+                .await
+                .expect("the layer's timeout fires first");
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT);
+        assert_eq!(rejection.unwrap().kind(), RejectionKind::HandlerTimedOut);
+    }
+
+    #[tokio::test]
+    async fn states_set_merge_remove_and_clear_on_the_wire() {
+        let layer = layer(EventHandlers::new().on_user_event(|request| async move {
+            let response = UserEventResponse::empty();
+            Ok(match request.text().unwrap() {
+                "set" => response.set_state("b", json!({"n": 2})),
+                "remove" => response.remove_state("a"),
+                "clear" => response.clear_states(),
+                _ => response,
+            })
+        }));
+        let with_state = |command: &'static str| {
+            let mut request = user(command);
+            let states: ConnectionStates = [("a", json!(1))].into_iter().collect();
+            request
+                .headers_mut()
+                .insert("ce-connectionState", states.encode().parse().unwrap());
+            request
+        };
+        let (_, headers, _, _) = send(&layer, with_state("set")).await;
+        let expected: ConnectionStates = [("a", json!(1)), ("b", json!({"n": 2}))]
+            .into_iter()
+            .collect();
+        assert_eq!(states_of(&headers), Some(expected));
+        let (_, headers, _, _) = send(&layer, with_state("remove")).await;
+        assert_eq!(states_of(&headers), Some(ConnectionStates::new()));
+        let (_, headers, _, _) = send(&layer, with_state("clear")).await;
+        assert_eq!(headers["ce-connectionstate"], "e30=");
+        let (_, headers, _, _) = send(&layer, with_state("keep")).await;
+        assert!(headers.get("ce-connectionstate").is_none());
+    }
+
+    #[tokio::test]
+    async fn handlers_read_the_request_state() {
+        let layer = layer(EventHandlers::new().on_user_event(|request| async move {
+            let count: i64 = request
+                .context()
+                .states()
+                .get("count")
+                .transpose()?
+                .unwrap_or(0);
+            Ok(UserEventResponse::text(count.to_string()).set_state("count", count + 1))
+        }));
+        let mut request = user("x");
+        // The .NET SDK's format: {"count":"NA=="} ("NA==" is base64 of the JSON 4).
+        request.headers_mut().insert(
+            "ce-connectionstate",
+            "eyJjb3VudCI6Ik5BPT0ifQ==".parse().unwrap(),
+        );
+        let (_, headers, data, _) = send(&layer, request).await;
+        assert_eq!(&data[..], b"4");
+        assert_eq!(
+            states_of(&headers).unwrap().get_value("count"),
+            Some(&json!(5))
+        );
+    }
+
+    #[tokio::test]
+    async fn non_blocking_events_are_200_whatever_the_handler_does() {
+        let layer = layer(
+            EventHandlers::new()
+                .on_connected(|_| async { Err(EventError::internal("db down")) })
+                .on_disconnected(|_| async { panic!("boom") })
+                .on_group_joined(|request| async move {
+                    assert_eq!(request.group(), "room");
+                    Ok(())
+                }),
+        );
+        for (ty, json) in [
+            ("azure.webpubsub.sys.connected", "{}"),
+            ("azure.webpubsub.sys.disconnected", r#"{"reason":"closed"}"#),
+            ("azure.webpubsub.gp.joined", r#"{"group":"room"}"#),
+            ("azure.webpubsub.gp.left", r#"{"group":"room"}"#),
+        ] {
+            let request = event(ty, "application/json", "").body(body(json)).unwrap();
+            let (status, _, data, _) = send(&layer, request).await;
+            assert_eq!(status, StatusCode::OK, "{ty}");
+            assert!(data.is_empty());
+        }
+        let request = event("azure.webpubsub.gp.joined", "application/json", "")
+            .body(body("{}"))
+            .unwrap();
+        assert_eq!(send(&layer, request).await.0, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn custom_paths_with_hub_and_event() {
+        let layer = layer(EventHandlers::new()).path("/hooks/{hub}/{event}");
+        let mut request = user("x");
+        *request.uri_mut() = "/hooks/chat/message".parse().unwrap();
+        assert_eq!(send(&layer, request).await.0, StatusCode::NO_CONTENT);
+        let mut request = user("x");
+        *request.uri_mut() = "/hooks/other/message".parse().unwrap();
+        assert_eq!(send(&layer, request).await.0, StatusCode::NOT_FOUND);
+        let mut request = user("x");
+        *request.uri_mut() = "/hooks/chat".parse().unwrap();
+        assert_eq!(
+            send(&layer, request).await.0,
+            StatusCode::OK,
+            "passes through"
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "does not start with '/'")]
+    fn bad_paths_panic_at_startup() {
+        let _ = layer(EventHandlers::new()).path("eventhandler");
+    }
+}
