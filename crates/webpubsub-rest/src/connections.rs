@@ -17,25 +17,31 @@ impl WebPubSubServiceClient {
         message: impl Into<Message>,
     ) -> SendRequest<'_, target::Connection> {
         let message = message.into();
-        let described = self
-            .connection_path(connection_id, "/:send")
-            .map(|path| self.send_spec("send_to_connection", path, message));
+        let described = self.send_spec(
+            "send_to_connection",
+            self.connection_path(connection_id, "/:send"),
+            message,
+        );
         SendRequest::new(self, described)
     }
 
     /// Closes one connection (`DELETE /api/hubs/{hub}/connections/{connectionId}`).
     pub fn close_connection(&self, connection_id: &str) -> CloseRequest<'_, target::Connection> {
-        let described = self
-            .connection_path(connection_id, "")
-            .map(|path| Spec::new("close_connection", Method::DELETE, path));
+        let described = Spec::at(
+            "close_connection",
+            Method::DELETE,
+            self.connection_path(connection_id, ""),
+        );
         CloseRequest::new(self, described)
     }
 
     /// Whether the connection exists (`HEAD /api/hubs/{hub}/connections/{connectionId}`).
     pub fn connection_exists(&self, connection_id: &str) -> ResponseFuture<'_, bool> {
-        let described = self
-            .connection_path(connection_id, "")
-            .map(|path| Spec::new("connection_exists", Method::HEAD, path));
+        let described = Spec::at(
+            "connection_exists",
+            Method::HEAD,
+            self.connection_path(connection_id, ""),
+        );
         self.run_exists(described)
     }
 
@@ -72,9 +78,11 @@ impl WebPubSubServiceClient {
     /// Removes a connection from every group
     /// (`DELETE /api/hubs/{hub}/connections/{connectionId}/groups`).
     pub fn remove_connection_from_all_groups(&self, connection_id: &str) -> ResponseFuture<'_, ()> {
-        let described = self
-            .connection_path(connection_id, "/groups")
-            .map(|path| Spec::new("remove_connection_from_all_groups", Method::DELETE, path));
+        let described = Spec::at(
+            "remove_connection_from_all_groups",
+            Method::DELETE,
+            self.connection_path(connection_id, "/groups"),
+        );
         self.run_unit(described)
     }
 
@@ -92,8 +100,9 @@ impl WebPubSubServiceClient {
         group: &str,
         connection_id: &str,
     ) -> Result<Spec, Error> {
-        let connection = Name::Connection.segment(connection_id)?;
-        let path = self.group_path(group, &format!("/connections/{connection}"))?;
-        Ok(Spec::new(operation, method, path))
+        let path = Name::Connection
+            .segment(connection_id)
+            .and_then(|connection| self.group_path(group, &format!("/connections/{connection}")));
+        Spec::at(operation, method, path)
     }
 }

@@ -26,25 +26,23 @@ impl WebPubSubServiceClient {
         message: impl Into<Message>,
     ) -> SendRequest<'_, target::Group> {
         let message = message.into();
-        let described = self
-            .group_path(group, "/:send")
-            .map(|path| self.send_spec("send_to_group", path, message));
+        let described = self.send_spec("send_to_group", self.group_path(group, "/:send"), message);
         SendRequest::new(self, described)
     }
 
     /// Closes the connections in `group` (`POST /api/hubs/{hub}/groups/{group}/:closeConnections`).
     pub fn close_group_connections(&self, group: &str) -> CloseRequest<'_, target::Group> {
-        let described = self
-            .group_path(group, "/:closeConnections")
-            .map(|path| Spec::new("close_group_connections", Method::POST, path));
+        let described = Spec::at(
+            "close_group_connections",
+            Method::POST,
+            self.group_path(group, "/:closeConnections"),
+        );
         CloseRequest::new(self, described)
     }
 
     /// Whether `group` has at least one connection (`HEAD /api/hubs/{hub}/groups/{group}`).
     pub fn group_exists(&self, group: &str) -> ResponseFuture<'_, bool> {
-        let described = self
-            .group_path(group, "")
-            .map(|path| Spec::new("group_exists", Method::HEAD, path));
+        let described = Spec::at("group_exists", Method::HEAD, self.group_path(group, ""));
         self.run_exists(described)
     }
 
@@ -59,9 +57,11 @@ impl WebPubSubServiceClient {
     /// # Ok(()) }
     /// ```
     pub fn list_connections_in_group(&self, group: &str) -> ListConnections<'_> {
-        let described = self
-            .group_path(group, "/connections")
-            .map(|path| Spec::new("list_connections_in_group", Method::GET, path));
+        let described = Spec::at(
+            "list_connections_in_group",
+            Method::GET,
+            self.group_path(group, "/connections"),
+        );
         ListConnections {
             client: self,
             described,

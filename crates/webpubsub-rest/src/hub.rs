@@ -5,9 +5,9 @@ use http::Method;
 use serde::Serialize;
 
 use crate::{
-    Message, WebPubSubServiceClient,
+    Error, Message, WebPubSubServiceClient,
     operation::{CloseRequest, SendRequest, target},
-    request::{ResponseFuture, Spec},
+    request::{Described, ResponseFuture, Spec},
     retry::Idempotency,
 };
 
@@ -23,7 +23,7 @@ impl WebPubSubServiceClient {
     pub fn send_to_all(&self, message: impl Into<Message>) -> SendRequest<'_, target::Hub> {
         SendRequest::new(
             self,
-            Ok(self.send_spec("send_to_all", self.hub_path("/:send"), message.into())),
+            self.send_spec("send_to_all", Ok(self.hub_path("/:send")), message.into()),
         )
     }
 
@@ -90,13 +90,13 @@ impl WebPubSubServiceClient {
     pub(crate) fn send_spec(
         &self,
         operation: &'static str,
-        path: String,
+        path: Result<String, Error>,
         message: Message,
-    ) -> Spec {
-        let mut spec = Spec::new(operation, Method::POST, path);
+    ) -> Described {
+        let mut spec = Spec::at(operation, Method::POST, path)?;
         spec.body = Some(message);
         spec.idempotency = Idempotency::Send;
-        spec
+        Ok(spec)
     }
 
     fn groups_by_filter<I, S>(

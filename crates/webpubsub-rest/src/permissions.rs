@@ -61,15 +61,14 @@ impl WebPubSubServiceClient {
         permission: Permission,
         connection_id: &str,
     ) -> PermissionRequest<'_, T> {
-        let described = Name::Connection.segment(connection_id).map(|connection| {
-            let path = self.hub_path(&format!(
+        let path = Name::Connection.segment(connection_id).map(|connection| {
+            self.hub_path(&format!(
                 "/permissions/{permission}/connections/{connection}"
-            ));
-            Spec::new(operation, method, path)
+            ))
         });
         PermissionRequest {
             client: self,
-            described,
+            described: Spec::at(operation, method, path),
             _output: PhantomData,
         }
     }

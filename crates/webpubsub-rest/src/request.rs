@@ -48,6 +48,19 @@ impl Spec {
         }
     }
 
+    /// The spec of `operation` at `path`, or the error in building the path, attributed to
+    /// `operation`.
+    pub(crate) fn at(
+        operation: &'static str,
+        method: Method,
+        path: Result<String, Error>,
+    ) -> Described {
+        match path {
+            Ok(path) => Ok(Self::new(operation, method, path)),
+            Err(error) => Err(error.with_operation(operation)),
+        }
+    }
+
     pub(crate) fn param(&mut self, key: &'static str, value: impl Into<String>) {
         self.query.push((Cow::Borrowed(key), value.into()));
     }

@@ -17,25 +17,23 @@ impl WebPubSubServiceClient {
         message: impl Into<Message>,
     ) -> SendRequest<'_, target::User> {
         let message = message.into();
-        let described = self
-            .user_path(user_id, "/:send")
-            .map(|path| self.send_spec("send_to_user", path, message));
+        let described = self.send_spec("send_to_user", self.user_path(user_id, "/:send"), message);
         SendRequest::new(self, described)
     }
 
     /// Closes the connections of `user_id` (`POST /api/hubs/{hub}/users/{userId}/:closeConnections`).
     pub fn close_user_connections(&self, user_id: &str) -> CloseRequest<'_, target::User> {
-        let described = self
-            .user_path(user_id, "/:closeConnections")
-            .map(|path| Spec::new("close_user_connections", Method::POST, path));
+        let described = Spec::at(
+            "close_user_connections",
+            Method::POST,
+            self.user_path(user_id, "/:closeConnections"),
+        );
         CloseRequest::new(self, described)
     }
 
     /// Whether `user_id` has at least one connection (`HEAD /api/hubs/{hub}/users/{userId}`).
     pub fn user_exists(&self, user_id: &str) -> ResponseFuture<'_, bool> {
-        let described = self
-            .user_path(user_id, "")
-            .map(|path| Spec::new("user_exists", Method::HEAD, path));
+        let described = Spec::at("user_exists", Method::HEAD, self.user_path(user_id, ""));
         self.run_exists(described)
     }
 
@@ -57,9 +55,11 @@ impl WebPubSubServiceClient {
 
     /// Removes `user_id` from every group (`DELETE /api/hubs/{hub}/users/{userId}/groups`).
     pub fn remove_user_from_all_groups(&self, user_id: &str) -> ResponseFuture<'_, ()> {
-        let described = self
-            .user_path(user_id, "/groups")
-            .map(|path| Spec::new("remove_user_from_all_groups", Method::DELETE, path));
+        let described = Spec::at(
+            "remove_user_from_all_groups",
+            Method::DELETE,
+            self.user_path(user_id, "/groups"),
+        );
         self.run_unit(described)
     }
 
@@ -74,8 +74,9 @@ impl WebPubSubServiceClient {
         group: &str,
         user_id: &str,
     ) -> Result<Spec, Error> {
-        let group = Name::Group.segment(group)?;
-        let path = self.user_path(user_id, &format!("/groups/{group}"))?;
-        Ok(Spec::new(operation, method, path))
+        let path = Name::Group
+            .segment(group)
+            .and_then(|group| self.user_path(user_id, &format!("/groups/{group}")));
+        Spec::at(operation, method, path)
     }
 }
