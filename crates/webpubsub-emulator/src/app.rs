@@ -9,15 +9,22 @@ use axum::http::StatusCode;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::{Emulator, HandshakeReport, config::EmulatorConfig, upstream::Upstream};
+use crate::{
+    Emulator, HandshakeReport, client, client::RecoveryStore, config::EmulatorConfig,
+    registry::Registry, upstream::Upstream,
+};
 
-/// What the client endpoint's handlers share.
+/// What the client endpoint's handlers and sessions share.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     pub(crate) config: Arc<EmulatorConfig>,
     pub(crate) upstream: Upstream,
     /// Turns true when the emulator shuts down; open connections close then.
     pub(crate) shutdown: watch::Receiver<bool>,
+    /// Hubs, connections, groups: shared by client sessions and the REST API.
+    pub(crate) registry: Registry,
+    /// The reliable connections waiting for, or open to, recovery.
+    pub(crate) recovery: RecoveryStore,
 }
 
 /// Starts serving on `listener` and returns the handle that stops it.
@@ -33,6 +40,8 @@ pub(crate) fn serve(
         config: config.clone(),
         upstream,
         shutdown: shutdown_rx.clone(),
+        registry: Registry::new(),
+        recovery: RecoveryStore::default(),
     };
     let app = router(state);
     let mut stop = shutdown_rx;
@@ -53,11 +62,14 @@ pub(crate) fn serve(
 }
 
 fn router(state: AppState) -> Router {
-    // REST MOUNT: `.merge(crate::rest::router(registry, config))` once EMU-REST's router lands.
-    Router::new().with_state(state).fallback(|| async {
-        (
-            StatusCode::NOT_FOUND,
-            "no such endpoint: the emulator serves /client/hubs/{hub} and /api/...",
-        )
-    })
+    let rest = crate::rest::router(state.registry.clone(), state.config.clone());
+    client::routes()
+        .with_state(state)
+        .merge(rest)
+        .fallback(|| async {
+            (
+                StatusCode::NOT_FOUND,
+                "no such endpoint: the emulator serves /client/hubs/{hub} and /api/...",
+            )
+        })
 }

@@ -2,11 +2,15 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use webpubsub_protocol::AccessKey;
 
 use crate::{Emulator, HubSettings, StartError, app, config::EmulatorConfig, upstream};
+
+/// How long one attempt of an upstream call may take by default.
+const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Configures and starts an [`Emulator`]. Made by [`Emulator::builder`].
 ///
@@ -21,6 +25,7 @@ pub struct EmulatorBuilder {
     hubs: Vec<HubSettings>,
     allow_anonymous: bool,
     require_valid_upstreams: bool,
+    upstream_timeout: Duration,
 }
 
 impl Default for EmulatorBuilder {
@@ -32,6 +37,7 @@ impl Default for EmulatorBuilder {
             hubs: Vec::new(),
             allow_anonymous: false,
             require_valid_upstreams: false,
+            upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
         }
     }
 }
@@ -81,6 +87,13 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long one attempt of an upstream event call may take (default 30 s). Transient
+    /// failures are retried twice.
+    pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
+        self.upstream_timeout = timeout;
+        self
+    }
+
     /// Checks the settings, binds the port, runs the abuse-protection handshake with every
     /// upstream and starts serving.
     ///
@@ -117,12 +130,13 @@ impl EmulatorBuilder {
             self.hubs,
             self.allow_anonymous,
         ));
-        let upstream = upstream::Upstream::new(config.clone())?;
+        let upstream = upstream::Upstream::new(config.clone(), self.upstream_timeout)?;
         let handshakes = upstream.validate_all().await;
-        if self.require_valid_upstreams {
-            if let Some(failed) = handshakes.iter().find(|h| !h.is_ok()) {
-                return Err(StartError::Handshake(failed.to_string()));
-            }
+        if let Some(failed) = handshakes
+            .iter()
+            .find(|h| self.require_valid_upstreams && !h.is_ok())
+        {
+            return Err(StartError::Handshake(failed.to_string()));
         }
         Ok(app::serve(listener, local, config, upstream, handshakes))
     }
@@ -130,11 +144,7 @@ impl EmulatorBuilder {
 
 /// A 44-character random key, the length of the service's keys.
 fn random_key() -> AccessKey {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let key: String = (0..44)
-        .map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]))
-        .collect();
-    AccessKey::new(key)
+    AccessKey::new(crate::random::alphanumeric(44))
 }
 
 /// The service's hub-name rule: a letter, then up to 127 of letters, digits and ``_`,.[]``.

@@ -34,10 +34,12 @@
 
 mod app;
 mod builder;
+mod client;
 mod config;
 mod emulator;
 mod error;
 mod hub_settings;
+mod random;
 pub mod registry;
 mod rest;
 mod upstream;

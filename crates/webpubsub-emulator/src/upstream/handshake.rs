@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use http::{HeaderValue, Method};
 
-use super::{AWPS_VERSION, HEADER_ALLOWED_ORIGIN, HEADER_AWPS_VERSION, HEADER_REQUEST_ORIGIN};
+use webpubsub_protocol::cloudevents::headers::{
+    AWPS_VERSION, CE_AWPS_VERSION, WEBHOOK_ALLOWED_ORIGIN, WEBHOOK_REQUEST_ORIGIN,
+};
 
 /// How long an upstream has to answer the handshake, as in the service.
 pub(super) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -102,8 +104,8 @@ pub(super) async fn run(
 async fn check(client: &reqwest::Client, url: &str, origin: &str) -> Result<(), HandshakeError> {
     let response = client
         .request(Method::OPTIONS, url)
-        .header(HEADER_REQUEST_ORIGIN, origin)
-        .header(HEADER_AWPS_VERSION, AWPS_VERSION)
+        .header(WEBHOOK_REQUEST_ORIGIN, origin)
+        .header(CE_AWPS_VERSION, AWPS_VERSION)
         .timeout(HANDSHAKE_TIMEOUT)
         .send()
         .await
@@ -114,7 +116,7 @@ async fn check(client: &reqwest::Client, url: &str, origin: &str) -> Result<(), 
     }
     let allowed: Vec<&HeaderValue> = response
         .headers()
-        .get_all(HEADER_ALLOWED_ORIGIN)
+        .get_all(WEBHOOK_ALLOWED_ORIGIN)
         .iter()
         .collect();
     if allowed.is_empty() {

@@ -1,30 +1,36 @@
 //! Calls to the hubs' event handlers: the abuse-protection handshake and the signed CloudEvents
 //! requests, with bounded timeouts and retries.
 
+mod call;
+mod event;
 mod handshake;
+mod time;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
+use webpubsub_protocol::cloudevents::EventType;
+
+pub(crate) use call::{UpstreamError, UpstreamReply};
+pub(crate) use event::EventSource;
 pub use handshake::{HandshakeError, HandshakeReport};
 
-use crate::{StartError, config::EmulatorConfig};
-
-const HEADER_REQUEST_ORIGIN: &str = "webhook-request-origin";
-const HEADER_ALLOWED_ORIGIN: &str = "webhook-allowed-origin";
-const HEADER_AWPS_VERSION: &str = "ce-awpsversion";
-const AWPS_VERSION: &str = "1.0";
+use crate::{EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig};
 
 /// The upstream caller of a running emulator. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct Upstream {
     client: reqwest::Client,
     config: Arc<EmulatorConfig>,
+    /// The time each attempt of an event may take.
+    timeout: Duration,
     /// What the emulator sends in `WebHook-Request-Origin`: its host name, as the service does.
     origin: Arc<str>,
 }
 
 impl Upstream {
-    pub(crate) fn new(config: Arc<EmulatorConfig>) -> Result<Self, StartError> {
+    pub(crate) fn new(config: Arc<EmulatorConfig>, timeout: Duration) -> Result<Self, StartError> {
         install_ring_provider();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -40,8 +46,60 @@ impl Upstream {
         Ok(Self {
             client,
             config,
+            timeout,
             origin,
         })
+    }
+
+    /// Whether some handler of `hub` takes `event`.
+    pub(crate) fn handles(&self, hub: &str, event: &EventType) -> bool {
+        self.handler(hub, event).is_some()
+    }
+
+    fn handler(&self, hub: &str, event: &EventType) -> Option<&EventHandlerSettings> {
+        let hub = self.config.hub(hub)?;
+        match event {
+            EventType::Connect => hub.handler_for_system_event(SystemEvent::Connect),
+            EventType::Connected => hub.handler_for_system_event(SystemEvent::Connected),
+            EventType::Disconnected => hub.handler_for_system_event(SystemEvent::Disconnected),
+            EventType::User(name) => hub.handler_for_user_event(name),
+            _ => None,
+        }
+    }
+
+    /// Sends `event` about `source` to the handler that takes it; `None` when no handler does.
+    /// A 2xx answer to a blocking event may set the connection state.
+    pub(crate) async fn send(
+        &self,
+        source: &EventSource,
+        event: EventType,
+        content_type: &'static str,
+        body: Bytes,
+    ) -> Option<Result<UpstreamReply, UpstreamError>> {
+        let handler = self.handler(&source.hub, &event)?;
+        let url = handler.url(&source.hub, event.event_name().unwrap_or_default());
+        let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
+        let result = call::post(&self.client, &url, headers, body, self.timeout).await;
+        match &result {
+            Ok(reply) if event.is_blocking() => {
+                let state = reply
+                    .headers
+                    .get(webpubsub_protocol::cloudevents::headers::CE_CONNECTION_STATE);
+                match state.map(|v| v.to_str()) {
+                    Some(Ok(state)) => source.set_state(state),
+                    Some(Err(_)) => tracing::warn!(
+                        connection_id = source.connection_id,
+                        "ignored a ce-connectionState that is not visible ASCII"
+                    ),
+                    None => {}
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(hub = source.hub, connection_id = source.connection_id, event = %event, %error, "upstream event failed")
+            }
+        }
+        Some(result)
     }
 
     /// Runs the handshake with every upstream of every hub, concurrently.

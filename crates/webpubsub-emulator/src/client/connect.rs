@@ -1,0 +1,250 @@
+//! Deciding whether a client may connect: its token, the hub's `connect` handler, and the
+//! registration that follows.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode, header::HOST};
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use webpubsub_protocol::cloudevents::{ConnectEventBody, ConnectResponseBody, EventType, MultiMap};
+use webpubsub_protocol::token::ClientTokenClaims;
+
+use super::auth;
+use super::protocol::{self, ClientKind};
+use super::recovery;
+use super::session::Session;
+use crate::app::AppState;
+use crate::registry::{ConnectionGuard, ConnectionInfo, Hub, Outbound, RegistryError};
+use crate::upstream::{EventSource, UpstreamError};
+
+/// The largest frame the WebSocket reader takes at all. Frames over 1 MiB but under this are
+/// read and refused with 1009 by the session; larger ones fail in the reader and get 1009 too.
+pub(super) const READ_LIMIT: usize = 16 << 20;
+
+/// A refusal: the HTTP status and the reason in words.
+pub(super) type Refusal = (StatusCode, String);
+
+/// A client that may connect, registered and ready for its session.
+#[derive(Debug)]
+pub(super) struct Accepted {
+    hub: Hub,
+    guard: ConnectionGuard,
+    outbound: Outbound,
+    source: EventSource,
+    pub(super) subprotocol: Option<String>,
+    recovery: Option<(String, mpsc::Receiver<axum::extract::ws::WebSocket>)>,
+}
+
+impl Accepted {
+    /// The session to run after the upgrade, and what to do if the upgrade fails instead.
+    pub(super) fn into_session(self, app: AppState) -> (Session, impl FnOnce() + Send + 'static) {
+        let source = Arc::new(self.source);
+        let on_failure = {
+            let upstream = app.upstream.clone();
+            let store = app.recovery.clone();
+            let source = source.clone();
+            move || {
+                store.remove(&source.hub, &source.connection_id);
+                // `connect` succeeded, so `disconnected` must follow.
+                tokio::spawn(async move {
+                    let _ = upstream
+                        .send(
+                            &source,
+                            EventType::Disconnected,
+                            "application/json; charset=utf-8",
+                            Bytes::from_static(b"{\"reason\":\"the WebSocket upgrade failed\"}"),
+                        )
+                        .await;
+                });
+            }
+        };
+        let session = Session {
+            app,
+            hub: self.hub,
+            guard: self.guard,
+            outbound: self.outbound,
+            kind: ClientKind::of(self.subprotocol.as_deref()),
+            source,
+            recovery: self.recovery,
+        };
+        (session, on_failure)
+    }
+}
+
+/// Checks the token, asks the `connect` handler, and registers the connection.
+pub(super) async fn connect(
+    app: &AppState,
+    hub_name: &str,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<Accepted, Refusal> {
+    let claims = match auth::token_of(query, headers) {
+        Some(token) => {
+            let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+            let authorities: Vec<&str> = std::iter::once(app.config.authority())
+                .chain(host)
+                .collect();
+            Some(
+                auth::verify(token, &app.config.keys, hub_name, &authorities)
+                    .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))?,
+            )
+        }
+        None if app.config.allows_anonymous(hub_name) => None,
+        None => {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                "no access token: pass access_token in the query or an Authorization: Bearer header".into(),
+            ));
+        }
+    };
+    let requested = protocol::requested(headers);
+    let connection_id = new_connection_id();
+    let mut user_id = claims.as_ref().and_then(|c| c.sub.clone());
+    let mut roles = claims.as_ref().map(|c| c.role.clone()).unwrap_or_default();
+    let mut groups = claims
+        .as_ref()
+        .map(|c| c.groups.clone())
+        .unwrap_or_default();
+    let mut subprotocol = None;
+    let source = EventSource::new(hub_name, connection_id.clone(), user_id.clone(), None, None);
+
+    if app.upstream.handles(hub_name, &EventType::Connect) {
+        let body = ConnectEventBody {
+            claims: claims.as_ref().map(claims_map).unwrap_or_default(),
+            query: multimap(
+                query
+                    .iter()
+                    .filter(|(k, _)| k != "access_token")
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            ),
+            headers: multimap(
+                headers
+                    .iter()
+                    .filter(|(name, _)| *name != http::header::AUTHORIZATION)
+                    .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+            ),
+            subprotocols: requested.clone(),
+            ..ConnectEventBody::default()
+        };
+        let body = serde_json::to_vec(&body)
+            .map_err(|e| internal(format!("cannot encode the connect event: {e}")))?;
+        let reply = app
+            .upstream
+            .send(
+                &source,
+                EventType::Connect,
+                "application/json; charset=utf-8",
+                body.into(),
+            )
+            .await;
+        match reply {
+            None => {}
+            Some(Ok(reply)) if reply.body.is_empty() => {}
+            Some(Ok(reply)) => {
+                let answer: ConnectResponseBody =
+                    serde_json::from_slice(&reply.body).map_err(|e| {
+                        internal(format!(
+                            "the upstream's connect answer is not valid JSON: {e}"
+                        ))
+                    })?;
+                if let Some(id) = answer.user_id {
+                    user_id = Some(id);
+                }
+                groups.extend(answer.groups.unwrap_or_default());
+                roles.extend(answer.roles.unwrap_or_default());
+                if let Some(chosen) = answer.subprotocol.filter(|p| !p.is_empty()) {
+                    if !requested.contains(&chosen) {
+                        return Err(internal(format!(
+                            "the upstream chose subprotocol {chosen:?}, which the client did not ask for"
+                        )));
+                    }
+                    subprotocol = Some(chosen);
+                }
+            }
+            Some(Err(UpstreamError::Status { status, body, .. })) => {
+                let text = String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned();
+                let reason = if text.is_empty() {
+                    format!("the upstream refused the connection with {status}")
+                } else {
+                    text
+                };
+                return Err((status, reason));
+            }
+            Some(Err(error)) => return Err(internal(format!("the connect event failed: {error}"))),
+        }
+    }
+
+    let subprotocol = subprotocol.or_else(|| protocol::default_choice(&requested));
+    let kind = ClientKind::of(subprotocol.as_deref());
+    let hub = app.registry.hub(hub_name);
+    let info = ConnectionInfo {
+        connection_id: connection_id.clone(),
+        user_id: user_id.clone(),
+        protocol: subprotocol.clone(),
+        roles,
+        groups,
+    };
+    let (guard, outbound) = hub.register(info).map_err(|e| match e {
+        RegistryError::InvalidGroup(_) => (StatusCode::BAD_REQUEST, e.to_string()),
+        other => internal(other.to_string()),
+    })?;
+    let recovery = (kind == ClientKind::Reliable).then(|| {
+        let token =
+            recovery::reconnection_token(app.config.primary_key(), hub_name, &connection_id);
+        let receiver = app.recovery.insert(hub_name, &connection_id, token.clone());
+        (token, receiver)
+    });
+    Ok(Accepted {
+        hub,
+        guard,
+        outbound,
+        source: source.after_connect(user_id, subprotocol.clone()),
+        subprotocol,
+        recovery,
+    })
+}
+
+fn internal(reason: String) -> Refusal {
+    tracing::warn!(reason, "client connection failed");
+    (StatusCode::INTERNAL_SERVER_ERROR, reason)
+}
+
+/// A new connection id: 22 random letters and digits, like the service's.
+fn new_connection_id() -> String {
+    crate::random::alphanumeric(22)
+}
+
+fn multimap<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> MultiMap {
+    let mut map = MultiMap::new();
+    for (key, value) in pairs {
+        map.entry(key.to_owned())
+            .or_default()
+            .push(value.to_owned());
+    }
+    map
+}
+
+/// The token's claims as the `connect` event lists them: every claim, each as a list of strings.
+fn claims_map(claims: &ClientTokenClaims) -> MultiMap {
+    let Ok(Value::Object(object)) = serde_json::to_value(claims) else {
+        return MultiMap::new();
+    };
+    object
+        .into_iter()
+        .map(|(key, value)| {
+            let values = match value {
+                Value::Array(items) => items.into_iter().map(claim_text).collect(),
+                other => vec![claim_text(other)],
+            };
+            (key, values)
+        })
+        .collect()
+}
+
+fn claim_text(value: Value) -> String {
+    match value {
+        Value::String(text) => text,
+        other => other.to_string(),
+    }
+}

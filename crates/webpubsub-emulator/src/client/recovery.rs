@@ -1,0 +1,143 @@
+//! Recovery of reliable connections: a dropped socket's connection waits for the client to come
+//! back with `awps_connection_id` and `awps_reconnection_token`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::ws::WebSocket;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use subtle::ConstantTimeEq;
+use tokio::sync::mpsc;
+use webpubsub_protocol::{AccessKey, signature};
+
+/// How long a dropped reliable connection waits for its client, as in the service (at least
+/// 30 s).
+pub(crate) const RECOVERY_WINDOW: Duration = Duration::from_secs(30);
+
+/// The connections that can be recovered, by hub and connection id. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RecoveryStore {
+    entries: Arc<Mutex<HashMap<(String, String), Entry>>>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    token: String,
+    attach: mpsc::Sender<WebSocket>,
+}
+
+/// Why recovery was refused (the client then gets close code 1008).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// No such connection, or it ended.
+    UnknownConnection,
+    /// The token is not this connection's.
+    WrongToken,
+}
+
+impl Refusal {
+    pub(crate) fn reason(self) -> &'static str {
+        match self {
+            Self::UnknownConnection => {
+                "the connection cannot be recovered: it is not known or it ended"
+            }
+            Self::WrongToken => {
+                "the connection cannot be recovered: the reconnection token is not valid"
+            }
+        }
+    }
+}
+
+/// The reconnection token of a connection: a MAC of its hub and id, so it cannot be guessed
+/// and needs no storage to check.
+pub(crate) fn reconnection_token(key: &AccessKey, hub: &str, connection_id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(signature::digest(
+        key,
+        &format!("reconnect\n{}\n{connection_id}", hub.to_ascii_lowercase()),
+    ))
+}
+
+impl RecoveryStore {
+    /// Makes a connection recoverable; sockets of recovering clients arrive on the receiver.
+    pub(crate) fn insert(
+        &self,
+        hub: &str,
+        connection_id: &str,
+        token: String,
+    ) -> mpsc::Receiver<WebSocket> {
+        let (attach, receiver) = mpsc::channel(1);
+        self.lock()
+            .insert(key(hub, connection_id), Entry { token, attach });
+        receiver
+    }
+
+    /// Makes a connection unrecoverable (it ended).
+    pub(crate) fn remove(&self, hub: &str, connection_id: &str) {
+        self.lock().remove(&key(hub, connection_id));
+    }
+
+    /// Where to send the new socket of a recovering client, if the token is right.
+    pub(crate) fn find(
+        &self,
+        hub: &str,
+        connection_id: &str,
+        token: &str,
+    ) -> Result<mpsc::Sender<WebSocket>, Refusal> {
+        let entries = self.lock();
+        let entry = entries
+            .get(&key(hub, connection_id))
+            .ok_or(Refusal::UnknownConnection)?;
+        if bool::from(entry.token.as_bytes().ct_eq(token.as_bytes())) {
+            Ok(entry.attach.clone())
+        } else {
+            Err(Refusal::WrongToken)
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), Entry>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn key(hub: &str, connection_id: &str) -> (String, String) {
+    (hub.to_ascii_lowercase(), connection_id.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_bound_to_hub_and_connection() {
+        let key = AccessKey::new("k");
+        let token = reconnection_token(&key, "Chat", "c1");
+        assert_eq!(token, reconnection_token(&key, "chat", "c1"));
+        assert_ne!(token, reconnection_token(&key, "chat", "c2"));
+        assert_ne!(
+            token,
+            reconnection_token(&AccessKey::new("k2"), "chat", "c1")
+        );
+    }
+
+    #[test]
+    fn find_checks_the_token() {
+        let store = RecoveryStore::default();
+        let _receiver = store.insert("Chat", "c1", "secret".into());
+        assert!(store.find("chat", "c1", "secret").is_ok());
+        assert_eq!(
+            store.find("chat", "c1", "guess").unwrap_err(),
+            Refusal::WrongToken
+        );
+        assert_eq!(
+            store.find("chat", "c2", "secret").unwrap_err(),
+            Refusal::UnknownConnection
+        );
+        store.remove("chat", "c1");
+        assert_eq!(
+            store.find("chat", "c1", "secret").unwrap_err(),
+            Refusal::UnknownConnection
+        );
+    }
+}

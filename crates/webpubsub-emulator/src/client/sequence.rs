@@ -1,0 +1,103 @@
+//! The reliable subprotocol's outgoing side: sequence ids and the buffer of messages the client
+//! has not acknowledged yet, replayed after recovery.
+
+use std::collections::VecDeque;
+
+/// At most this many unacknowledged messages, as in the service.
+pub(super) const MAX_UNACKED_MESSAGES: usize = 1000;
+/// At most this many bytes of unacknowledged messages, as in the service.
+pub(super) const MAX_UNACKED_BYTES: usize = 16 << 20;
+
+/// The buffer is full: the client acknowledges too slowly, and the connection cannot be kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Overflow;
+
+/// Numbers messages and keeps each until the client acknowledges it.
+#[derive(Debug)]
+pub(super) struct SequenceBuffer {
+    next_id: u64,
+    unacked: VecDeque<(u64, String)>,
+    bytes: usize,
+}
+
+impl SequenceBuffer {
+    pub(super) fn new() -> Self {
+        Self {
+            next_id: 1,
+            unacked: VecDeque::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Gives the next message its id, builds its frame with `frame(id)` and keeps the frame.
+    /// Returns the frame to send.
+    pub(super) fn push(&mut self, frame: impl FnOnce(u64) -> String) -> Result<&str, Overflow> {
+        let id = self.next_id;
+        let frame = frame(id);
+        if self.unacked.len() >= MAX_UNACKED_MESSAGES
+            || self.bytes + frame.len() > MAX_UNACKED_BYTES
+        {
+            return Err(Overflow);
+        }
+        self.next_id += 1;
+        self.bytes += frame.len();
+        self.unacked.push_back((id, frame));
+        Ok(self.unacked.back().map_or("", |(_, f)| f.as_str()))
+    }
+
+    /// Forgets every message up to and including `sequence_id`.
+    pub(super) fn ack(&mut self, sequence_id: u64) {
+        while let Some((id, frame)) = self.unacked.front() {
+            if *id > sequence_id {
+                break;
+            }
+            self.bytes -= frame.len();
+            self.unacked.pop_front();
+        }
+    }
+
+    /// The frames not acknowledged yet, oldest first.
+    pub(super) fn unacked(&self) -> impl Iterator<Item = &str> {
+        self.unacked.iter().map(|(_, frame)| frame.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_start_at_one_and_acks_release_messages() {
+        let mut buffer = SequenceBuffer::new();
+        for _ in 0..3 {
+            buffer.push(|id| format!("m{id}")).unwrap();
+        }
+        assert_eq!(buffer.unacked().collect::<Vec<_>>(), ["m1", "m2", "m3"]);
+        buffer.ack(2);
+        assert_eq!(buffer.unacked().collect::<Vec<_>>(), ["m3"]);
+        // An old or repeated ack changes nothing.
+        buffer.ack(1);
+        assert_eq!(buffer.unacked().count(), 1);
+        buffer.ack(u64::MAX);
+        assert_eq!(buffer.unacked().count(), 0);
+        assert_eq!(buffer.bytes, 0);
+        assert_eq!(buffer.push(|id| format!("m{id}")).unwrap(), "m4");
+    }
+
+    #[test]
+    fn overflow_by_count_and_by_size() {
+        let mut buffer = SequenceBuffer::new();
+        for _ in 0..MAX_UNACKED_MESSAGES {
+            buffer.push(|_| "x".to_owned()).unwrap();
+        }
+        assert_eq!(buffer.push(|_| "x".to_owned()), Err(Overflow));
+        buffer.ack(1);
+        assert!(buffer.push(|_| "x".to_owned()).is_ok());
+
+        let mut buffer = SequenceBuffer::new();
+        assert_eq!(
+            buffer.push(|_| "x".repeat(MAX_UNACKED_BYTES + 1)),
+            Err(Overflow)
+        );
+    }
+}

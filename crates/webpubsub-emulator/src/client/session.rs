@@ -1,0 +1,545 @@
+//! A connection's life after the upgrade: it reads the client's frames, delivers what the
+//! registry queues for it, answers events, and, for reliable clients, outlives a dropped socket
+//! for the recovery window.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep_until, timeout};
+use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, MessageSource, ServerFrame};
+
+use super::commands::{self, AckLog, Effect};
+use super::events::{self, Job, Outcome};
+use super::protocol::ClientKind;
+use super::recovery::RECOVERY_WINDOW;
+use crate::app::AppState;
+use crate::registry::{ConnectionGuard, Delivery, Hub, Message, Origin, Outbound};
+use crate::upstream::EventSource;
+
+/// The largest frame a client may send, as in the service; larger frames close with 1009.
+pub(crate) const MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// How long writing one frame may take before the client counts as gone.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// WebSocket close codes the emulator sends.
+mod close_code {
+    pub(super) const NORMAL: u16 = 1000;
+    pub(super) const GOING_AWAY: u16 = 1001;
+    pub(super) const PROTOCOL_ERROR: u16 = 1002;
+    pub(super) const POLICY_VIOLATION: u16 = 1008;
+    pub(super) const TOO_BIG: u16 = 1009;
+    pub(super) const INTERNAL_ERROR: u16 = 1011;
+}
+
+/// Everything a connection is, handed over by the upgrade.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) app: AppState,
+    pub(crate) hub: Hub,
+    pub(crate) guard: ConnectionGuard,
+    pub(crate) outbound: Outbound,
+    pub(crate) source: Arc<EventSource>,
+    pub(crate) kind: ClientKind,
+    /// Reliable clients only: the token and where recovering sockets arrive.
+    pub(crate) recovery: Option<(String, mpsc::Receiver<WebSocket>)>,
+}
+
+/// Why a socket stopped being served.
+enum SocketEnd {
+    /// The socket broke or closed; a reliable connection may be recovered.
+    Lost(String),
+    /// The connection is over.
+    Over(String),
+    /// The connection is over; close the socket with this code.
+    CloseWith(u16, String),
+}
+
+/// The running connection.
+struct Connection {
+    app: AppState,
+    hub: Hub,
+    guard: Option<ConnectionGuard>,
+    outbound: Outbound,
+    source: Arc<EventSource>,
+    kind: ClientKind,
+    recovery: Option<(String, mpsc::Receiver<WebSocket>)>,
+    sequence: super::sequence::SequenceBuffer,
+    acks: AckLog,
+    jobs: mpsc::Sender<Job>,
+    outcomes: mpsc::UnboundedReceiver<Outcome>,
+}
+
+impl Session {
+    /// Serves the connection until it ends, then sends `disconnected` upstream.
+    pub(crate) async fn run(self, socket: WebSocket) {
+        let (jobs, outcomes) = events::spawn(self.app.upstream.clone(), self.source.clone());
+        let mut connection = Connection {
+            app: self.app,
+            hub: self.hub,
+            guard: Some(self.guard),
+            outbound: self.outbound,
+            source: self.source,
+            kind: self.kind,
+            recovery: self.recovery,
+            sequence: super::sequence::SequenceBuffer::new(),
+            acks: AckLog::default(),
+            jobs,
+            outcomes,
+        };
+        let reason = connection.serve(socket).await;
+        connection.finish(reason).await;
+    }
+}
+
+impl Connection {
+    async fn serve(&mut self, first: WebSocket) -> String {
+        let mut socket = first;
+        let mut connected_event_sent = false;
+        loop {
+            if let Err(reason) = self.greet(&mut socket).await {
+                match self.wait_for_recovery(reason).await {
+                    Ok(next) => {
+                        socket = next;
+                        continue;
+                    }
+                    Err(reason) => return reason,
+                }
+            }
+            if !connected_event_sent {
+                connected_event_sent = true;
+                self.queue_event(Job::Connected).await;
+            }
+            let lost = match self.serve_socket(&mut socket).await {
+                SocketEnd::Over(reason) | SocketEnd::CloseWith(_, reason) => return reason,
+                SocketEnd::Lost(reason) => reason,
+            };
+            match self.wait_for_recovery(lost).await {
+                Ok(next) => socket = next,
+                Err(reason) => return reason,
+            }
+        }
+    }
+
+    /// Sends the `connected` frame and, after a recovery, every unacknowledged message.
+    async fn greet(&mut self, socket: &mut WebSocket) -> Result<(), String> {
+        if self.kind == ClientKind::Plain {
+            return Ok(());
+        }
+        let connected = ServerFrame::Connected {
+            connection_id: self.source.connection_id.clone(),
+            user_id: self.source.user_id.clone(),
+            reconnection_token: self.recovery.as_ref().map(|(token, _)| token.clone()),
+        };
+        write(socket, WsMessage::Text(connected.to_json().into())).await?;
+        let replay: Vec<String> = self.sequence.unacked().map(str::to_owned).collect();
+        for frame in replay {
+            write(socket, WsMessage::Text(frame.into())).await?;
+        }
+        Ok(())
+    }
+
+    async fn serve_socket(&mut self, socket: &mut WebSocket) -> SocketEnd {
+        let mut shutdown = self.app.shutdown.clone();
+        loop {
+            let step = tokio::select! {
+                () = stopped(&mut shutdown) => {
+                    Err(self.close(socket, close_code::GOING_AWAY, "the emulator is shutting down").await)
+                }
+                frame = socket.recv() => self.on_frame(socket, frame).await,
+                delivery = self.outbound.recv() => self.on_delivery(Some(socket), delivery).await,
+                Some(outcome) = self.outcomes.recv() => self.on_outcome(Some(socket), outcome).await,
+                Some(next) = recv_attach(&mut self.recovery) => {
+                    // The client recovered before the old socket was seen to break.
+                    let _ = socket.send(WsMessage::Close(None)).await;
+                    *socket = next;
+                    match self.greet(socket).await {
+                        Ok(()) => Ok(()),
+                        Err(reason) => Err(SocketEnd::Lost(reason)),
+                    }
+                }
+            };
+            match step {
+                Ok(()) => {}
+                Err(SocketEnd::CloseWith(code, reason)) => {
+                    return self.close(socket, code, &reason).await;
+                }
+                Err(end) => return end,
+            }
+        }
+    }
+
+    /// Waits for a reliable client to come back, keeping its messages. `Err` ends the
+    /// connection with a reason.
+    async fn wait_for_recovery(&mut self, lost: String) -> Result<WebSocket, String> {
+        if self.recovery.is_none() {
+            return Err(lost);
+        }
+        tracing::debug!(
+            connection_id = self.source.connection_id,
+            reason = lost,
+            "socket lost; waiting for recovery"
+        );
+        let deadline = Instant::now() + RECOVERY_WINDOW;
+        let mut shutdown = self.app.shutdown.clone();
+        loop {
+            let step = tokio::select! {
+                () = stopped(&mut shutdown) => return Err("the emulator is shutting down".into()),
+                () = sleep_until(deadline) => return Err(format!("{lost}; the client did not recover within {RECOVERY_WINDOW:?}")),
+                Some(socket) = recv_attach(&mut self.recovery) => return Ok(socket),
+                delivery = self.outbound.recv() => self.on_delivery(None, delivery).await,
+                Some(outcome) = self.outcomes.recv() => self.on_outcome(None, outcome).await,
+            };
+            if let Err(
+                SocketEnd::Over(reason) | SocketEnd::Lost(reason) | SocketEnd::CloseWith(_, reason),
+            ) = step
+            {
+                return Err(reason);
+            }
+        }
+    }
+
+    async fn on_frame(
+        &mut self,
+        socket: &mut WebSocket,
+        frame: Option<Result<WsMessage, axum::Error>>,
+    ) -> Result<(), SocketEnd> {
+        let message = match frame {
+            None => {
+                return Err(SocketEnd::Lost(
+                    "the socket closed without a close frame".into(),
+                ));
+            }
+            // Frames over the reader's own limit fail in the reader.
+            Some(Err(error)) if error.to_string().contains("Space limit exceeded") => None,
+            Some(Err(error)) => {
+                return Err(SocketEnd::Lost(format!("the socket broke: {error}")));
+            }
+            Some(Ok(message)) if data_len(&message) > MAX_FRAME_BYTES => None,
+            Some(Ok(message)) => Some(message),
+        };
+        let Some(message) = message else {
+            return Err(self
+                .close(
+                    socket,
+                    close_code::TOO_BIG,
+                    "the frame is larger than 1 MiB",
+                )
+                .await);
+        };
+        match (self.kind, message) {
+            (_, WsMessage::Close(frame)) => {
+                let code = frame.as_ref().map(|f| f.code);
+                let reason = format!(
+                    "the client closed the connection (code {})",
+                    code.map_or("none".to_owned(), |c| c.to_string())
+                );
+                // A normal close ends the connection; anything else may be a failure the
+                // client will recover from.
+                match code {
+                    None | Some(close_code::NORMAL) | Some(close_code::GOING_AWAY) => {
+                        Err(SocketEnd::Over(reason))
+                    }
+                    Some(_) => Err(SocketEnd::Lost(reason)),
+                }
+            }
+            (_, WsMessage::Ping(_) | WsMessage::Pong(_)) => Ok(()),
+            (ClientKind::Plain, message @ (WsMessage::Text(_) | WsMessage::Binary(_))) => {
+                let (content_type, body) = match message {
+                    WsMessage::Text(text) => ("text/plain; charset=utf-8", text.into()),
+                    other => ("application/octet-stream", other.into_data()),
+                };
+                self.queue_event(Job::User {
+                    name: "message".into(),
+                    content_type,
+                    body,
+                    ack_id: None,
+                })
+                .await;
+                Ok(())
+            }
+            (_, WsMessage::Binary(_)) => Err(self
+                .close(
+                    socket,
+                    close_code::PROTOCOL_ERROR,
+                    "binary frames are not part of the JSON subprotocols",
+                )
+                .await),
+            (_, WsMessage::Text(text)) => match ClientFrame::parse(&text) {
+                Ok(frame) => self.on_client_frame(socket, frame).await,
+                Err(error) => match error.ack_id() {
+                    Some(ack_id) => {
+                        let ack = ServerFrame::Ack {
+                            ack_id,
+                            error: Some(AckError::bad_request(error.reason())),
+                        };
+                        write(socket, WsMessage::Text(ack.to_json().into()))
+                            .await
+                            .map_err(SocketEnd::Lost)
+                    }
+                    None => Err(self
+                        .close(socket, close_code::PROTOCOL_ERROR, &error.to_string())
+                        .await),
+                },
+            },
+        }
+    }
+
+    async fn on_client_frame(
+        &mut self,
+        socket: &mut WebSocket,
+        frame: ClientFrame,
+    ) -> Result<(), SocketEnd> {
+        let from = commands::Sender {
+            hub: &self.hub,
+            connection_id: &self.source.connection_id,
+            user_id: self.source.user_id.as_deref(),
+        };
+        match commands::apply(frame, &from, &mut self.acks) {
+            Effect::None => Ok(()),
+            Effect::Reply(frame) => write(socket, WsMessage::Text(frame.to_json().into()))
+                .await
+                .map_err(SocketEnd::Lost),
+            Effect::Event(job) => {
+                self.queue_event(job).await;
+                Ok(())
+            }
+            Effect::SequenceAck(id) => {
+                self.sequence.ack(id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Delivers a queued message (or buffers it while no socket is attached).
+    async fn on_delivery(
+        &mut self,
+        socket: Option<&mut WebSocket>,
+        delivery: Option<Delivery>,
+    ) -> Result<(), SocketEnd> {
+        match delivery {
+            None => Err(SocketEnd::Over("the connection was removed".into())),
+            Some(Delivery::Close { reason }) => {
+                let reason =
+                    reason.unwrap_or_else(|| "the connection was closed by the server".into());
+                match socket {
+                    Some(socket) => Err(self.close(socket, close_code::NORMAL, &reason).await),
+                    None => Err(SocketEnd::Over(reason)),
+                }
+            }
+            Some(Delivery::Message(message)) => {
+                let frame = match self.kind {
+                    ClientKind::Plain => plain_frame(&message),
+                    _ => {
+                        let data = commands::frame_data(&message);
+                        let from = match &message.origin {
+                            Origin::Server => MessageSource::Server,
+                            Origin::Group {
+                                group,
+                                from_user_id,
+                            } => MessageSource::Group {
+                                group: group.clone(),
+                                from_user_id: from_user_id.clone(),
+                            },
+                        };
+                        self.message_frame(socket.is_some(), from, data)?
+                    }
+                };
+                match (socket, frame) {
+                    (Some(socket), Some(frame)) => {
+                        write(socket, frame).await.map_err(SocketEnd::Lost)
+                    }
+                    _ => Ok(()),
+                }
+            }
+        }
+    }
+
+    async fn on_outcome(
+        &mut self,
+        socket: Option<&mut WebSocket>,
+        outcome: Outcome,
+    ) -> Result<(), SocketEnd> {
+        if self.kind == ClientKind::Plain {
+            return match (outcome, socket) {
+                (
+                    Outcome::Answered {
+                        data: Some(data), ..
+                    },
+                    Some(socket),
+                ) => {
+                    let frame = match data {
+                        FrameData::Text(text) => WsMessage::Text(text.into()),
+                        FrameData::Json(value) => WsMessage::Text(value.to_string().into()),
+                        FrameData::Binary(bytes) => WsMessage::Binary(bytes.into()),
+                    };
+                    write(socket, frame).await.map_err(SocketEnd::Lost)
+                }
+                (Outcome::Answered { .. }, _) => Ok(()),
+                // The service drops a plain client whose message the upstream did not take.
+                (Outcome::Unhandled { name, .. }, Some(socket)) => Err(self
+                    .close(
+                        socket,
+                        close_code::INTERNAL_ERROR,
+                        &format!("no event handler takes the {name} event"),
+                    )
+                    .await),
+                (Outcome::Failed { reason, .. }, Some(socket)) => Err(self
+                    .close(socket, close_code::INTERNAL_ERROR, &reason)
+                    .await),
+                (Outcome::Unhandled { .. } | Outcome::Failed { .. }, None) => Ok(()),
+            };
+        }
+        let (ack_id, data, error) = match outcome {
+            Outcome::Answered { ack_id, data } => (ack_id, data, None),
+            // Nobody listens: the event is accepted, like a send to an empty group.
+            Outcome::Unhandled { ack_id, name } => {
+                tracing::debug!(event = name, "no event handler takes the event");
+                (ack_id, None, None)
+            }
+            Outcome::Failed { ack_id, reason } => (ack_id, None, Some(AckError::internal(reason))),
+        };
+        let attached = socket.is_some();
+        let message = match data {
+            Some(data) => self.message_frame(attached, MessageSource::Server, data)?,
+            None => None,
+        };
+        if let Some(socket) = socket {
+            if let Some(message) = message {
+                write(socket, message).await.map_err(SocketEnd::Lost)?;
+            }
+            if let Some(ack_id) = ack_id {
+                let ack = ServerFrame::Ack { ack_id, error };
+                write(socket, WsMessage::Text(ack.to_json().into()))
+                    .await
+                    .map_err(SocketEnd::Lost)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A `message` frame; reliable clients' frames get a sequence id and are kept until
+    /// acknowledged. `None` when there is no socket to write to now.
+    fn message_frame(
+        &mut self,
+        attached: bool,
+        from: MessageSource,
+        data: FrameData,
+    ) -> Result<Option<WsMessage>, SocketEnd> {
+        let text = if self.kind == ClientKind::Reliable {
+            self.sequence
+                .push(|id| ServerFrame::Message { from, data, sequence_id: Some(id) }.to_json())
+                .map(str::to_owned)
+                .map_err(|_| {
+                    SocketEnd::CloseWith(close_code::POLICY_VIOLATION, "the client acknowledged too slowly: more than 1000 messages or 16 MiB are unacknowledged".into())
+                })?
+        } else {
+            ServerFrame::Message {
+                from,
+                data,
+                sequence_id: None,
+            }
+            .to_json()
+        };
+        Ok(attached.then(|| WsMessage::Text(text.into())))
+    }
+
+    async fn queue_event(&mut self, job: Job) {
+        // The task lives as long as the sender, so this fails only if it panicked.
+        if self.jobs.send(job).await.is_err() {
+            tracing::error!(
+                connection_id = self.source.connection_id,
+                "the connection's event task is gone"
+            );
+        }
+    }
+
+    /// Says goodbye (JSON clients get a `disconnected` frame) and closes the socket.
+    async fn close(&mut self, socket: &mut WebSocket, code: u16, reason: &str) -> SocketEnd {
+        if self.kind != ClientKind::Plain {
+            let bye = ServerFrame::Disconnected {
+                message: reason.to_owned(),
+            };
+            let _ = write(socket, WsMessage::Text(bye.to_json().into())).await;
+        }
+        let frame = CloseFrame {
+            code,
+            reason: truncate(reason, 123).into(),
+        };
+        let _ = write(socket, WsMessage::Close(Some(frame))).await;
+        SocketEnd::Over(reason.to_owned())
+    }
+
+    /// Unregisters the connection and sends `disconnected` upstream, last.
+    async fn finish(mut self, reason: String) {
+        tracing::debug!(
+            connection_id = self.source.connection_id,
+            reason,
+            "connection ended"
+        );
+        if self.recovery.is_some() {
+            self.app
+                .recovery
+                .remove(&self.source.hub, &self.source.connection_id);
+        }
+        drop(self.guard.take());
+        self.queue_event(Job::Disconnected {
+            reason: Some(reason),
+        })
+        .await;
+    }
+}
+
+/// Resolves once the emulator shuts down (or its handle is gone).
+async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`: drop it here, before any other await.
+    let _ = shutdown.wait_for(|stopped| *stopped).await.map(drop);
+}
+
+async fn recv_attach(
+    recovery: &mut Option<(String, mpsc::Receiver<WebSocket>)>,
+) -> Option<WebSocket> {
+    match recovery {
+        Some((_, attach)) => attach.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn data_len(message: &WsMessage) -> usize {
+    match message {
+        WsMessage::Text(text) => text.len(),
+        WsMessage::Binary(bytes) => bytes.len(),
+        _ => 0,
+    }
+}
+
+/// A registry message as a plain client receives it: text (JSON as text) or binary.
+fn plain_frame(message: &Message) -> Option<WsMessage> {
+    use crate::registry::DataType;
+    Some(match message.data_type {
+        DataType::Text | DataType::Json => match std::str::from_utf8(&message.data) {
+            Ok(text) => WsMessage::Text(text.into()),
+            Err(_) => WsMessage::Binary(message.data.clone()),
+        },
+        DataType::Binary => WsMessage::Binary(message.data.clone()),
+    })
+}
+
+async fn write(socket: &mut WebSocket, message: WsMessage) -> Result<(), String> {
+    match timeout(WRITE_TIMEOUT, socket.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(format!("writing to the socket failed: {error}")),
+        Err(_) => Err(format!("the client did not read for {WRITE_TIMEOUT:?}")),
+    }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
