@@ -42,6 +42,14 @@ impl<B> ResponseBody<B> {
     }
 }
 
+/// An empty handled body, for middleware that builds its own responses around the layer (such as
+/// tower-http's `Timeout`).
+impl<B> Default for ResponseBody<B> {
+    fn default() -> Self {
+        Self::handled(Full::default())
+    }
+}
+
 impl<B> Body for ResponseBody<B>
 where
     B: Body<Data = Bytes>,
@@ -87,5 +95,7 @@ mod tests {
         let inner = ResponseBody::inner(Full::from("bc"));
         assert!(!inner.is_end_stream());
         assert_eq!(inner.collect().await.unwrap().to_bytes(), "bc");
+        let empty = ResponseBody::<Full<Bytes>>::default();
+        assert!(empty.is_end_stream());
     }
 }
