@@ -14,7 +14,7 @@ use webpubsub_protocol::token::{ClientProtocol, ClientTokenClaims, client_audien
 use super::{
     RestState,
     error::ApiError,
-    request::{Query, parse_filter, payload_type, read_body},
+    request::{Query, optional_filter, payload_type, read_body},
     routes::Operation,
 };
 use crate::registry::{Hub, Message, Origin, RegistryError, validate_group};
@@ -232,7 +232,7 @@ impl Call<'_> {
                 if request.groups.is_empty() {
                     return Err(ApiError::bad_request("groups must name at least one group"));
                 }
-                let filter = request.filter.as_deref().map(parse_filter).transpose()?;
+                let filter = optional_filter(request.filter.as_deref())?;
                 let result = if operation == Operation::AddToGroups {
                     self.hub.add_to_groups(&request.groups, filter.as_ref())
                 } else {

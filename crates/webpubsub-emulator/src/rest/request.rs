@@ -103,7 +103,7 @@ impl Query {
 
     /// The parsed `filter` parameter, if any.
     pub(crate) fn filter(&self) -> Result<Option<ParsedFilter>, ApiError> {
-        self.get("filter").map(parse_filter).transpose()
+        optional_filter(self.get("filter"))
     }
 
     /// The `excluded` connection ids.
@@ -117,9 +117,16 @@ impl Query {
     }
 }
 
-/// Parses a filter, turning its error into a 400 that names the position.
-pub(crate) fn parse_filter(source: &str) -> Result<ParsedFilter, ApiError> {
-    ParsedFilter::parse(source).map_err(|error| ApiError::bad_request(error.to_string()))
+/// Parses an optional filter, turning its error into a 400 that names the position. An empty
+/// filter selects everything, as if none was given (SDKs whose signature requires a filter send
+/// an empty one).
+pub(crate) fn optional_filter(source: Option<&str>) -> Result<Option<ParsedFilter>, ApiError> {
+    match source {
+        Some(source) if !source.trim().is_empty() => ParsedFilter::parse(source)
+            .map(Some)
+            .map_err(|error| ApiError::bad_request(error.to_string())),
+        _ => Ok(None),
+    }
 }
 
 /// Reads the whole body, refusing one over [`MAX_BODY`] (by `Content-Length` before reading,
