@@ -50,7 +50,7 @@ where
         state_header,
     } = inbound;
     let timeout = config.handler_timeout;
-    match context.event_type().clone() {
+    match context.event_type() {
         EventType::Connect => {
             let body: ConnectEventBody = match parse_json(&body, "connect") {
                 Ok(body) => body,
@@ -112,8 +112,8 @@ where
                 run(timeout, async { handler.on_disconnected(request).await }).await,
             )
         }
-        EventType::GroupJoined | EventType::GroupLeft => {
-            let joined = *context.event_type() == EventType::GroupJoined;
+        ty @ (EventType::GroupJoined | EventType::GroupLeft) => {
+            let joined = *ty == EventType::GroupJoined;
             let GroupEventBody { group } = match parse_required_json(&body, "group") {
                 Ok(body) => body,
                 Err(rejection) => return rejection.into_response(),

@@ -707,6 +707,93 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn mqtt_connects_get_the_mqtt_body_even_on_panic() {
+        let layer = layer(EventHandlers::new().on_connect(|_| async { panic!("boom") }));
+        let (status, headers, data, _) =
+            send(&layer, connect(r#"{"mqtt":{"protocolVersion":4}}"#)).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            headers[header::CONTENT_TYPE],
+            "application/json; charset=utf-8"
+        );
+        assert_eq!(
+            serde_json::from_slice::<Value>(&data).unwrap(),
+            json!({"mqtt": {"code": 3, "reason": "the event handler failed"}})
+        );
+    }
+
+    /// A `tracing` writer that keeps everything in memory.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn logs_and_bodies_never_carry_keys_or_signatures() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .finish();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let key = "super-secret-key";
+        let layer = layer(EventHandlers::new()).access_key(key);
+        let forged = signature::sign(&AccessKey::new("wrong"), "conn1");
+        let mut request = user("x");
+        request
+            .headers_mut()
+            .insert("ce-signature", forged.parse().unwrap());
+        let (status, _, data, _) = tracing::subscriber::with_default(subscriber, || {
+            runtime.block_on(send(&layer, request))
+        });
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert!(logs.contains("request rejected"), "{logs}");
+        let digest = &forged["sha256=".len()..];
+        for text in [logs.as_str(), std::str::from_utf8(&data).unwrap()] {
+            assert!(!text.contains(key) && !text.contains(digest), "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn arbitrary_bodies_never_panic_the_layer(
+            kind in 0usize..6,
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let ce_type = [
+                "azure.webpubsub.sys.connect",
+                "azure.webpubsub.sys.connected",
+                "azure.webpubsub.sys.disconnected",
+                "azure.webpubsub.gp.joined",
+                "azure.webpubsub.gp.left",
+                "azure.webpubsub.user.message",
+            ][kind];
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+            let request = event(ce_type, "application/json", "").body(body(data)).unwrap();
+            let (status, _, _, _) = runtime.block_on(send(&layer(EventHandlers::new()), request));
+            proptest::prop_assert!(
+                [StatusCode::OK, StatusCode::NO_CONTENT, StatusCode::BAD_REQUEST].contains(&status),
+                "{status}"
+            );
+        }
+    }
+
     #[test]
     #[should_panic(expected = "does not start with '/'")]
     fn bad_paths_panic_at_startup() {
