@@ -33,6 +33,9 @@ pub enum Reply {
     Drop,
     /// Never answer (until the test ends).
     Hang,
+    /// Answer as the service does on success: the status the REST specification lists for the
+    /// operation, a token for `:generateToken`, and two pages for a group's connections.
+    Service,
 }
 
 impl Reply {
@@ -271,11 +274,16 @@ async fn handle(
     };
     let reply = {
         let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        let reply = match state.script.pop_front() {
+            Some(reply) => reply,
+            None => config.default_reply.clone(),
+        };
+        let reply = match reply {
+            Reply::Service => service_reply(&recorded, &host),
+            reply => reply,
+        };
         state.requests.push(recorded);
-        state
-            .script
-            .pop_front()
-            .unwrap_or_else(|| config.default_reply.clone())
+        reply
     };
     match reply {
         Reply::Answer {
@@ -290,11 +298,47 @@ async fn handle(
             }
             Ok(response)
         }
-        Reply::Drop => Err(Dropped),
+        Reply::Drop | Reply::Service => Err(Dropped),
         Reply::Hang => {
             tokio::time::sleep(Duration::from_secs(60)).await;
             Err(Dropped)
         }
+    }
+}
+
+/// The successful answer of the service to `request`.
+fn service_reply(request: &Recorded, host: &str) -> Reply {
+    let path = request.path.as_str();
+    match request.method.as_str() {
+        "PUT" | "HEAD" => Reply::status(200),
+        "DELETE" => Reply::status(204),
+        "GET" if path.ends_with("/connections") => {
+            let next = request
+                .query()
+                .iter()
+                .any(|(k, _)| k == "continuationToken");
+            if next {
+                Reply::json(
+                    200,
+                    serde_json::json!({"value": [{"connectionId": "c3", "userId": "u3"}]}),
+                )
+            } else {
+                Reply::json(
+                    200,
+                    serde_json::json!({
+                        "value": [{"connectionId": "c1", "userId": "u1"}, {"connectionId": "c2"}],
+                        "nextLink": format!("http://{host}{path}?maxpagesize=2&continuationToken=t1"),
+                    }),
+                )
+            }
+        }
+        "POST" if path.ends_with("/:send") => Reply::status(202),
+        "POST" if path.ends_with("/:closeConnections") => Reply::status(204),
+        "POST" if path.ends_with("/:generateToken") => {
+            Reply::json(200, serde_json::json!({"token": "generated.by.service"}))
+        }
+        "POST" => Reply::status(200),
+        _ => Reply::status(404),
     }
 }
 
