@@ -97,3 +97,94 @@ pub trait EventHandler: Send + Sync + 'static {
         async { Ok(()) }
     }
 }
+
+/// A shared handler: keep an `Arc` to the handler's state elsewhere in the application (for
+/// example to read it from other routes) and give the layer a clone.
+impl<H: EventHandler> EventHandler for std::sync::Arc<H> {
+    fn on_connect(
+        &self,
+        request: ConnectRequest,
+    ) -> impl Future<Output = Result<ConnectResponse, EventError>> + Send {
+        (**self).on_connect(request)
+    }
+
+    fn on_connected(
+        &self,
+        request: ConnectedRequest,
+    ) -> impl Future<Output = Result<(), EventError>> + Send {
+        (**self).on_connected(request)
+    }
+
+    fn on_user_event(
+        &self,
+        request: UserEventRequest,
+    ) -> impl Future<Output = Result<UserEventResponse, EventError>> + Send {
+        (**self).on_user_event(request)
+    }
+
+    fn on_disconnected(
+        &self,
+        request: DisconnectedRequest,
+    ) -> impl Future<Output = Result<(), EventError>> + Send {
+        (**self).on_disconnected(request)
+    }
+
+    fn on_group_joined(
+        &self,
+        request: GroupEventRequest,
+    ) -> impl Future<Output = Result<(), EventError>> + Send {
+        (**self).on_group_joined(request)
+    }
+
+    fn on_group_left(
+        &self,
+        request: GroupEventRequest,
+    ) -> impl Future<Output = Result<(), EventError>> + Send {
+        (**self).on_group_left(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
+
+    use webpubsub_protocol::cloudevents::EventType;
+
+    use super::*;
+    use crate::ConnectionContext;
+
+    #[derive(Default)]
+    struct Counter(AtomicUsize);
+
+    impl EventHandler for Counter {
+        async fn on_connected(&self, _: ConnectedRequest) -> Result<(), EventError> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn defaults_accept_and_arcs_forward() {
+        let shared = Arc::new(Counter::default());
+        let handler = Arc::clone(&shared);
+        let context = || ConnectionContext::new(EventType::Connected, "h", "c");
+        handler
+            .on_connected(ConnectedRequest::new(context()))
+            .await
+            .unwrap();
+        assert_eq!(shared.0.load(Ordering::Relaxed), 1);
+        let connect = ConnectRequest::new(context(), Default::default());
+        assert_eq!(
+            handler.on_connect(connect).await.unwrap(),
+            ConnectResponse::new()
+        );
+        let user = UserEventRequest::new(context(), "x".into(), crate::DataType::Text);
+        assert_eq!(
+            handler.on_user_event(user).await.unwrap(),
+            UserEventResponse::empty()
+        );
+    }
+}
