@@ -71,7 +71,7 @@ const json = (v) => ({ json: v });
 const text = (t) => ({ text: t });
 const bin = (bytes) => ({ base64: Buffer.from(bytes).toString("base64") });
 const reason = { anyText: true };
-const EXPRESS_404 = { status: 404, contentType: "text/html", body: { anyText: true }, handler: [] };
+const EXPRESS_404 = { status: 404, contentType: "text/html", body: { anyText: true }, states: null, handler: [] };
 
 const userEvent = (eventName, contentType, body, { states, userId = "alice" } = {}) =>
   post(ceHeaders({ type: `azure.webpubsub.user.${eventName}`, eventName, userId, states, contentType }), body);

@@ -1,0 +1,145 @@
+//! Per-request cost of `WebPubSubLayer`, in process (no sockets), each beside the inner service
+//! alone:
+//!
+//! - `user_event/layer`: a signed `user.message` event (text) through header parsing, the
+//!   signature check (HMAC-SHA256 over two `ce-signature` entries), the state header, dispatch to
+//!   an echoing handler, and the response with a new state header, body collected;
+//! - `pass_through/layer`: a request on another path, which the layer hands to the inner service;
+//! - `*/inner_alone`: the same requests sent straight to the inner service: the baseline.
+//!
+//! Every iteration builds its request the same way, so the difference is the layer's own cost.
+//! Run: `cargo bench --bench layer -- --warm-up-time 1 --measurement-time 3`; results in BENCHMARKS.md.
+
+use std::{convert::Infallible, hint::black_box};
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{Request, Response};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Body;
+use tower::{Layer as _, Service, ServiceExt as _};
+use webpubsub::{
+    ConnectionString,
+    handler::{EventError, EventHandler, UserEventRequest, UserEventResponse, WebPubSubLayer},
+    protocol::{AccessKey, signature},
+};
+
+const PRIMARY: &str = "bench-primary-key-not-a-secret";
+const SECONDARY: &str = "bench-secondary-key-not-a-secret";
+const CONNECTION_ID: &str = "conn-7f3a";
+
+/// Answers "Hey " + the text and counts messages in the state, like the interop reference handler.
+#[derive(Debug, Clone)]
+struct Echo;
+
+impl EventHandler for Echo {
+    async fn on_user_event(&self, req: UserEventRequest) -> Result<UserEventResponse, EventError> {
+        let count = req
+            .context()
+            .states()
+            .get::<u64>("count")
+            .and_then(Result::ok)
+            .unwrap_or(0);
+        let text = req
+            .text()
+            .map_err(|e| EventError::bad_request(e.to_string()))?;
+        Ok(UserEventResponse::text(format!("Hey {text}")).set_state("count", count + 1))
+    }
+}
+
+fn user_event() -> Request<Full<Bytes>> {
+    let signature = format!(
+        "{},{}",
+        signature::sign(&AccessKey::new(PRIMARY), CONNECTION_ID),
+        signature::sign(&AccessKey::new(SECONDARY), CONNECTION_ID)
+    );
+    Request::post("/api/webpubsub/hubs/chat/")
+        .header("content-type", "text/plain; charset=utf-8")
+        .header("ce-specversion", "1.0")
+        .header("ce-type", "azure.webpubsub.user.message")
+        .header("ce-source", "/hubs/chat/client/conn-7f3a")
+        .header("ce-id", "1")
+        .header("ce-time", "2026-11-21T09:00:00Z")
+        .header("ce-awpsversion", "1.0")
+        .header("ce-hub", "chat")
+        .header("ce-connectionId", CONNECTION_ID)
+        .header("ce-userId", "alice")
+        .header("ce-eventName", "message")
+        .header("ce-connectionState", "eyJjb3VudCI6NH0=") // {"count":4}
+        .header("ce-signature", signature)
+        .header("WebHook-Request-Origin", "demo.webpubsub.azure.com")
+        .body(Full::new(Bytes::from_static(b"hello world")))
+        .expect("a valid request")
+}
+
+fn other_path() -> Request<Full<Bytes>> {
+    Request::post("/api/messages")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(br#"{"text":"hello world"}"#)))
+        .expect("a valid request")
+}
+
+/// The inner service: answers a small fixed body.
+async fn inner(_req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(b"inner"))))
+}
+
+fn bench(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cs: ConnectionString =
+        format!("Endpoint=https://demo.webpubsub.azure.com;AccessKey={PRIMARY};Version=1.0;")
+            .parse()
+            .expect("cs");
+    let inner = tower::service_fn(inner);
+    let layered = WebPubSubLayer::new(Echo)
+        .hub("chat")
+        .connection_string(&cs)
+        .layer(inner);
+
+    // Check once, outside the measurement, that the layer really answers the event.
+    let body = runtime.block_on(call(layered.clone(), user_event()));
+    assert_eq!(
+        body,
+        Bytes::from_static(b"Hey hello world"),
+        "the bench event must be accepted"
+    );
+
+    for (name, request) in [
+        ("user_event", user_event as fn() -> _),
+        ("pass_through", other_path),
+    ] {
+        let mut group = c.benchmark_group(name);
+        group.bench_function("layer", |b| {
+            b.to_async(&runtime)
+                .iter(|| call(layered.clone(), request()));
+        });
+        group.bench_function("inner_alone", |b| {
+            b.to_async(&runtime).iter(|| call(inner, request()));
+        });
+        group.finish();
+    }
+}
+
+/// One request through `service`, the answer body collected: what a server does per request.
+async fn call<S, B>(service: S, request: Request<Full<Bytes>>) -> Bytes
+where
+    S: Service<Request<Full<Bytes>>, Response = Response<B>, Error = Infallible>,
+    B: Body,
+    B::Error: std::fmt::Debug,
+{
+    let response = service.oneshot(request).await.expect("infallible");
+    black_box(
+        response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes(),
+    )
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
