@@ -38,7 +38,11 @@ pub fn ensure_packages_in(dir: &Path) {
             .current_dir(dir)
             .status()
             .unwrap_or_else(|e| panic!("cannot run npm (install Node.js 20+ and npm): {e}"));
-        assert!(status.success(), "npm ci in {} failed: {status}", dir.display());
+        assert!(
+            status.success(),
+            "npm ci in {} failed: {status}",
+            dir.display()
+        );
     }
     installed.push(dir.to_owned());
 }
@@ -55,7 +59,12 @@ pub struct NodeOutput {
 }
 
 /// Runs `node <script> <args>` in `tests/interop/` with `envs`, killing it after `timeout`.
-pub async fn run_node(script: &str, args: &[&str], envs: &[(&str, &str)], timeout: Duration) -> NodeOutput {
+pub async fn run_node(
+    script: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+    timeout: Duration,
+) -> NodeOutput {
     run_node_in(&interop_dir(), script, args, envs, timeout).await
 }
 

@@ -1,0 +1,218 @@
+//! The chat app: one axum router with the page, `/negotiate` and the event handler
+//! (`WebPubSubLayer`), on the local emulator or on Azure Web PubSub.
+//!
+//! [`ChatServer::start`] is the whole app; `main.rs` adds the listener, the printed line and
+//! Ctrl-C, and the tests run it in-process.
+
+mod handler;
+mod hub;
+pub(crate) mod messages;
+mod store;
+mod web;
+
+use std::fmt;
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use webpubsub::emulator::{Emulator, HubSettings};
+use webpubsub::handler::WebPubSubLayer;
+use webpubsub::rest::WebPubSubServiceClient;
+use webpubsub::{AccessKey, ConnectionString};
+
+use handler::ChatHandler;
+use hub::Hub;
+use store::ChatStore;
+
+/// The path of the event handler on the app's router.
+pub(crate) const EVENT_HANDLER_PATH: &str = "/eventhandler";
+/// How long shutdown waits for open HTTP requests to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// What closed clients are told.
+const SHUTDOWN_REASON: &str = "the chat server is shutting down";
+
+/// Where the chat's Web PubSub service is.
+#[derive(Clone)]
+pub(crate) enum Service {
+    /// Start the emulator in-process, with this app as the hub's event handler.
+    Emulator,
+    /// Use the service of this connection string (its event handler must be set to this app's
+    /// `/eventhandler`, reachable from the service).
+    ConnectionString(String),
+}
+
+impl fmt::Debug for Service {
+    // The connection string holds the access key: never print it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Emulator => f.write_str("Emulator"),
+            Self::ConnectionString(_) => f.write_str("ConnectionString(<redacted>)"),
+        }
+    }
+}
+
+/// How the chat runs.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// The service.
+    pub(crate) service: Service,
+    /// The hub name.
+    pub(crate) hub: String,
+}
+
+impl Config {
+    /// `WEBPUBSUB_CONNECTION_STRING` (unset: the emulator) and `WEBPUBSUB_HUB` (default `chat`).
+    pub(crate) fn from_env() -> Self {
+        let service = match std::env::var("WEBPUBSUB_CONNECTION_STRING") {
+            Ok(cs) if !cs.trim().is_empty() => Service::ConnectionString(cs),
+            _ => Service::Emulator,
+        };
+        let hub = std::env::var("WEBPUBSUB_HUB")
+            .ok()
+            .filter(|h| !h.trim().is_empty())
+            .unwrap_or_else(|| "chat".to_owned());
+        Self { service, hub }
+    }
+}
+
+/// Why the chat could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum ChatError {
+    /// The listener's address is unknown.
+    #[error("cannot read the listener's address: {0}")]
+    Listener(#[source] std::io::Error),
+    /// `WEBPUBSUB_CONNECTION_STRING` does not parse.
+    #[error("invalid WEBPUBSUB_CONNECTION_STRING: {0}")]
+    ConnectionString(#[source] webpubsub::protocol::ConnectionStringError),
+    /// The emulator did not start.
+    #[error("cannot start the emulator: {0}")]
+    Emulator(#[source] webpubsub::emulator::StartError),
+    /// The REST client could not be built.
+    #[error("cannot create the REST client: {0}")]
+    Rest(#[source] webpubsub::rest::Error),
+}
+
+/// The running chat.
+#[derive(Debug)]
+pub(crate) struct ChatServer {
+    address: SocketAddr,
+    hub: Hub,
+    emulator: Option<Emulator>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl ChatServer {
+    /// Serves the chat on `listener` and connects it to its service (starting the emulator
+    /// when `config.service` says so).
+    pub(crate) async fn start(listener: TcpListener, config: Config) -> Result<Self, ChatError> {
+        let address = listener.local_addr().map_err(ChatError::Listener)?;
+        let store = Arc::new(ChatStore::new());
+        let hub_cell = Arc::new(OnceLock::new());
+
+        let layer = WebPubSubLayer::new(ChatHandler::new(store, hub_cell.clone()))
+            .path(EVENT_HANDLER_PATH)
+            .hub(config.hub.as_str());
+        // The layer accepts only events signed with the service's key.
+        let (layer, connection_string, key) = match &config.service {
+            Service::ConnectionString(cs) => {
+                let parsed: ConnectionString = cs.parse().map_err(ChatError::ConnectionString)?;
+                (layer.connection_string(&parsed), Some(cs.clone()), None)
+            }
+            Service::Emulator => {
+                let key = random_key();
+                (layer.access_key(key.clone()), None, Some(key))
+            }
+        };
+
+        let router = web::routes(hub_cell.clone()).layer(layer);
+        let (stop, mut stopped) = watch::channel(false);
+        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        });
+        // Serve before the emulator starts: it checks the event handler (abuse protection) first.
+        let server = tokio::spawn(serve.into_future());
+
+        let (emulator, connection_string) = match (connection_string, key) {
+            (Some(cs), _) => (None, cs),
+            (None, key) => {
+                let upstream = format!("http://{address}{EVENT_HANDLER_PATH}");
+                let mut builder = Emulator::builder()
+                    .hub(HubSettings::new(config.hub.as_str()).upstream(upstream));
+                if let Some(key) = key {
+                    builder = builder.key(key);
+                }
+                match builder.start().await {
+                    Ok(emulator) => {
+                        let cs = emulator.connection_string();
+                        (Some(emulator), cs)
+                    }
+                    Err(e) => {
+                        stop.send_replace(true);
+                        return Err(ChatError::Emulator(e));
+                    }
+                }
+            }
+        };
+        let client =
+            match WebPubSubServiceClient::from_connection_string(&connection_string, &config.hub) {
+                Ok(client) => client,
+                Err(e) => {
+                    stop.send_replace(true);
+                    return Err(ChatError::Rest(e));
+                }
+            };
+        let hub = Hub::new(client);
+        hub_cell.set(hub.clone()).expect("set once, here");
+        Ok(Self {
+            address,
+            hub,
+            emulator,
+            stop,
+            server,
+        })
+    }
+
+    /// The page's URL.
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}/", self.address)
+    }
+
+    /// The emulator's endpoint, when the chat runs on the emulator.
+    pub(crate) fn emulator_endpoint(&self) -> Option<&str> {
+        self.emulator.as_ref().map(Emulator::endpoint)
+    }
+
+    /// Closes every client connection cleanly (they are told why), stops the emulator, then
+    /// stops serving once open requests are done.
+    pub(crate) async fn shutdown(self) {
+        // While the app still serves, so the `disconnected` events find it.
+        if let Err(e) = self.hub.close_all(SHUTDOWN_REASON).await {
+            tracing::warn!("cannot close the client connections: {e}");
+        }
+        if let Some(emulator) = self.emulator {
+            emulator.shutdown().await;
+        }
+        self.stop.send_replace(true);
+        match tokio::time::timeout(SHUTDOWN_GRACE, self.server).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => tracing::warn!("the chat server failed: {e}"),
+            Ok(Err(e)) => tracing::warn!("the chat server task failed: {e}"),
+            Err(_) => tracing::warn!("open requests did not finish within {SHUTDOWN_GRACE:?}"),
+        }
+    }
+}
+
+/// A fresh 44-character key for the emulator, shared with the layer so it checks signatures.
+fn random_key() -> AccessKey {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let key: String = (0..44)
+        .map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]))
+        .collect();
+    AccessKey::new(key)
+}

@@ -1,0 +1,100 @@
+//! The chat page in headless Chromium: `tests/browser/chat.mjs` (playwright-core, pinned by its
+//! lockfile) opens two pages as two users against the chat app running in-process on the
+//! emulator, talks both ways, switches rooms and saves screenshots under
+//! `tests/browser/artifacts/`.
+//!
+//! Needs Debian's `chromium` (`/usr/bin/chromium`): installed here when missing and running as
+//! root, else the test fails saying how to install it. `UPDATE_DOCS_SCREENSHOT=1` also rewrites
+//! `docs/chat.png`, the README's screenshot.
+
+#[allow(dead_code)]
+#[path = "../examples/chat/app/mod.rs"]
+mod chat;
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use chat::{ChatServer, Config, Service};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Makes sure Debian's Chromium is installed, installing it when running as root.
+fn ensure_chromium() {
+    if Path::new(CHROMIUM).exists() {
+        return;
+    }
+    let uid = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    assert_eq!(
+        uid, "0",
+        "{CHROMIUM} is missing and this test is not running as root to install it: \
+         run `sudo apt-get install -y chromium` (Debian's package) and run the test again"
+    );
+    for args in [
+        &["update", "-qq"][..],
+        &["install", "-y", "-qq", "chromium"][..],
+    ] {
+        let status = Command::new("apt-get")
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .unwrap_or_else(|e| panic!("cannot run apt-get to install chromium: {e}"));
+        assert!(
+            status.success(),
+            "apt-get {} failed: {status}",
+            args.join(" ")
+        );
+    }
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "apt-get installed chromium but {CHROMIUM} is still missing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pages_talk_and_switch_rooms_in_chromium() {
+    ensure_chromium();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = Config {
+        service: Service::Emulator,
+        hub: "chat".into(),
+    };
+    let server = ChatServer::start(listener, config)
+        .await
+        .expect("the chat starts on the emulator");
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let url = server.url();
+    let mut envs = vec![("CHAT_URL", url.as_str()), ("CHROMIUM", CHROMIUM)];
+    let docs = root.join("docs/chat.png");
+    let docs = docs.to_str().expect("a UTF-8 path");
+    if std::env::var_os("UPDATE_DOCS_SCREENSHOT").is_some() {
+        envs.push(("DOCS_SCREENSHOT", docs));
+    }
+    let output = support::node::run_node_in(
+        &root.join("tests/browser"),
+        "chat.mjs",
+        &[],
+        &envs,
+        Duration::from_secs(180),
+    )
+    .await;
+    server.shutdown().await;
+    assert!(
+        output.success,
+        "the browser test failed (screenshots in tests/browser/artifacts/)\n--- stdout\n{}\n--- stderr\n{}",
+        output.stdout, output.stderr
+    );
+    assert!(
+        output.stdout.contains("all checks passed"),
+        "{}",
+        output.stdout
+    );
+}
