@@ -298,6 +298,14 @@ async fn group_membership_through_rest() {
     }
 }
 
+/// Whether REST says the connection may join or leave `group`.
+async fn may_join(rest: &WebPubSubServiceClient, connection_id: &str, group: &str) -> bool {
+    rest.check_permission(Permission::JoinLeaveGroup, connection_id)
+        .target_name(group)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn permissions_granted_through_rest_let_a_client_join_and_send() {
     let (_emulator, rest) = emulator().await;
@@ -312,13 +320,7 @@ async fn permissions_granted_through_rest_let_a_client_join_and_send() {
         (Some(false), Some("Forbidden")),
         "{ack}"
     );
-    assert!(
-        !rest
-            .check_permission(Permission::JoinLeaveGroup, &c.id)
-            .target_name("g")
-            .await
-            .unwrap()
-    );
+    assert!(!may_join(&rest, &c.id, "g").await);
 
     rest.grant_permission(Permission::JoinLeaveGroup, &c.id)
         .target_name("g")
@@ -328,19 +330,8 @@ async fn permissions_granted_through_rest_let_a_client_join_and_send() {
         .target_name("g")
         .await
         .unwrap();
-    assert!(
-        rest.check_permission(Permission::JoinLeaveGroup, &c.id)
-            .target_name("g")
-            .await
-            .unwrap()
-    );
-    assert!(
-        !rest
-            .check_permission(Permission::JoinLeaveGroup, &c.id)
-            .target_name("h")
-            .await
-            .unwrap()
-    );
+    assert!(may_join(&rest, &c.id, "g").await);
+    assert!(!may_join(&rest, &c.id, "h").await);
     c.send_json(json!({"type": "joinGroup", "group": "g", "ackId": 2}))
         .await;
     assert_eq!(c.next_json().await["success"], true);
@@ -361,13 +352,7 @@ async fn permissions_granted_through_rest_let_a_client_join_and_send() {
         .target_name("g")
         .await
         .unwrap();
-    assert!(
-        !rest
-            .check_permission(Permission::JoinLeaveGroup, &c.id)
-            .target_name("g")
-            .await
-            .unwrap()
-    );
+    assert!(!may_join(&rest, &c.id, "g").await);
     c.send_json(json!({"type": "leaveGroup", "group": "g", "ackId": 4}))
         .await;
     assert_eq!(c.next_json().await["error"]["name"], "Forbidden");
