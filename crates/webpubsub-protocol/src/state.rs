@@ -109,7 +109,7 @@ impl ConnectionStates {
         }
         let json = BASE64
             .decode(header)
-            .map_err(|err| StateError::Base64(err.to_string()))?;
+            .map_err(|err| StateError::Base64(describe_base64_error(&err)))?;
         let value: Value =
             serde_json::from_slice(&json).map_err(|err| StateError::Json(err.to_string()))?;
         let Value::Object(mut values) = value else {
@@ -217,6 +217,20 @@ fn decode_dotnet_values(values: &Map<String, Value>) -> Option<Vec<Value>> {
         .collect()
 }
 
+/// The base64 crate's messages are capitalized sentences; ours are lowercase phrases.
+fn describe_base64_error(err: &base64::DecodeError) -> String {
+    match err {
+        base64::DecodeError::InvalidByte(offset, byte) => {
+            format!("invalid byte {byte:#04x} at offset {offset}")
+        }
+        base64::DecodeError::InvalidLength(length) => format!("invalid length {length}"),
+        base64::DecodeError::InvalidLastSymbol(offset, byte) => {
+            format!("invalid last symbol {byte:#04x} at offset {offset}")
+        }
+        base64::DecodeError::InvalidPadding => "invalid padding".to_owned(),
+    }
+}
+
 fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -285,8 +299,11 @@ mod tests {
 
     #[test]
     fn rejects_bad_values_with_a_reason() {
-        let err = ConnectionStates::decode("!!!").unwrap_err();
-        assert!(matches!(err, StateError::Base64(_)), "{err}");
+        let err = ConnectionStates::decode("e3!=").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "connection state is not base64: invalid byte 0x21 at offset 2"
+        );
         let err = ConnectionStates::decode(&b64("{")).unwrap_err();
         assert!(matches!(err, StateError::Json(_)), "{err}");
         let err = ConnectionStates::decode(&b64("[1]")).unwrap_err();

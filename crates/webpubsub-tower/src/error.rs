@@ -20,7 +20,7 @@ use webpubsub_protocol::cloudevents::mqtt::{self, MqttError, MqttUserProperty};
 ///
 /// let err = EventError::new(StatusCode::FORBIDDEN, "room is full");
 /// assert_eq!(err.status(), StatusCode::FORBIDDEN);
-/// assert_eq!(err.to_string(), "403 Forbidden: room is full");
+/// assert_eq!(err.to_string(), "event refused with status 403: room is full");
 ///
 /// // A status that is not an error is answered as 500.
 /// assert_eq!(EventError::new(StatusCode::OK, "?").status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -30,7 +30,7 @@ use webpubsub_protocol::cloudevents::mqtt::{self, MqttError, MqttUserProperty};
 /// assert_eq!(err.status(), StatusCode::FORBIDDEN);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{status}: {message}")]
+#[error("event refused with status {}: {message}", status.as_u16())]
 pub struct EventError {
     status: StatusCode,
     message: String,
