@@ -4,15 +4,15 @@ use std::{any::Any, future::Future, panic::AssertUnwindSafe, sync::Arc, time::Du
 
 use bytes::Bytes;
 use futures_util::FutureExt as _;
-use http::{HeaderValue, Response, StatusCode, header};
+use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 use webpubsub_protocol::{
     cloudevents::{
         ConnectEventBody, DisconnectedEventBody, EventType, GroupEventBody,
-        headers::CE_CONNECTION_STATE,
-        mqtt::{MqttErrorBody, connect_code_for_status},
+        headers::{CE_CONNECTION_STATE, MQTT_USER_PROPERTY_PREFIX},
+        mqtt::{MqttErrorBody, MqttUserProperty, connect_code_for_status},
     },
     state::ConnectionStates,
 };
@@ -79,7 +79,7 @@ where
             let request = UserEventRequest::new(context, body, data_type);
             match run(timeout, async { handler.on_user_event(request).await }).await {
                 Ok(response) => {
-                    let (payload, states) = response.into_parts();
+                    let (payload, mqtt_user_properties, states) = response.into_parts();
                     let mut reply = match payload {
                         None => empty(StatusCode::NO_CONTENT),
                         Some(Payload::Text(text)) => with_body(text, "text/plain; charset=utf-8"),
@@ -88,6 +88,9 @@ where
                         }
                         Some(Payload::Binary(data)) => with_body(data, "application/octet-stream"),
                     };
+                    if let Err(err) = write_mqtt_user_properties(&mut reply, mqtt_user_properties) {
+                        return Failure::Handler(err).into_response(None);
+                    }
                     write_states(&mut reply, state_header.as_ref(), states);
                     reply
                 }
@@ -320,6 +323,28 @@ fn write_states(
     changes.apply(&mut states);
     let value = HeaderValue::try_from(states.encode()).expect("base64 is a valid header value");
     reply.headers_mut().insert(CE_CONNECTION_STATE, value);
+}
+
+/// Adds the `mqtt-<name>` headers of an answer's MQTT user properties.
+fn write_mqtt_user_properties(
+    reply: &mut HandledResponse,
+    properties: Vec<MqttUserProperty>,
+) -> Result<(), EventError> {
+    for MqttUserProperty { name, value } in properties {
+        let header_name = HeaderName::try_from(format!("{MQTT_USER_PROPERTY_PREFIX}{name}"))
+            .map_err(|_| {
+                EventError::internal(format!(
+                    "mqtt user property name {name:?} is not a valid header name"
+                ))
+            })?;
+        let header_value = HeaderValue::try_from(value).map_err(|_| {
+            EventError::internal(format!(
+                "mqtt user property {name:?} has a value that is not a valid header value"
+            ))
+        })?;
+        reply.headers_mut().append(header_name, header_value);
+    }
+    Ok(())
 }
 
 fn empty(status: StatusCode) -> HandledResponse {

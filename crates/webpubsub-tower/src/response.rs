@@ -189,7 +189,8 @@ pub(crate) enum Payload {
 #[derive(Debug, Clone, Default, PartialEq)]
 #[must_use]
 pub struct UserEventResponse {
-    pub(crate) payload: Option<Payload>,
+    payload: Option<Payload>,
+    mqtt_user_properties: Vec<MqttUserProperty>,
     states: StateChanges,
 }
 
@@ -221,14 +222,24 @@ impl UserEventResponse {
     fn with(payload: Payload) -> Self {
         Self {
             payload: Some(payload),
-            states: StateChanges::default(),
+            ..Self::default()
         }
+    }
+
+    /// Adds an MQTT 5 user property to the answer an MQTT client receives (sent as an
+    /// `mqtt-<name>` header, which the service turns back into a user property). HTTP header
+    /// names are case-insensitive tokens: a name that is not a valid header name makes the layer
+    /// answer `500`.
+    pub fn mqtt_user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.mqtt_user_properties
+            .push(MqttUserProperty::new(name, value));
+        self
     }
 
     state_methods!();
 
-    pub(crate) fn into_parts(self) -> (Option<Payload>, StateChanges) {
-        (self.payload, self.states)
+    pub(crate) fn into_parts(self) -> (Option<Payload>, Vec<MqttUserProperty>, StateChanges) {
+        (self.payload, self.mqtt_user_properties, self.states)
     }
 }
 
@@ -253,9 +264,9 @@ mod tests {
 
     #[test]
     fn no_changes_is_empty() {
-        let (_, changes) = UserEventResponse::text("x").into_parts();
+        let (_, _, changes) = UserEventResponse::text("x").into_parts();
         assert!(changes.is_empty());
-        let (_, changes) = UserEventResponse::empty().clear_states().into_parts();
+        let (_, _, changes) = UserEventResponse::empty().clear_states().into_parts();
         assert!(!changes.is_empty());
     }
 

@@ -708,6 +708,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn user_event_answers_carry_mqtt_user_properties() {
+        let layer = layer(EventHandlers::new().on_user_event(|request| async move {
+            let response = UserEventResponse::text("ok");
+            Ok(match request.text().unwrap() {
+                "bad" => response.mqtt_user_property("not a token", "v"),
+                _ => response
+                    .mqtt_user_property("color", "red")
+                    .mqtt_user_property("color", "blue"),
+            })
+        }));
+        let (status, headers, _, _) = send(&layer, user("good")).await;
+        assert_eq!(status, StatusCode::OK);
+        let colors: Vec<_> = headers.get_all("mqtt-color").iter().collect();
+        assert_eq!(colors, ["red", "blue"]);
+        let (status, _, text, _) = send(&layer, user("bad")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(
+            std::str::from_utf8(&text)
+                .unwrap()
+                .contains("not a valid header name")
+        );
+    }
+
+    #[tokio::test]
     async fn mqtt_connects_get_the_mqtt_body_even_on_panic() {
         let layer = layer(EventHandlers::new().on_connect(|_| async { panic!("boom") }));
         let (status, headers, data, _) =
