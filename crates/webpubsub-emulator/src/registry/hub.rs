@@ -1029,4 +1029,245 @@ mod tests {
             state.connections.len()
         );
     }
+
+    /// Random operation sequences against a plain model: the indexes, existence checks,
+    /// listings and group sends always agree with it.
+    mod model {
+        use std::collections::{BTreeMap, BTreeSet};
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Register {
+                id: u8,
+                user: Option<u8>,
+                groups: Vec<u8>,
+            },
+            DropGuard(u8),
+            Join(u8, u8),
+            Leave(u8, u8),
+            LeaveAll(u8),
+            CloseConnection(u8),
+            CloseUser(u8),
+            CloseGroup(u8, Option<u8>),
+            AddUser(u8, u8),
+            RemoveUser(u8, u8),
+            RemoveUserFromAll(u8),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            let id = 0..6_u8;
+            let user = 0..3_u8;
+            let group = 0..3_u8;
+            prop_oneof![
+                (
+                    id.clone(),
+                    proptest::option::of(user.clone()),
+                    proptest::collection::vec(group.clone(), 0..3)
+                )
+                    .prop_map(|(id, user, groups)| Op::Register {
+                        id,
+                        user,
+                        groups
+                    }),
+                id.clone().prop_map(Op::DropGuard),
+                (id.clone(), group.clone()).prop_map(|(i, g)| Op::Join(i, g)),
+                (id.clone(), group.clone()).prop_map(|(i, g)| Op::Leave(i, g)),
+                id.clone().prop_map(Op::LeaveAll),
+                id.clone().prop_map(Op::CloseConnection),
+                user.clone().prop_map(Op::CloseUser),
+                (group.clone(), proptest::option::of(id)).prop_map(|(g, i)| Op::CloseGroup(g, i)),
+                (user.clone(), group.clone()).prop_map(|(u, g)| Op::AddUser(u, g)),
+                (user.clone(), group).prop_map(|(u, g)| Op::RemoveUser(u, g)),
+                user.prop_map(Op::RemoveUserFromAll),
+            ]
+        }
+
+        fn c(id: u8) -> String {
+            format!("c{id}")
+        }
+        fn u(user: u8) -> String {
+            format!("u{user}")
+        }
+        fn g(group: u8) -> String {
+            format!("g{group}")
+        }
+
+        /// Connection id → (user, groups).
+        type Model = BTreeMap<String, (Option<String>, BTreeSet<String>)>;
+
+        fn users_connections(model: &Model, user: &str) -> Vec<String> {
+            model
+                .iter()
+                .filter(|(_, (u, _))| u.as_deref() == Some(user))
+                .map(|(id, _)| id.clone())
+                .collect()
+        }
+
+        fn apply(
+            hub: &Hub,
+            model: &mut Model,
+            live: &mut BTreeMap<String, (ConnectionGuard, Outbound)>,
+            op: Op,
+        ) {
+            match op {
+                Op::Register { id, user, groups } => {
+                    let info = ConnectionInfo {
+                        connection_id: c(id),
+                        user_id: user.map(u),
+                        groups: groups.iter().copied().map(g).collect(),
+                        ..Default::default()
+                    };
+                    let result = hub.register(info);
+                    assert_eq!(result.is_ok(), !model.contains_key(&c(id)));
+                    if let Ok(registration) = result {
+                        model.insert(c(id), (user.map(u), groups.into_iter().map(g).collect()));
+                        // Replacing an old guard of a closed connection must not remove the new one.
+                        live.insert(c(id), registration);
+                    }
+                }
+                Op::DropGuard(id) => {
+                    if live.remove(&c(id)).is_some() {
+                        model.remove(&c(id));
+                    }
+                }
+                Op::Join(id, group) => {
+                    let expected = model
+                        .get_mut(&c(id))
+                        .map(|(_, groups)| groups.insert(g(group)));
+                    let result = hub.add_connection_to_group(&g(group), &c(id));
+                    assert_eq!(result.ok(), expected);
+                }
+                Op::Leave(id, group) => {
+                    let expected = model
+                        .get_mut(&c(id))
+                        .is_some_and(|(_, groups)| groups.remove(&g(group)));
+                    assert_eq!(
+                        hub.remove_connection_from_group(&g(group), &c(id)),
+                        expected
+                    );
+                }
+                Op::LeaveAll(id) => {
+                    let expected = model
+                        .get_mut(&c(id))
+                        .is_some_and(|(_, groups)| !std::mem::take(groups).is_empty());
+                    assert_eq!(hub.remove_connection_from_all_groups(&c(id)), expected);
+                }
+                Op::CloseConnection(id) => {
+                    assert_eq!(
+                        hub.close_connection(&c(id), None),
+                        model.remove(&c(id)).is_some()
+                    );
+                }
+                Op::CloseUser(user) => {
+                    let ids = users_connections(model, &u(user));
+                    assert_eq!(hub.close_user(&u(user), None, &[]), ids.len());
+                    for id in ids {
+                        model.remove(&id);
+                    }
+                }
+                Op::CloseGroup(group, excluded) => {
+                    let excluded = excluded.map(c);
+                    let ids: Vec<String> = model
+                        .iter()
+                        .filter(|(id, (_, groups))| {
+                            groups.contains(&g(group)) && Some(*id) != excluded.as_ref()
+                        })
+                        .map(|(id, _)| id.clone())
+                        .collect();
+                    let excluded: Vec<&str> = excluded.iter().map(String::as_str).collect();
+                    assert_eq!(hub.close_group(&g(group), None, &excluded), ids.len());
+                    for id in ids {
+                        model.remove(&id);
+                    }
+                }
+                Op::AddUser(user, group) => {
+                    let ids = users_connections(model, &u(user));
+                    let joined = ids
+                        .iter()
+                        .filter(|id| model.get_mut(*id).unwrap().1.insert(g(group)))
+                        .count();
+                    let result = hub.add_user_to_group(&g(group), &u(user));
+                    if ids.is_empty() {
+                        assert_eq!(result, Err(RegistryError::UserNotFound(u(user))));
+                    } else {
+                        assert_eq!(result, Ok(joined));
+                    }
+                }
+                Op::RemoveUser(user, group) => {
+                    let ids = users_connections(model, &u(user));
+                    let left = ids
+                        .iter()
+                        .filter(|id| model.get_mut(*id).unwrap().1.remove(&g(group)))
+                        .count();
+                    assert_eq!(hub.remove_user_from_group(&g(group), &u(user)), left);
+                }
+                Op::RemoveUserFromAll(user) => {
+                    let ids = users_connections(model, &u(user));
+                    let left = ids
+                        .iter()
+                        .filter(|id| !std::mem::take(&mut model.get_mut(*id).unwrap().1).is_empty())
+                        .count();
+                    assert_eq!(hub.remove_user_from_all_groups(&u(user)), left);
+                }
+            }
+        }
+
+        fn check(hub: &Hub, model: &Model) {
+            for id in 0..6 {
+                assert_eq!(
+                    hub.connection_exists(&c(id)),
+                    model.contains_key(&c(id)),
+                    "{}",
+                    c(id)
+                );
+            }
+            for user in 0..3 {
+                assert_eq!(
+                    hub.user_exists(&u(user)),
+                    !users_connections(model, &u(user)).is_empty()
+                );
+            }
+            for group in 0..3 {
+                let members: Vec<(String, Option<String>)> = model
+                    .iter()
+                    .filter(|(_, (_, groups))| groups.contains(&g(group)))
+                    .map(|(id, (user, _))| (id.clone(), user.clone()))
+                    .collect();
+                assert_eq!(hub.group_exists(&g(group)), !members.is_empty());
+                let listed: Vec<(String, Option<String>)> = hub
+                    .group_members(&g(group), None, 10)
+                    .members
+                    .into_iter()
+                    .map(|m| (m.connection_id, m.user_id))
+                    .collect();
+                assert_eq!(listed, members);
+                let message = Message {
+                    data: Bytes::from_static(b"x"),
+                    data_type: DataType::Text,
+                    origin: Origin::Server,
+                };
+                assert_eq!(
+                    hub.send_to_group(&g(group), message, &[], None),
+                    members.len()
+                );
+            }
+        }
+
+        proptest! {
+            #[test]
+            fn operations_agree_with_a_model(ops in proptest::collection::vec(op(), 1..40)) {
+                let hub = Registry::new().hub("h");
+                let mut model = Model::new();
+                let mut live = BTreeMap::new();
+                for op in ops {
+                    apply(&hub, &mut model, &mut live, op);
+                    check(&hub, &model);
+                }
+            }
+        }
+    }
 }
