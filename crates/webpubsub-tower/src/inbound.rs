@@ -56,11 +56,13 @@ pub(crate) fn read_head(
             ),
             SignatureFailure::NoKeyForOrigin => (
                 RejectionKind::InvalidSignature,
-                format!(
-                    "no access key is configured for the origin {:?}",
-                    text(&headers, &WEBHOOK_REQUEST_ORIGIN, "WebHook-Request-Origin")?
-                        .unwrap_or_default()
-                ),
+                match joined(&headers, &WEBHOOK_REQUEST_ORIGIN, "WebHook-Request-Origin")? {
+                    Some(origin) => {
+                        format!("no access key is configured for the origin {origin:?}")
+                    }
+                    None => "missing WebHook-Request-Origin header, which selects the access key"
+                        .to_owned(),
+                },
             ),
             SignatureFailure::Mismatch => (
                 RejectionKind::InvalidSignature,

@@ -819,6 +819,20 @@ mod tests {
     }
 
     #[test]
+    fn services_and_futures_are_send_sync_and_clone() {
+        fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>(_: &T) {}
+        fn assert_send<T: Send + 'static>(_: &T) {}
+        let inner = service_fn(|_: Request<ReqBody>| async {
+            Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
+        });
+        let mut service = tower::Layer::layer(&layer(EventHandlers::new()), inner);
+        assert_send_sync_clone(&service);
+        let future = tower::Service::call(&mut service, user("x"));
+        assert_send(&future);
+        assert!(format!("{future:?}").starts_with("ResponseFuture"));
+    }
+
+    #[test]
     #[should_panic(expected = "does not start with '/'")]
     fn bad_paths_panic_at_startup() {
         let _ = layer(EventHandlers::new()).path("eventhandler");
