@@ -8,12 +8,13 @@ use std::{
 use tokio::sync::mpsc;
 use webpubsub_protocol::{
     filter::{FilterSubject, ParsedFilter},
-    token::{ClientRole, Permission},
+    token::Permission,
 };
 
 use super::{
     RegistryError,
     delivery::{self, Delivery, Kill, Message, Outbound},
+    roles::Role,
     validate_group,
 };
 
@@ -75,7 +76,7 @@ struct HubState {
 struct Entry {
     user_id: Option<String>,
     protocol: Option<String>,
-    roles: Vec<ClientRole>,
+    roles: Vec<Role>,
     groups: HashSet<String>,
     /// Permissions granted through REST; `None` as the group means every group.
     grants: HashSet<(Permission, Option<String>)>,
@@ -296,11 +297,7 @@ impl Hub {
         let entry = Entry {
             user_id: info.user_id,
             protocol: info.protocol,
-            roles: info
-                .roles
-                .iter()
-                .map(|role| ClientRole::parse(role))
-                .collect(),
+            roles: info.roles.iter().map(|role| Role::parse(role)).collect(),
             groups: HashSet::new(),
             grants: HashSet::new(),
             sender,
@@ -551,17 +548,10 @@ impl Hub {
         let by_grant = entry.grants.contains(&(permission, None))
             || group
                 .is_some_and(|group| entry.grants.contains(&(permission, Some(group.to_owned()))));
-        let by_role = entry.roles.iter().any(|role| match (role, group) {
-            (_, Some(group)) => role.grants(permission, group),
-            (
-                ClientRole::Permission {
-                    permission: granted,
-                    group: None,
-                },
-                None,
-            ) => *granted == permission,
-            _ => false,
-        });
+        let by_role = entry
+            .roles
+            .iter()
+            .any(|role| role.grants(permission, group));
         by_grant || by_role
     }
 
@@ -957,6 +947,17 @@ mod tests {
             Err(RegistryError::ConnectionNotFound("x".into()))
         );
         assert!(!hub.has_permission("x", Permission::SendToGroup, Some("g")));
+
+        let roles = vec!["webpubsub.sendToGroups.chat.*".into()];
+        let (_w, _wo) = hub
+            .register(ConnectionInfo {
+                roles,
+                ..info("w", None)
+            })
+            .unwrap();
+        assert!(hub.has_permission("w", Permission::SendToGroup, Some("chat.lobby")));
+        assert!(!hub.has_permission("w", Permission::SendToGroup, Some("chat.lobby.x")));
+        assert!(!hub.has_permission("w", Permission::JoinLeaveGroup, Some("chat.lobby")));
     }
 
     #[tokio::test]

@@ -30,6 +30,7 @@
 
 mod delivery;
 mod hub;
+mod roles;
 
 use std::{
     collections::HashMap,
