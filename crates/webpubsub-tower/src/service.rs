@@ -7,7 +7,7 @@ use std::{
     task::{Context, Poll},
 };
 
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::Full;
 use tower_service::Service;
@@ -81,8 +81,11 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let Some(matched) = self.config.path.matches(request.uri().path()) else {
-            return ResponseFuture::inner(self.inner.call(request));
+        // Split first, so that the path's `{hub}` can stay borrowed from the URI while the
+        // headers move into the event: no copy of either.
+        let (parts, body) = request.into_parts();
+        let Some(matched) = self.config.path.matches(parts.uri.path()) else {
+            return ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)));
         };
         let path_hub = matched.hub.as_deref();
         if let Some(hub) = path_hub
@@ -93,9 +96,11 @@ where
                 format!("hub {hub:?} is not served here"),
             );
         }
-        match *request.method() {
+        match parts.method {
             Method::POST => {}
-            Method::OPTIONS => return ResponseFuture::ready(handshake(&self.config, &request)),
+            Method::OPTIONS => {
+                return ResponseFuture::ready(handshake(&self.config, &parts.headers));
+            }
             ref method => {
                 return reject(
                     RejectionKind::MethodNotAllowed,
@@ -103,9 +108,7 @@ where
                 );
             }
         }
-        let path_hub = path_hub.map(str::to_owned);
-        let (parts, body) = request.into_parts();
-        match read_head(&self.config, path_hub.as_deref(), parts.headers) {
+        match read_head(&self.config, path_hub, parts.headers) {
             Ok(inbound) => ResponseFuture::handled(Box::pin(dispatch(
                 Arc::clone(&self.handler),
                 Arc::clone(&self.config),
@@ -122,8 +125,7 @@ fn reject<F>(kind: RejectionKind, message: String) -> ResponseFuture<F> {
 }
 
 /// The abuse-protection handshake (CloudEvents webhook spec §4).
-fn handshake<B>(config: &Config, request: &Request<B>) -> HandledResponse {
-    let headers = request.headers();
+fn handshake(config: &Config, headers: &HeaderMap) -> HandledResponse {
     let Some(origin) = config.allowed_origin(headers) else {
         let (kind, message) = if headers.contains_key(&WEBHOOK_REQUEST_ORIGIN) {
             (
