@@ -8,14 +8,17 @@ mod chat;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
 
-use chat::{ChatServer, Config, Service};
+use chat::{ChatError, ChatServer, Config, Service};
+use webpubsub::AccessKey;
+use webpubsub::protocol::signature;
 
 const PROTOCOL: &str = "json.webpubsub.azure.v1";
 const WAIT: Duration = Duration::from_secs(10);
@@ -40,27 +43,34 @@ async fn start_chat() -> ChatServer {
         .expect("the chat starts on the emulator")
 }
 
-/// `GET path` on the chat app: status, content type and body.
-async fn get(server: &ChatServer, path: &str) -> (u16, String, String) {
+/// Sends `request` to the chat app (its URI is a path): status, headers and body.
+async fn send(
+    server: &ChatServer,
+    mut request: http::Request<Full<Bytes>>,
+) -> (u16, http::HeaderMap, String) {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Empty<bytes::Bytes>>();
-    let uri = format!("{}{}", server.url().trim_end_matches('/'), path);
-    let response = tokio::time::timeout(WAIT, client.get(uri.parse().unwrap()))
+        .build_http::<Full<Bytes>>();
+    let uri = format!("{}{}", server.url().trim_end_matches('/'), request.uri());
+    *request.uri_mut() = uri.parse().unwrap();
+    let response = tokio::time::timeout(WAIT, client.request(request))
         .await
         .expect("answer in time")
         .expect("request sent");
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    let body = String::from_utf8(body.to_vec()).unwrap();
+    (parts.status.as_u16(), parts.headers, body)
+}
+
+/// `GET path` on the chat app: status, content type and body.
+async fn get(server: &ChatServer, path: &str) -> (u16, String, String) {
+    let request = http::Request::get(path).body(Full::default()).unwrap();
+    let (status, headers, body) = send(server, request).await;
+    let content_type = headers
         .get("content-type")
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (
-        status,
-        content_type,
-        String::from_utf8(body.to_vec()).unwrap(),
-    )
+    (status, content_type, body)
 }
 
 /// Negotiates as `user` and opens the WebSocket with the subprotocol, as the page does.
@@ -345,4 +355,105 @@ async fn shutdown_closes_clients_cleanly() {
         }
     }
     assert_eq!(told.as_deref(), Some("the chat server is shutting down"));
+}
+
+/// A connection string of a service this test never reaches (no network is needed: tokens are
+/// minted locally, and events are sent by the test).
+const AZURE: &str =
+    "Endpoint=https://demo.webpubsub.azure.com;AccessKey=chat-test-key-not-a-secret;Version=1.0;";
+
+/// A `connect` event as the service sends it, signed with `key` when there is one.
+fn connect_event(key: Option<&str>) -> http::Request<Full<Bytes>> {
+    let mut request = http::Request::post("/eventhandler")
+        .header("content-type", "application/json")
+        .header("webhook-request-origin", "demo.webpubsub.azure.com")
+        .header("ce-specversion", "1.0")
+        .header("ce-type", "azure.webpubsub.sys.connect")
+        .header("ce-source", "/hubs/chat/client/conn-1")
+        .header("ce-id", "1")
+        .header("ce-time", "2026-11-21T09:00:00Z")
+        .header("ce-awpsversion", "1.0")
+        .header("ce-hub", "chat")
+        .header("ce-connectionid", "conn-1")
+        .header("ce-userid", "alice")
+        .header("ce-eventname", "connect");
+    if let Some(key) = key {
+        request = request.header(
+            "ce-signature",
+            signature::sign(&AccessKey::new(key), "conn-1"),
+        );
+    }
+    let body =
+        json!({"claims": {"sub": ["alice"]}, "query": {}, "headers": {}, "subprotocols": []});
+    request.body(Full::from(body.to_string())).unwrap()
+}
+
+#[tokio::test]
+async fn on_azure_it_mints_service_urls_and_accepts_only_signed_events() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = Config {
+        service: Service::ConnectionString(AZURE.into()),
+        hub: "chat".into(),
+    };
+    assert!(
+        !format!("{config:?}").contains("chat-test-key"),
+        "{config:?}"
+    );
+    // Not shut down at the end: that would ask the (unreachable) service to close connections.
+    let server = ChatServer::start(listener, config)
+        .await
+        .expect("starts without the service");
+    assert_eq!(server.emulator_endpoint(), None);
+
+    let (status, _, body) = get(&server, "/negotiate?user=alice").await;
+    assert_eq!(status, 200, "{body}");
+    let url: Value = serde_json::from_str(&body).unwrap();
+    let url = url["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("wss://demo.webpubsub.azure.com/client/hubs/chat?access_token="),
+        "{url}"
+    );
+
+    // The service's abuse-protection handshake.
+    let options = http::Request::options("/eventhandler")
+        .header("webhook-request-origin", "demo.webpubsub.azure.com")
+        .body(Full::default())
+        .unwrap();
+    let (status, headers, _) = send(&server, options).await;
+    assert_eq!(status, 200);
+    assert!(
+        headers.contains_key("webhook-allowed-origin"),
+        "{headers:?}"
+    );
+
+    // on_connect answers with the user and the groups of the user's rooms.
+    let (status, _, body) = send(&server, connect_event(Some("chat-test-key-not-a-secret"))).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["userId"], "alice");
+    assert_eq!(answer["groups"], json!(["general"]));
+
+    let (status, _, body) = send(&server, connect_event(Some("some-other-key"))).await;
+    assert_eq!(status, 401, "a wrong signature: {body}");
+    let (status, _, body) = send(&server, connect_event(None)).await;
+    assert_eq!(status, 401, "no signature: {body}");
+}
+
+#[tokio::test]
+async fn a_bad_connection_string_is_refused_without_showing_the_key() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = Config {
+        service: Service::ConnectionString("Endpoint=;AccessKey=very-secret-key;".into()),
+        hub: "chat".into(),
+    };
+    let err = ChatServer::start(listener, config).await.unwrap_err();
+    assert!(matches!(err, ChatError::ConnectionString(_)), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("invalid WEBPUBSUB_CONNECTION_STRING: "),
+        "{message}"
+    );
+    assert!(
+        !message.contains("very-secret-key") && !format!("{err:?}").contains("very-secret-key")
+    );
 }

@@ -21,6 +21,8 @@ use tokio::net::TcpListener;
 use chat::{ChatServer, Config, Service};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// The longest the browser script may run (it takes a few seconds).
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Makes sure Debian's Chromium is installed, installing it when running as root.
 fn ensure_chromium() {
@@ -71,22 +73,41 @@ async fn two_pages_talk_and_switch_rooms_in_chromium() {
         .expect("the chat starts on the emulator");
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let url = server.url();
-    let mut envs = vec![("CHAT_URL", url.as_str()), ("CHROMIUM", CHROMIUM)];
-    let docs = root.join("docs/chat.png");
-    let docs = docs.to_str().expect("a UTF-8 path");
+    let artifacts = root.join("tests/browser/artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    // The script writes this file when it is ready to watch the pages being closed.
+    let signal = artifacts.join(format!("shutdown-signal-{}", std::process::id()));
+    let _ = std::fs::remove_file(&signal);
+    let mut envs = vec![
+        ("CHAT_URL".to_owned(), server.url()),
+        ("CHROMIUM".to_owned(), CHROMIUM.to_owned()),
+        ("SHUTDOWN_SIGNAL_FILE".to_owned(), path_str(&signal)),
+    ];
     if std::env::var_os("UPDATE_DOCS_SCREENSHOT").is_some() {
-        envs.push(("DOCS_SCREENSHOT", docs));
+        envs.push((
+            "DOCS_SCREENSHOT".to_owned(),
+            path_str(&root.join("docs/chat.png")),
+        ));
     }
-    let output = support::node::run_node_in(
-        &root.join("tests/browser"),
-        "chat.mjs",
-        &[],
-        &envs,
-        Duration::from_secs(180),
-    )
-    .await;
-    server.shutdown().await;
+    let browser_dir = root.join("tests/browser");
+    let mut script = tokio::spawn(async move {
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        support::node::run_node_in(&browser_dir, "chat.mjs", &[], &envs, SCRIPT_TIMEOUT).await
+    });
+
+    // Ctrl-C's path: shut the chat down once the script has checked the conversation.
+    let output = loop {
+        tokio::select! {
+            output = &mut script => break output.expect("the script task ran"),
+            () = tokio::time::sleep(Duration::from_millis(100)), if !signal.exists() => {}
+            () = std::future::ready(()), if signal.exists() => {
+                let _ = std::fs::remove_file(&signal);
+                server.shutdown().await;
+                break script.await.expect("the script task ran");
+            }
+        }
+    };
+    let _ = std::fs::remove_file(&signal);
     assert!(
         output.success,
         "the browser test failed (screenshots in tests/browser/artifacts/)\n--- stdout\n{}\n--- stderr\n{}",
@@ -97,4 +118,13 @@ async fn two_pages_talk_and_switch_rooms_in_chromium() {
         "{}",
         output.stdout
     );
+    assert!(
+        output.stdout.contains("ok - the server shuts down"),
+        "{}",
+        output.stdout
+    );
+}
+
+fn path_str(path: &Path) -> String {
+    path.to_str().expect("a UTF-8 path").to_owned()
 }

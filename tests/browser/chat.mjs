@@ -4,10 +4,10 @@
 //   CHAT_URL=http://127.0.0.1:3000/ node chat.mjs
 //
 // Env: CHAT_URL (required), CHROMIUM (default /usr/bin/chromium), ARTIFACTS (default ./artifacts),
-// DOCS_SCREENSHOT (optional path for the README's screenshot). Exits non-zero on the first failed
-// check, after saving a screenshot of each page.
+// DOCS_SCREENSHOT (optional path for the README's screenshot), SHUTDOWN_SIGNAL_FILE (optional: see
+// the last check). Exits non-zero on the first failed check, after saving a screenshot of each page.
 import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -155,7 +155,23 @@ try {
   if (process.env.DOCS_SCREENSHOT) await alice.screenshot({ path: resolve(process.env.DOCS_SCREENSHOT) });
   ok();
 
+  check('no errors on the pages');
   if (pageErrors.length) throw new Error(`errors on the pages:\n${pageErrors.join('\n')}`);
+  ok();
+
+  // With SHUTDOWN_SIGNAL_FILE, the test runner stops the chat once the file exists; both pages
+  // must then show that the server closed them, and why. (Their retries then fail to fetch, as
+  // they should while the chat is down, so page errors are no longer checked.)
+  if (process.env.SHUTDOWN_SIGNAL_FILE) {
+    check('the server shuts down: each page shows the clean close and its reason');
+    writeFileSync(process.env.SHUTDOWN_SIGNAL_FILE, 'ready\n');
+    for (const page of [alice, bob]) {
+      await page.waitForSelector('body[data-state="closed"]', { timeout: 30_000 });
+      await seeText(page, '#error', 'disconnected: the chat server is shutting down');
+    }
+    await alice.screenshot({ path: join(artifacts, 'alice-closed.png') });
+    ok();
+  }
   console.log('all checks passed');
 } catch (err) {
   console.error(`not ok - ${step}: ${err.message}`);

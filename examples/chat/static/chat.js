@@ -32,7 +32,8 @@ const chat = {
   pendingAcks: new Map(),
   lastTypingSent: 0,
   reconnectDelay: 1000,
-  closedByServer: '',
+  closedByServer: '',  // what the service said in its `disconnected` frame
+  closeReason: '',
 };
 
 function setState(state, label) {
@@ -81,24 +82,28 @@ async function connect() {
 function onClose(ws, event) {
   if (chat.ws !== ws) return;
   chat.ws = null;
-  for (const [, reject] of chat.pendingAcks) reject(new Error('connection closed'));
+  for (const [, settle] of chat.pendingAcks) settle(new Error('connection closed'));
   chat.pendingAcks.clear();
-  const reason = chat.closedByServer || event.reason || ('connection closed (' + event.code + ')');
+  chat.closeReason = chat.closedByServer || event.reason || ('connection closed (' + event.code + ')');
+  chat.closedByServer = '';
+  for (const typers of chat.typing.values()) for (const timer of typers.values()) clearTimeout(timer);
+  chat.typing.clear();
+  renderTyping();
+  retryLater('');
+}
+
+// Keeps why the connection closed on screen while retrying with a growing delay.
+function retryLater(failure) {
   setState('closed', 'disconnected');
-  showError(reason + ' · reconnecting in ' + Math.round(chat.reconnectDelay / 1000) + ' s');
+  const seconds = Math.round(chat.reconnectDelay / 1000);
+  showError('disconnected: ' + chat.closeReason + (failure ? ' · ' + failure : '') + ' · retrying in ' + seconds + ' s');
   setTimeout(reconnect, chat.reconnectDelay);
   chat.reconnectDelay = Math.min(chat.reconnectDelay * 2, MAX_RECONNECT_DELAY_MS);
 }
 
 async function reconnect() {
-  chat.closedByServer = '';
   const result = await connect();
-  if (result.error) {
-    setState('closed', 'disconnected');
-    showError(result.error + ' · retrying in ' + Math.round(chat.reconnectDelay / 1000) + ' s');
-    setTimeout(reconnect, chat.reconnectDelay);
-    chat.reconnectDelay = Math.min(chat.reconnectDelay * 2, MAX_RECONNECT_DELAY_MS);
-  }
+  if (result.error) retryLater('cannot reach the chat: ' + result.error);
 }
 
 // Sends a user event; resolves when the service acknowledges it.
