@@ -274,4 +274,32 @@ mod tests {
             400
         );
     }
+
+    mod properties {
+        use axum::http::Method;
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::rest::routes::route;
+
+        proptest! {
+            /// Any path and query a client can send is routed or refused, never a panic.
+            #[test]
+            fn arbitrary_paths_and_queries_never_panic(
+                segments in proptest::collection::vec("([a-zA-Z:%0-9 .]|%[0-9A-Fa-f]{2}|%){0,6}", 0..8),
+                query in "\\PC{0,40}",
+                method in prop::sample::select(vec![Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::DELETE]),
+            ) {
+                let path = format!("/{}", segments.join("/"));
+                if let Ok(decoded) = path_segments(&path) {
+                    let _ = route(&method, &decoded, &path);
+                }
+                if let Ok(query) = Query::parse(Some(&query)) {
+                    let _ = query.filter();
+                    let _ = query.int("top", 1, 10);
+                    let _ = query.check_message_ttl();
+                }
+            }
+        }
+    }
 }
