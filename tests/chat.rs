@@ -332,6 +332,36 @@ async fn two_users_talk_switch_rooms_and_see_presence() {
 }
 
 #[tokio::test]
+async fn the_number_of_rooms_is_bounded() {
+    let server = start_chat().await;
+    let mut alice = connect(&server, "alice").await;
+    // Two rooms exist from the start; 98 more reach the bound of 100.
+    for i in 0..98 {
+        command(
+            &mut alice,
+            i + 1,
+            "join",
+            json!({"room": format!("room-{i}")}),
+        )
+        .await;
+        assert_eq!(
+            next_chat(&mut alice, "joined").await["room"],
+            format!("room-{i}")
+        );
+    }
+    command(&mut alice, 99, "join", json!({"room": "one-too-many"})).await;
+    let error = next_chat(&mut alice, "error").await;
+    assert_eq!(
+        error["message"],
+        r#"cannot create room "one-too-many": there are already 100 rooms"#
+    );
+    // Existing rooms still work.
+    say(&mut alice, 100, "room-5", "still fine").await;
+    assert_eq!(next_chat(&mut alice, "message").await["text"], "still fine");
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn shutdown_closes_clients_cleanly() {
     let server = start_chat().await;
     let mut alice = connect(&server, "alice").await;

@@ -71,7 +71,16 @@ impl ChatHandler {
                 hub.add_user_to_room(user, &room)
                     .await
                     .map_err(|e| format!("cannot join room {room:?}: {e}"))?;
-                let joined = self.store.join(user, &room).map_err(|e| e.to_string())?;
+                let joined = match self.store.join(user, &room) {
+                    Ok(joined) => joined,
+                    Err(refused) => {
+                        // Undo the group join, so the group and the store agree.
+                        if let Err(e) = hub.remove_user_from_room(user, &room).await {
+                            tracing::warn!(%user, %room, "cannot undo the group join: {e}");
+                        }
+                        return Err(refused.to_string());
+                    }
+                };
                 if joined.created {
                     let rooms = ServerMessage::Rooms {
                         rooms: joined.rooms.clone(),
@@ -196,8 +205,6 @@ impl EventHandler for ChatHandler {
         let Some(user) = context.user_id() else {
             return Ok(());
         };
-        let room: Option<String> = context.states().get(ROOM_STATE).and_then(Result::ok);
-        tracing::debug!(%user, ?room, "connection closed");
         if self.store.disconnect(user, context.connection_id()) {
             self.announce(PresenceEvent::Offline, user).await;
         }

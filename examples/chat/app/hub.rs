@@ -57,6 +57,15 @@ impl Hub {
         self.client.add_user_to_group(room, user).await
     }
 
+    /// Removes every connection of `user` from the room's group.
+    pub(crate) async fn remove_user_from_room(
+        &self,
+        user: &str,
+        room: &str,
+    ) -> Result<(), HubError> {
+        self.client.remove_user_from_group(room, user).await
+    }
+
     /// Closes every client connection with `reason` (they get a clean close).
     pub(crate) async fn close_all(&self, reason: &str) -> Result<(), HubError> {
         self.client.close_all_connections().reason(reason).await
