@@ -84,6 +84,15 @@ struct Entry {
     kill: Arc<Kill>,
 }
 
+/// Whom a send goes to.
+#[derive(Debug, Clone, Copy)]
+enum Target<'a> {
+    All,
+    User(&'a str),
+    Group(&'a str),
+    Connection(&'a str),
+}
+
 /// A connection seen by a filter.
 struct Subject<'a> {
     id: &'a str,
@@ -174,11 +183,46 @@ impl HubState {
             .unwrap_or_default()
     }
 
-    /// Queues `message` for each of `ids` that is selected; drops connections that cannot take
-    /// it. Returns how many got it.
-    fn deliver<'a>(
+    /// The connections of `target`, borrowed (a broadcast copies no ids).
+    fn targets<'a>(
+        &'a self,
+        target: Target<'a>,
+    ) -> Box<dyn Iterator<Item = (&'a str, &'a Entry)> + 'a> {
+        let lookup = |id: &'a String| self.connections.get(id).map(|entry| (id.as_str(), entry));
+        match target {
+            Target::All => Box::new(
+                self.connections
+                    .iter()
+                    .map(|(id, entry)| (id.as_str(), entry)),
+            ),
+            Target::User(user) => Box::new(
+                self.users
+                    .get(user)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(lookup),
+            ),
+            Target::Group(group) => Box::new(
+                self.groups
+                    .get(group)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(lookup),
+            ),
+            Target::Connection(id) => Box::new(
+                self.connections
+                    .get_key_value(id)
+                    .map(|(id, entry)| (id.as_str(), entry))
+                    .into_iter(),
+            ),
+        }
+    }
+
+    /// Queues `message` for each connection of `target` that is selected; drops connections
+    /// that cannot take it. Returns how many got it.
+    fn deliver(
         &mut self,
-        ids: impl IntoIterator<Item = &'a str>,
+        target: Target<'_>,
         message: Message,
         excluded: &[&str],
         filter: Option<&ParsedFilter>,
@@ -186,10 +230,7 @@ impl HubState {
         let message = Arc::new(message);
         let mut delivered = 0;
         let mut dropped = Vec::new();
-        for id in ids {
-            let Some(entry) = self.connections.get(id) else {
-                continue;
-            };
+        for (id, entry) in self.targets(target) {
             if !selected(id, entry, excluded, filter) {
                 continue;
             }
@@ -330,9 +371,7 @@ impl Hub {
         excluded: &[&str],
         filter: Option<&ParsedFilter>,
     ) -> usize {
-        let mut state = self.state();
-        let ids: Vec<String> = state.connections.keys().cloned().collect();
-        state.deliver(ids.iter().map(String::as_str), message, excluded, filter)
+        self.state().deliver(Target::All, message, excluded, filter)
     }
 
     /// Sends to every connection of `user_id` that `filter` selects.
@@ -342,14 +381,15 @@ impl Hub {
         message: Message,
         filter: Option<&ParsedFilter>,
     ) -> usize {
-        let mut state = self.state();
-        let ids = state.user_connections(user_id);
-        state.deliver(ids.iter().map(String::as_str), message, &[], filter)
+        self.state()
+            .deliver(Target::User(user_id), message, &[], filter)
     }
 
     /// Sends to one connection. Returns whether it got the message.
     pub fn send_to_connection(&self, connection_id: &str, message: Message) -> bool {
-        self.state().deliver([connection_id], message, &[], None) == 1
+        self.state()
+            .deliver(Target::Connection(connection_id), message, &[], None)
+            == 1
     }
 
     /// Sends to every connection in `group` except `excluded` that `filter` selects (a client's
@@ -361,9 +401,8 @@ impl Hub {
         excluded: &[&str],
         filter: Option<&ParsedFilter>,
     ) -> usize {
-        let mut state = self.state();
-        let ids = state.group_connections(group);
-        state.deliver(ids.iter().map(String::as_str), message, excluded, filter)
+        self.state()
+            .deliver(Target::Group(group), message, excluded, filter)
     }
 
     /// Adds a connection to a group. Returns whether it newly joined.
