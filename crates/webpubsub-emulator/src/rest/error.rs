@@ -43,6 +43,15 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, "Error.BadRequest", message)
     }
 
+    /// 500: the emulator failed; the reason is logged, not sent.
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Error.InternalServerError",
+            message,
+        )
+    }
+
     /// 401: a missing or invalid access token.
     pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "Error.Unauthorized", message)

@@ -383,7 +383,7 @@ impl Call<'_> {
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).map_err(
             |error| {
                 tracing::error!(%error, "cannot sign a client token");
-                ApiError::bad_request("the client token cannot be signed")
+                ApiError::internal("the client token cannot be signed")
             },
         )?;
         Ok(Json(serde_json::json!({ "token": token })).into_response())
