@@ -7,6 +7,7 @@
 //!   an `error` message rather than an error status, because the service drops a connection whose
 //!   user event fails.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,12 +29,22 @@ pub(crate) const ROOM_STATE: &str = "room";
 pub(crate) struct ChatHandler {
     store: Arc<ChatStore>,
     hub: Arc<OnceLock<Hub>>,
+    closing: Arc<AtomicBool>,
 }
 
 impl ChatHandler {
-    /// `hub` is set once the service is reachable; no client can connect before that.
-    pub(crate) fn new(store: Arc<ChatStore>, hub: Arc<OnceLock<Hub>>) -> Self {
-        Self { store, hub }
+    /// `hub` is set once the service is reachable (no client can connect before that);
+    /// `closing` is set when the app shuts down.
+    pub(crate) fn new(
+        store: Arc<ChatStore>,
+        hub: Arc<OnceLock<Hub>>,
+        closing: Arc<AtomicBool>,
+    ) -> Self {
+        Self {
+            store,
+            hub,
+            closing,
+        }
     }
 
     fn hub(&self) -> Result<&Hub, String> {
@@ -43,6 +54,11 @@ impl ChatHandler {
     }
 
     async fn announce(&self, event: PresenceEvent, user: &str) {
+        // While shutting down every client is being closed: nobody is left to tell, and the
+        // service (the emulator) may already be gone.
+        if self.closing.load(Ordering::Relaxed) {
+            return;
+        }
         let message = ServerMessage::Presence {
             event,
             user: user.to_owned(),

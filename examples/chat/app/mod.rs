@@ -13,6 +13,7 @@ mod web;
 use std::fmt;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -101,6 +102,7 @@ pub(crate) enum ChatError {
 #[derive(Debug)]
 pub(crate) struct ChatServer {
     address: SocketAddr,
+    closing: Arc<AtomicBool>,
     hub: Hub,
     emulator: Option<Emulator>,
     stop: watch::Sender<bool>,
@@ -114,8 +116,10 @@ impl ChatServer {
         let address = listener.local_addr().map_err(ChatError::Listener)?;
         let store = Arc::new(ChatStore::new());
         let hub_cell = Arc::new(OnceLock::new());
+        let closing = Arc::new(AtomicBool::new(false));
 
-        let layer = WebPubSubLayer::new(ChatHandler::new(store, hub_cell.clone()))
+        let handler = ChatHandler::new(store, hub_cell.clone(), closing.clone());
+        let layer = WebPubSubLayer::new(handler)
             .path(EVENT_HANDLER_PATH)
             .hub(config.hub.as_str());
         // The layer accepts only events signed with the service's key.
@@ -171,6 +175,7 @@ impl ChatServer {
         hub_cell.set(hub.clone()).expect("set once, here");
         Ok(Self {
             address,
+            closing,
             hub,
             emulator,
             stop,
@@ -191,6 +196,7 @@ impl ChatServer {
     /// Closes every client connection cleanly (they are told why), stops the emulator, then
     /// stops serving once open requests are done.
     pub(crate) async fn shutdown(self) {
+        self.closing.store(true, Ordering::Relaxed);
         // While the app still serves, so the `disconnected` events find it.
         if let Err(e) = self.hub.close_all(SHUTDOWN_REASON).await {
             tracing::warn!("cannot close the client connections: {e}");
