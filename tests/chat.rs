@@ -1,6 +1,7 @@
 //! The chat example, run in-process on the emulator, driven by WebSocket clients that speak
 //! `json.webpubsub.azure.v1` as the page does: negotiate, join rooms, talk, type, leave.
 
+// The example's app, compiled into this test; the parts only `main.rs` uses are unused here.
 #[allow(dead_code)]
 #[path = "../examples/chat/app/mod.rs"]
 mod chat;

@@ -7,6 +7,7 @@
 //! root, else the test fails saying how to install it. `UPDATE_DOCS_SCREENSHOT=1` also rewrites
 //! `docs/chat.png`, the README's screenshot.
 
+// The example's app, compiled into this test; the parts only `main.rs` uses are unused here.
 #[allow(dead_code)]
 #[path = "../examples/chat/app/mod.rs"]
 mod chat;

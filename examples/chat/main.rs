@@ -10,6 +10,9 @@
 //! address to serve on (default `127.0.0.1:3000`, or a free port when 3000 is taken),
 //! `WEBPUBSUB_HUB` the hub (default `chat`). With a connection string, set the hub's event
 //! handler in the Azure portal to `https://<this app, reachable from Azure>/eventhandler`.
+//!
+//! A demo, not a product: anyone may pick any name at `/negotiate` (a real app takes the user
+//! from its own login), and rooms and history live in memory.
 
 mod app;
 
