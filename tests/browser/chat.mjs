@@ -145,14 +145,35 @@ try {
   await seeText(bob, '#rooms li[data-room="dev"] .unread', '1');
   ok();
 
-  check('screenshots');
+  check('the README screenshot: alice in #general while bob types');
   await alice.click('#rooms li[data-room="general"] button');
   await seeText(alice, '#room-title', '# general');
   await bob.locator('#message-input').pressSequentially('Looks good', { delay: 5 });
   await seeText(alice, '#typing', 'bob is typing');
+  if (process.env.DOCS_SCREENSHOT) await alice.screenshot({ path: resolve(process.env.DOCS_SCREENSHOT) });
+  await bob.press('#message-input', 'Enter');
+  await seeText(alice, '#messages .message[data-from="bob"] .text', 'Looks good');
+  ok();
+
+  check('markup in a message is shown as text, never run');
+  await say(bob, '<img src=x onerror="window.pwned=1"><b>not bold</b>');
+  await seeText(alice, '#messages .message[data-from="bob"] .text', '<b>not bold</b>');
+  assertEqual(await alice.evaluate(() => window.pwned === undefined
+    && document.querySelector('#messages img, #messages b') === null), true, 'markup was not interpreted');
+  ok();
+
+  check('a dropped connection reconnects to the same room and keeps working');
+  await alice.evaluate(() => chat.ws.close());
+  await alice.waitForSelector('body[data-state="closed"]');
+  await alice.waitForSelector('body[data-state="connected"]');
+  await seeText(alice, '#room-title', '# general');
+  await say(bob, 'Are you back?');
+  await seeText(alice, '#messages .message[data-from="bob"] .text', 'Are you back?');
+  ok();
+
+  check('screenshots');
   await alice.screenshot({ path: join(artifacts, 'alice.png') });
   await bob.screenshot({ path: join(artifacts, 'bob.png') });
-  if (process.env.DOCS_SCREENSHOT) await alice.screenshot({ path: resolve(process.env.DOCS_SCREENSHOT) });
   ok();
 
   check('no errors on the pages');

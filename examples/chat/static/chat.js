@@ -349,6 +349,8 @@ ui.composer.addEventListener('submit', async (event) => {
   const text = ui.input.value.trim();
   if (!text) return;
   ui.input.value = '';
+  // Others stop showing "typing" when the message arrives; the next keystroke says it again.
+  chat.lastTypingSent = 0;
   try {
     await sendEvent('message', { room: chat.current, text });
   } catch (err) {
