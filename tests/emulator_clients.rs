@@ -230,12 +230,20 @@ async fn tokens_are_checked() {
     assert_eq!(refused.status, 401);
     assert!(refused.body.contains("signature"), "{}", refused.body);
 
-    // The hub-path form and the query form both work, and so does a bearer header... via the query form here.
+    // The hub-path form, the query form and a bearer header all work.
     let good = url(&chat, "u", &[], &[]).await;
     WsClient::connect(&good, None)
         .await
         .expect("token accepted");
     let token = good.split("access_token=").nth(1).unwrap();
+    let bearer = format!("Bearer {token}");
+    WsClient::connect_with(
+        &format!("{endpoint}/client/hubs/chat"),
+        None,
+        &[("authorization", &bearer)],
+    )
+    .await
+    .expect("bearer token accepted");
     WsClient::connect(
         &format!("{endpoint}/client/?hub=chat&access_token={token}"),
         None,
@@ -447,4 +455,34 @@ async fn a_slow_client_is_dropped_and_others_keep_receiving() {
         "the slow client was dropped"
     );
     drop(slow);
+}
+
+#[tokio::test]
+async fn shutdown_closes_clients_and_stops_listening() {
+    let emulator = emulator().await;
+    let rest = rest(&emulator, "chat");
+    let (mut json_client, _, _) = connect_json(&url(&rest, "u", &[], &[]).await, JSON).await;
+    let address = emulator.local_addr();
+    emulator.shutdown().await;
+    let (code, _, before) = json_client.closed().await;
+    assert_eq!(code, Some(1001));
+    assert_eq!(before.len(), 1, "a disconnected frame first: {before:?}");
+    assert!(
+        tokio::net::TcpStream::connect(address).await.is_err(),
+        "nothing listens any more"
+    );
+
+    // Dropping the handle stops it too.
+    let emulator = Emulator::builder().start().await.unwrap();
+    let address = emulator.local_addr();
+    drop(emulator);
+    let mut refused = false;
+    for _ in 0..50 {
+        if tokio::net::TcpStream::connect(address).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(refused, "the listener closed after drop");
 }

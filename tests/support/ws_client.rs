@@ -31,11 +31,25 @@ pub struct Refused {
 impl WsClient {
     /// Connects to `url`, asking for `subprotocol` if given.
     pub async fn connect(url: &str, subprotocol: Option<&str>) -> Result<Self, Refused> {
+        Self::connect_with(url, subprotocol, &[]).await
+    }
+
+    /// Connects to `url` with extra request headers.
+    pub async fn connect_with(
+        url: &str,
+        subprotocol: Option<&str>,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Self, Refused> {
         let mut request = url.into_client_request().expect("valid url");
         if let Some(p) = subprotocol {
             request
                 .headers_mut()
                 .insert("sec-websocket-protocol", HeaderValue::from_str(p).unwrap());
+        }
+        for (name, value) in headers {
+            request
+                .headers_mut()
+                .insert(*name, HeaderValue::from_str(value).unwrap());
         }
         let connect = tokio_tungstenite::connect_async(request);
         match tokio::time::timeout(FRAME_TIMEOUT, connect)

@@ -14,16 +14,18 @@
 //! # async fn main() -> Result<(), webpubsub_emulator::StartError> {
 //! use webpubsub_emulator::{Emulator, EventHandlerSettings, HubSettings, SystemEvent};
 //!
+//! // A port nobody listens on.
+//! let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
 //! let emulator = Emulator::builder()
 //!     .hub(
 //!         HubSettings::new("chat").event_handler(
-//!             EventHandlerSettings::new("http://127.0.0.1:9/eventhandler/{event}")
+//!             EventHandlerSettings::new(format!("http://{closed}/eventhandler/{{event}}"))
 //!                 .system_events([SystemEvent::Connected]),
 //!         ),
 //!     )
 //!     .start()
 //!     .await?;
-//! // Nothing listens on port 9, so the handshake failed, and the emulator says so.
+//! // The upstream is unreachable, so the handshake failed, and the emulator says so.
 //! assert!(!emulator.handshakes()[0].is_ok());
 //! // SDKs take the connection string, as with the real service.
 //! let connection_string = emulator.connection_string();

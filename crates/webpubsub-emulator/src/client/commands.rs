@@ -259,7 +259,7 @@ mod tests {
         );
         assert_eq!(
             ack_error(apply(join(" ", 4), &c1, &mut acks)),
-            Some(AckErrorName::Forbidden)
+            Some(AckErrorName::BadRequest)
         );
 
         let send = |no_echo, ack_id| ClientFrame::SendToGroup {

@@ -8,7 +8,7 @@ use http::{HeaderMap, StatusCode};
 
 /// The pauses before the second and third attempt. Like the service, only failures that may be
 /// transient are retried: no connection, a timeout, 408, 429, 502, 503, 504.
-const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(500), Duration::from_secs(2)];
+pub(super) const RETRY_DELAYS: [Duration; 2] = [Duration::from_millis(500), Duration::from_secs(2)];
 
 /// The largest answer read from an upstream, as in the service.
 pub(crate) const MAX_RESPONSE_BYTES: usize = 16 << 20;
@@ -58,6 +58,7 @@ pub(super) async fn post(
     headers: HeaderMap,
     body: Bytes,
     timeout: Duration,
+    retry_delays: &[Duration],
 ) -> Result<UpstreamReply, UpstreamError> {
     // The URL may hold a `code=` secret: logs and errors show it without the query.
     let shown = url.split('?').next().unwrap_or_default().to_owned();
@@ -78,7 +79,7 @@ pub(super) async fn post(
             Ok(response) => return read(response, shown).await,
             Err(error) => super::describe(error),
         };
-        let Some(delay) = RETRY_DELAYS.get(attempt - 1) else {
+        let Some(delay) = retry_delays.get(attempt - 1) else {
             return Err(UpstreamError::Unreachable {
                 url: shown,
                 attempts: attempt,
@@ -146,4 +147,96 @@ async fn read(
 fn media_type(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
     Some(value.split(';').next()?.trim().to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    const FAST: [Duration; 2] = [Duration::from_millis(5), Duration::from_millis(5)];
+
+    /// An upstream answering the statuses in `script` in turn (the last one repeats); returns its
+    /// URL and the count of requests it got.
+    async fn upstream(script: &'static [u16]) -> (String, Arc<AtomicUsize>) {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(move || {
+                let n = counter.fetch_add(1, Ordering::SeqCst);
+                let status = script[n.min(script.len() - 1)];
+                async move { (StatusCode::from_u16(status).unwrap(), "answer") }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, hits)
+    }
+
+    async fn call(url: &str) -> Result<UpstreamReply, UpstreamError> {
+        let client = super::super::http_client().unwrap();
+        post(
+            &client,
+            url,
+            HeaderMap::new(),
+            Bytes::new(),
+            Duration::from_secs(5),
+            &FAST,
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn transient_failures_are_retried() {
+        let (url, hits) = upstream(&[503, 502, 200]).await;
+        let reply = call(&url).await.unwrap();
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.body, "answer");
+        assert_eq!(hits.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn retries_are_bounded() {
+        let (url, hits) = upstream(&[503]).await;
+        let error = call(&url).await.unwrap_err();
+        assert!(
+            matches!(error, UpstreamError::Unreachable { attempts: 3, .. }),
+            "{error}"
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_handler_error_is_not_retried() {
+        let (url, hits) = upstream(&[500]).await;
+        let error = call(&url).await.unwrap_err();
+        let UpstreamError::Status { status, body, .. } = error else {
+            panic!("{error}")
+        };
+        assert_eq!(
+            (status, body.as_ref()),
+            (StatusCode::INTERNAL_SERVER_ERROR, b"answer".as_ref())
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_upstream_is_reported_without_the_query() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let error = call(&format!("http://{closed}/hook?code=secret"))
+            .await
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(
+            matches!(error, UpstreamError::Unreachable { attempts: 3, .. }),
+            "{text}"
+        );
+        assert!(!text.contains("secret"), "{text}");
+    }
 }

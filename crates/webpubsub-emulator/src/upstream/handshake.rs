@@ -50,7 +50,7 @@ impl HandshakeReport {
         &self.hub
     }
 
-    /// The URL the `OPTIONS` request went to (`{event}` is `validate`).
+    /// The URL the `OPTIONS` request went to (`{event}` is `validate`), without its query.
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -85,7 +85,8 @@ pub(super) async fn run(
     let result = check(client, &url, origin).await;
     let report = HandshakeReport {
         hub: hub.to_owned(),
-        url,
+        // The query may hold a `code=` secret: reports and logs show the URL without it.
+        url: url.split('?').next().unwrap_or_default().to_owned(),
         result,
     };
     if report.is_ok() {

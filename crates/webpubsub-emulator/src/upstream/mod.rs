@@ -31,11 +31,7 @@ pub(crate) struct Upstream {
 
 impl Upstream {
     pub(crate) fn new(config: Arc<EmulatorConfig>, timeout: Duration) -> Result<Self, StartError> {
-        install_ring_provider();
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| StartError::HttpClient(describe(e)))?;
+        let client = http_client().map_err(|e| StartError::HttpClient(describe(e)))?;
         let origin = config
             .authority()
             .rsplit_once(':')
@@ -79,7 +75,15 @@ impl Upstream {
         let handler = self.handler(&source.hub, &event)?;
         let url = handler.url(&source.hub, event.event_name().unwrap_or_default());
         let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
-        let result = call::post(&self.client, &url, headers, body, self.timeout).await;
+        let result = call::post(
+            &self.client,
+            &url,
+            headers,
+            body,
+            self.timeout,
+            &call::RETRY_DELAYS,
+        )
+        .await;
         match &result {
             Ok(reply) if event.is_blocking() => {
                 let state = reply
@@ -116,6 +120,14 @@ impl Upstream {
         });
         futures_util::future::join_all(checks).await
     }
+}
+
+/// The HTTP client of upstream calls: redirects are not followed (the service does not either).
+fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    install_ring_provider();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
 }
 
 /// reqwest is built without a default TLS crypto provider (`rustls-no-provider`) so the build
