@@ -228,6 +228,7 @@ function renderRooms() {
     if (chat.myRooms.has(room)) li.classList.add('joined');
     const button = document.createElement('button');
     button.type = 'button';
+    button.title = chat.myRooms.has(room) ? 'Switch to #' + room : 'Join #' + room;
     const name = document.createElement('span');
     name.textContent = '# ' + room;
     button.append(name);
