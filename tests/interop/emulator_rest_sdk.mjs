@@ -115,7 +115,7 @@ await service.sendToAll({ hello: "json" }, { excludedConnections: [a2.id] });
 await service.sendToAll("text", { contentType: "text/plain", filter: odata`userId eq ${"BOB"}` });
 await service.sendToAll(new Uint8Array([0, 1, 255]).buffer, { filter: "'room' in groups and userId eq 'alice'" });
 await service.sendToUser("alice", "to alice", { contentType: "text/plain", filter: "not ('room' in groups)" });
-await service.sendToConnection(b.id, "to b", { contentType: "text/plain" });
+await service.sendToConnection(b.id, "to b", { contentType: "text/plain", messageTtlSeconds: 15 });
 await service.group("room").sendToAll("to room", { contentType: "text/plain", excludedConnections: [a1.id] });
 await service.sendToUser("nobody", "lost", { contentType: "text/plain" });
 assert.deepEqual(await a1.messages(2), [{ hello: "json" }, "AAH/"]);
