@@ -1,34 +1,5 @@
 //! How requests are authorized: an access key signs a short HS256 JWT per request, or a
 //! [`TokenCredential`] (Microsoft Entra ID) supplies a bearer token.
-//!
-//! The token-provider trait is this crate's own, small and object-safe, so any identity
-//! library plugs in with a few lines; for example with `azure_identity`:
-//!
-//! ```
-//! use std::{future::Future, pin::Pin, time::{Duration, SystemTime}};
-//! use webpubsub_rest::{AccessToken, TokenCredential};
-//!
-//! /// A credential that returns a fixed token (stands in for `azure_identity`).
-//! #[derive(Debug)]
-//! struct Fixed;
-//!
-//! impl TokenCredential for Fixed {
-//!     fn get_token<'a>(
-//!         &'a self,
-//!         scopes: &'a [&'a str],
-//!     ) -> Pin<Box<dyn Future<Output = Result<AccessToken, Box<dyn std::error::Error + Send + Sync>>> + Send + 'a>> {
-//!         Box::pin(async move {
-//!             assert_eq!(scopes, [webpubsub_rest::ENTRA_SCOPE]);
-//!             Ok(AccessToken::new("eyJ0eXAi…", SystemTime::now() + Duration::from_secs(3600)))
-//!         })
-//!     }
-//! }
-//!
-//! let client = webpubsub_rest::WebPubSubServiceClient::builder("https://demo.webpubsub.azure.com", "chat")
-//!     .credential(Fixed)
-//!     .build()?;
-//! # Ok::<(), webpubsub_rest::Error>(())
-//! ```
 
 use std::{
     fmt,
@@ -56,12 +27,44 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 /// The future a [`TokenCredential`] returns.
 pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken, BoxError>> + Send + 'a>>;
 
-/// A source of Microsoft Entra ID bearer tokens (implement it over `azure_identity` or your own
-/// token cache). The client asks for [`ENTRA_SCOPE`] and caches the token until five minutes
-/// before it expires.
+/// A source of Microsoft Entra ID bearer tokens. The client asks for [`ENTRA_SCOPE`] and caches
+/// the token until five minutes before it expires.
+///
+/// The trait is this crate's own, small and object-safe, so that any identity library (such as
+/// `azure_identity`) or your own token cache plugs in with a few lines:
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use webpubsub_rest::{AccessToken, TokenCredential, TokenFuture, WebPubSubServiceClient};
+///
+/// /// Stands in for a real identity library.
+/// #[derive(Debug)]
+/// struct Fixed;
+///
+/// impl TokenCredential for Fixed {
+///     fn get_token<'a>(&'a self, scopes: &'a [&'a str]) -> TokenFuture<'a> {
+///         Box::pin(async move {
+///             assert_eq!(scopes, [webpubsub_rest::ENTRA_SCOPE]);
+///             Ok(AccessToken::new("eyJ0eXAi…", SystemTime::now() + Duration::from_secs(3600)))
+///         })
+///     }
+/// }
+///
+/// let client = WebPubSubServiceClient::builder("https://demo.webpubsub.azure.com", "chat")
+///     .credential(Fixed)
+///     .build()?;
+/// # Ok::<(), webpubsub_rest::Error>(())
+/// ```
 pub trait TokenCredential: fmt::Debug + Send + Sync {
     /// A token for `scopes`.
     fn get_token<'a>(&'a self, scopes: &'a [&'a str]) -> TokenFuture<'a>;
+}
+
+/// A shared credential (for example an `Arc<dyn TokenCredential>` used by several clients).
+impl<T: TokenCredential + ?Sized> TokenCredential for Arc<T> {
+    fn get_token<'a>(&'a self, scopes: &'a [&'a str]) -> TokenFuture<'a> {
+        (**self).get_token(scopes)
+    }
 }
 
 /// A bearer token and its expiry. `Debug` never shows the token.

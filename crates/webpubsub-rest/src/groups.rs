@@ -216,6 +216,15 @@ fn next_page(link: &str) -> Described {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        #[test]
+        fn any_next_link_is_handled_without_panicking(link in "\\PC{0,80}") {
+            if let Ok(spec) = next_page(&link) {
+                proptest::prop_assert!(spec.path.starts_with("/api/hubs/"));
+            }
+        }
+    }
+
     #[test]
     fn next_links_keep_path_and_query_but_not_host_or_version() {
         let spec = next_page(

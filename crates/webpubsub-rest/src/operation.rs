@@ -62,7 +62,8 @@ where
     }
 }
 
-/// A send to the hub, a group, a user or a connection; `.await` it.
+/// A send to the hub, a group, a user or a connection; `.await` it. The options offered depend
+/// on the [`target`], as in the REST API.
 ///
 /// ```no_run
 /// # async fn run(client: webpubsub_rest::WebPubSubServiceClient) -> Result<(), webpubsub_rest::Error> {

@@ -1,31 +1,4 @@
 //! When and how long to wait before sending a request again.
-//!
-//! Retried: answers 408, 429, 500, 502, 503 and 504, failed connections and timed-out
-//! attempts, with exponential backoff and ±20 % jitter, honouring the service's
-//! `Retry-After` (seconds or HTTP date), `retry-after-ms` and `x-ms-retry-after-ms` headers.
-//!
-//! **Sends are the exception.** The official SDKs (Azure Core pipelines in JS, .NET, Java,
-//! Python) retry every operation, `POST …/:send` included; when the first attempt did reach the
-//! service, the message is then delivered twice. This crate does not do that by default: a send
-//! is retried only when the service cannot have acted on it — the connection was never made,
-//! or the service answered 408, 429 or 503 (it refused the request before handling it). After a
-//! 500, 502 or 504, a timeout or a connection dropped mid-request, the send's error is
-//! returned. [`RetryPolicy::retry_sends`] restores the official SDKs' behaviour for callers who
-//! prefer duplicates to losses. Every other operation is idempotent (`PUT`, `DELETE`, `HEAD`,
-//! `GET`, and the `POST`s that close connections, change group membership or mint a token) and
-//! is retried on every retryable failure.
-//!
-//! ```
-//! use std::time::Duration;
-//! use webpubsub_rest::RetryPolicy;
-//!
-//! let policy = RetryPolicy::default()
-//!     .max_retries(5)
-//!     .initial_delay(Duration::from_millis(200))
-//!     .max_delay(Duration::from_secs(10));
-//! assert_eq!(policy.get_max_retries(), 5);
-//! assert_eq!(RetryPolicy::none().get_max_retries(), 0);
-//! ```
 
 use std::time::{Duration, SystemTime};
 
@@ -34,6 +7,33 @@ use http::{HeaderMap, StatusCode};
 use crate::error::{Error, Kind};
 
 /// How failed requests are retried. The default: 3 retries, 800 ms doubling to at most 60 s.
+///
+/// Retried: answers 408, 429, 500, 502, 503 and 504, failed connections and timed-out
+/// attempts, with exponential backoff and ±20 % jitter, honouring the service's
+/// `Retry-After` (seconds or HTTP date), `retry-after-ms` and `x-ms-retry-after-ms` headers.
+///
+/// **Sends are the exception.** The official SDKs (Azure Core pipelines in JS, .NET, Java,
+/// Python) retry every operation, `POST …/:send` included; when the first attempt did reach the
+/// service, the message is then delivered twice. This crate does not do that by default: a send
+/// is retried only when the service cannot have acted on it — the connection was never made,
+/// or the service answered 408, 429 or 503 (it refused the request before handling it). After a
+/// 500, 502 or 504, a timeout or a connection dropped mid-request, the send's error is
+/// returned. [`RetryPolicy::retry_sends`] restores the official SDKs' behaviour for callers who
+/// prefer duplicates to losses. Every other operation is idempotent (`PUT`, `DELETE`, `HEAD`,
+/// `GET`, and the `POST`s that close connections, change group membership or mint a token) and
+/// is retried on every retryable failure.
+///
+/// ```
+/// use std::time::Duration;
+/// use webpubsub_rest::RetryPolicy;
+///
+/// let policy = RetryPolicy::default()
+///     .max_retries(5)
+///     .initial_delay(Duration::from_millis(200))
+///     .max_delay(Duration::from_secs(10));
+/// assert_eq!(policy.get_max_retries(), 5);
+/// assert_eq!(RetryPolicy::none().get_max_retries(), 0);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct RetryPolicy {
@@ -235,6 +235,19 @@ mod tests {
             assert!(third >= Duration::from_millis(3200) && third <= Duration::from_secs(5));
             assert_eq!(policy.delay(30, None), Duration::from_secs(5));
             assert_eq!(policy.delay(u32::MAX, None), Duration::from_secs(5));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_retry_after_value_is_read_without_panicking(value in "[ -~]{0,40}") {
+            let mut headers = HeaderMap::new();
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                headers.insert("retry-after", value.clone());
+                headers.insert("retry-after-ms", value);
+            }
+            let delay = RetryPolicy::default().delay(1, Some(&headers));
+            proptest::prop_assert!(delay <= Duration::from_secs(60));
         }
     }
 

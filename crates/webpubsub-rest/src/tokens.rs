@@ -1,34 +1,4 @@
 //! Client access tokens: what a WebSocket, MQTT or Socket.IO client needs to connect.
-//!
-//! With an access key the token is signed locally (HS256, the claims of the official SDKs:
-//! `aud`, `iat`, `exp`, plus `sub`, `role` and `webpubsub.group` when set); with an Entra ID
-//! credential the service mints it (`POST /api/hubs/{hub}/:generateToken`).
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), webpubsub_rest::Error> {
-//! use std::time::Duration;
-//! use webpubsub_protocol::token::{ClientProtocol, ClientRole, Permission};
-//! use webpubsub_rest::WebPubSubServiceClient;
-//!
-//! let client = WebPubSubServiceClient::from_connection_string(
-//!     "Endpoint=https://demo.webpubsub.azure.com;AccessKey=secret;Version=1.0;", "chat")?;
-//! let token = client
-//!     .client_access_token()
-//!     .user_id("alice")
-//!     .roles([ClientRole::group(Permission::SendToGroup, "room1")])
-//!     .groups(["room1"])
-//!     .expires_after(Duration::from_secs(30 * 60))
-//!     .await?;
-//! assert_eq!(token.base_url(), "wss://demo.webpubsub.azure.com/client/hubs/chat");
-//! assert!(token.url().starts_with("wss://demo.webpubsub.azure.com/client/hubs/chat?access_token=ey"));
-//!
-//! let mqtt = client.client_access_token().protocol(ClientProtocol::Mqtt).await?;
-//! assert_eq!(mqtt.base_url(), "wss://demo.webpubsub.azure.com/clients/mqtt/hubs/chat");
-//! // Debug never shows the token.
-//! assert!(!format!("{mqtt:?}").contains(mqtt.token()));
-//! # Ok(()) }
-//! ```
 
 use std::{fmt, future::IntoFuture, time::Duration};
 
@@ -62,7 +32,38 @@ impl WebPubSubServiceClient {
     }
 }
 
-/// The options of a client access token; `.await` it to get a [`ClientAccessToken`].
+/// The options of a client access token; `.await` it to get a [`ClientAccessToken`]: what a
+/// WebSocket, MQTT or Socket.IO client needs to connect.
+///
+/// With an access key the token is signed locally (HS256, the claims of the official SDKs:
+/// `aud`, `iat`, `exp`, plus `sub`, `role` and `webpubsub.group` when set); with an Entra ID
+/// credential the service mints it (`POST /api/hubs/{hub}/:generateToken`).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), webpubsub_rest::Error> {
+/// use std::time::Duration;
+/// use webpubsub_protocol::token::{ClientProtocol, ClientRole, Permission};
+/// use webpubsub_rest::WebPubSubServiceClient;
+///
+/// let client = WebPubSubServiceClient::from_connection_string(
+///     "Endpoint=https://demo.webpubsub.azure.com;AccessKey=secret;Version=1.0;", "chat")?;
+/// let token = client
+///     .client_access_token()
+///     .user_id("alice")
+///     .roles([ClientRole::group(Permission::SendToGroup, "room1")])
+///     .groups(["room1"])
+///     .expires_after(Duration::from_secs(30 * 60))
+///     .await?;
+/// assert_eq!(token.base_url(), "wss://demo.webpubsub.azure.com/client/hubs/chat");
+/// assert!(token.url().starts_with("wss://demo.webpubsub.azure.com/client/hubs/chat?access_token=ey"));
+///
+/// let mqtt = client.client_access_token().protocol(ClientProtocol::Mqtt).await?;
+/// assert_eq!(mqtt.base_url(), "wss://demo.webpubsub.azure.com/clients/mqtt/hubs/chat");
+/// // Debug never shows the token.
+/// assert!(!format!("{mqtt:?}").contains(mqtt.token()));
+/// # Ok(()) }
+/// ```
 #[must_use = "a token request does nothing unless awaited"]
 #[derive(Debug)]
 pub struct ClientTokenRequest<'a> {
