@@ -19,3 +19,8 @@ pub use webpubsub_tower as handler;
 pub use webpubsub_emulator as emulator;
 
 pub use webpubsub_protocol::{AccessKey, ConnectionString};
+
+// The README's examples are compiled as doctests so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
