@@ -486,3 +486,54 @@ async fn shutdown_closes_clients_and_stops_listening() {
     }
     assert!(refused, "the listener closed after drop");
 }
+
+#[tokio::test]
+async fn a_client_close_is_answered_and_ends_the_connection() {
+    let emulator = emulator().await;
+    let rest = rest(&emulator, "chat");
+    let (mut client, id, _) = connect_json(&url(&rest, "u", &[], &[]).await, RELIABLE).await;
+    use tokio_tungstenite::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
+    let normal = CloseFrame {
+        code: CloseCode::Normal,
+        reason: "done".into(),
+    };
+    client
+        .send(tokio_tungstenite::tungstenite::Message::Close(Some(normal)))
+        .await;
+    let (code, _, _) = client.closed().await;
+    assert_eq!(code, Some(1000), "the server answered the close handshake");
+    // A clean close is not a drop: there is nothing to recover.
+    let mut gone = false;
+    for _ in 0..50 {
+        if !rest.connection_exists(&id).await.unwrap() {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(gone, "the connection ended at once");
+}
+
+#[tokio::test]
+async fn events_nobody_handles() {
+    let emulator = emulator().await;
+    let rest = rest(&emulator, "chat");
+    let url = url(&rest, "u", &[], &[]).await;
+    // A JSON client's event is accepted, like a send to an empty group.
+    let (mut client, _, _) = connect_json(&url, JSON).await;
+    client
+        .send_json(json!({"type":"event","event":"e","ackId":1,"dataType":"text","data":"x"}))
+        .await;
+    assert_eq!(ack(&mut client, 1).await, None);
+    // A binary frame is not part of the JSON subprotocols.
+    client
+        .send(tokio_tungstenite::tungstenite::Message::binary(vec![1u8]))
+        .await;
+    assert_eq!(client.closed().await.0, Some(1002));
+    // A plain client's message needs a handler: the service drops the client without one.
+    let mut plain = WsClient::connect(&url, None).await.unwrap();
+    plain.send_text("anyone?").await;
+    let (code, reason, _) = plain.closed().await;
+    assert_eq!(code, Some(1011));
+    assert!(reason.contains("no event handler"), "{reason}");
+}

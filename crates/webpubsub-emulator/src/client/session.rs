@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use futures_util::SinkExt;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, MessageSource, ServerFrame};
@@ -236,6 +237,9 @@ impl Connection {
                     "the client closed the connection (code {})",
                     code.map_or("none".to_owned(), |c| c.to_string())
                 );
+                // The WebSocket library queued the answering close frame: send it, so the
+                // client's close handshake completes instead of timing out.
+                let _ = timeout(WRITE_TIMEOUT, socket.flush()).await;
                 // A normal close ends the connection; anything else may be a failure the
                 // client will recover from.
                 match code {
