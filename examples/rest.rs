@@ -58,9 +58,16 @@ async fn run(connection_string: &str, hub: &str) -> Result<(), webpubsub::rest::
         .await?;
     println!("client url for alice: {}", token.url());
 
-    // Membership by user: every connection of bob, now and later.
-    client.add_user_to_group(group, "bob").await?;
-    println!("bob is in {group}");
+    // Membership by user: bob's connections join the group. A user without connections is
+    // answered with 404 by the emulator; the error says so in `error_code()`.
+    match client.add_user_to_group(group, "bob").await {
+        Ok(()) => println!("bob is in {group}"),
+        Err(error) if error.is_not_found() => println!(
+            "bob has no connection to add yet ({})",
+            error.error_code().unwrap_or("404")
+        ),
+        Err(error) => return Err(error),
+    }
 
     // Send to the group, except to the bots (the filter builder escapes the values).
     client
@@ -88,7 +95,7 @@ async fn run(connection_string: &str, hub: &str) -> Result<(), webpubsub::rest::
 
     client.remove_user_from_group(group, "bob").await?;
     println!(
-        "bob left {group}; user bob exists: {}",
+        "removed bob from {group}; bob has connections: {}",
         client.user_exists("bob").await?
     );
     Ok(())
