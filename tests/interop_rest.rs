@@ -3,7 +3,8 @@
 //! query parameters, content type and body, and both must carry REST tokens the recorder
 //! verifies (signature, `aud` equal to the URL as received, expiry). Client access tokens minted
 //! by both for the same inputs must decode to the same claims, and the SDK's `odata` filter
-//! helper must agree with `webpubsub_protocol::filter`.
+//! helper must agree with `webpubsub_protocol::filter`. Behind a reverse proxy, both must sign
+//! for the service URL while sending to the proxy.
 
 #[path = "../crates/webpubsub-rest/tests/support/recorder.rs"]
 mod recorder;
@@ -291,4 +292,57 @@ fn assert_claims_match(
         .replace(&rust_recorder.endpoint(), &js_recorder.endpoint());
     rust["aud"] = Value::String(rust_aud);
     assert_eq!(js, rust, "{name}: claims");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_reverse_proxy_both_sign_for_the_service_url() {
+    // The proxy is the recorder; tokens must be signed for the service's URL, not the proxy's.
+    let service = "http://svc.example.com";
+    let js_proxy = Recorder::start_with(
+        Some(KEY.to_owned()),
+        Some(service.to_owned()),
+        Reply::Service,
+    )
+    .await;
+    let output = support::node::run_node(
+        "rest_reverse_proxy.mjs",
+        &[],
+        &[
+            ("SERVICE_ENDPOINT", service),
+            ("KEY", KEY),
+            ("REVERSE_PROXY", &js_proxy.endpoint()),
+        ],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        output.success,
+        "node failed:\n{}\n{}",
+        output.stdout, output.stderr
+    );
+
+    let rust_proxy = Recorder::start_with(
+        Some(KEY.to_owned()),
+        Some(service.to_owned()),
+        Reply::Service,
+    )
+    .await;
+    let client = WebPubSubServiceClient::builder(service, "chat")
+        .access_key(KEY)
+        .reverse_proxy(rust_proxy.endpoint())
+        .build()
+        .unwrap();
+    ok(client.send_to_group("room 1", Message::text("hello"))).await;
+    ok(client.remove_user_from_all_groups("a/b")).await;
+
+    let (js_requests, rust_requests) = (js_proxy.take(), rust_proxy.take());
+    assert_eq!(js_requests.len(), 2);
+    assert_eq!(rust_requests.len(), 2);
+    for (js, rust) in js_requests.iter().zip(&rust_requests) {
+        assert_eq!((&js.method, &js.path), (&rust.method, &rust.path));
+        assert_eq!(sorted_query(js), sorted_query(rust));
+        let (js_aud, rust_aud) = (&js.assert_signed().aud, &rust.assert_signed().aud);
+        assert!(js_aud.starts_with(service), "{js_aud}");
+        assert_eq!(js_aud, rust_aud);
+    }
 }
