@@ -534,3 +534,25 @@ async fn the_api_version_is_settable() {
     );
     request.assert_signed();
 }
+
+#[tokio::test]
+async fn a_user_supplied_http_client_is_used() {
+    let rec = Recorder::start(KEY).await;
+    // reqwest's own TLS setup needs a process-wide provider under `rustls-no-provider`.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-from-the-caller", "yes".parse().unwrap());
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let client = WebPubSubServiceClient::builder(rec.endpoint(), "chat")
+        .access_key(KEY)
+        .http_client(http)
+        .build()
+        .unwrap();
+    client.remove_user_from_all_groups("u").await.unwrap();
+    let request = &rec.take()[0];
+    assert_eq!(request.headers["x-from-the-caller"], "yes");
+    request.assert_signed();
+}
