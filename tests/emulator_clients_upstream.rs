@@ -11,7 +11,7 @@ use serde_json::json;
 use support::ws_client::WsClient;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
-use webpubsub::emulator::{Emulator, HandshakeError, HubSettings};
+use webpubsub::emulator::{Emulator, EmulatorBuilder, HandshakeError, HubSettings};
 use webpubsub::handler::{
     ConnectResponse, DataType, EventError, EventHandlers, UserEventResponse, WebPubSubLayer,
 };
@@ -140,6 +140,11 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(|builder| builder).await
+}
+
+/// The standard upstream, with emulator settings changed by `configure`.
+async fn setup_with(configure: impl FnOnce(EmulatorBuilder) -> EmulatorBuilder) -> Setup {
     let (tx, seen) = mpsc::unbounded_channel();
     let layer = WebPubSubLayer::new(handlers(tx))
         .path("/eventhandler/{event}")
@@ -147,10 +152,11 @@ async fn setup() -> Setup {
         .allowed_origins(["127.0.0.1"])
         .access_key(KEY);
     let upstream = serve(layer).await;
-    let emulator = Emulator::builder()
+    let builder = Emulator::builder()
         .key(KEY)
         .hub(HubSettings::new("chat").upstream(format!("http://{upstream}/eventhandler/{{event}}")))
-        .require_valid_upstreams(true)
+        .require_valid_upstreams(true);
+    let emulator = configure(builder)
         .start()
         .await
         .expect("the emulator starts and the upstream passes the handshake");
@@ -470,4 +476,44 @@ async fn a_refused_handshake_is_reported() {
         emulator.handshakes()[0].error(),
         Some(HandshakeError::Unreachable(_))
     ));
+}
+
+#[tokio::test]
+async fn an_unrecovered_reliable_connection_ends_with_disconnected() {
+    let window = Duration::from_millis(300);
+    let Setup {
+        emulator: _emulator,
+        rest,
+        mut seen,
+    } = setup_with(|builder| builder.recovery_window(window)).await;
+    let url = url(&rest, "r").await;
+    let mut client = WsClient::connect(&url, Some("json.reliable.webpubsub.azure.v1"))
+        .await
+        .unwrap();
+    let ServerFrame::Connected {
+        connection_id,
+        reconnection_token: Some(token),
+        ..
+    } = client.next_frame().await
+    else {
+        panic!("expected connected with a reconnection token")
+    };
+    assert_eq!(next_seen(&mut seen).await.0, "connect");
+    assert_eq!(next_seen(&mut seen).await.0, "connected");
+    client.drop_abruptly();
+
+    // The connection waits for the window, then ends.
+    let (event, id, _, reason) = next_seen(&mut seen).await;
+    assert_eq!(
+        (event.as_str(), id.as_str()),
+        ("disconnected", connection_id.as_str())
+    );
+    assert!(reason.contains("did not recover"), "{reason}");
+    assert!(!rest.connection_exists(&connection_id).await.unwrap());
+    // Too late to recover: refused with 1008.
+    let late = format!("{url}&awps_connection_id={connection_id}&awps_reconnection_token={token}");
+    let mut late = WsClient::connect(&late, Some("json.reliable.webpubsub.azure.v1"))
+        .await
+        .unwrap();
+    assert_eq!(late.closed().await.0, Some(1008));
 }

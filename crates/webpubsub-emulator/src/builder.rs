@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use webpubsub_protocol::AccessKey;
 
-use crate::{Emulator, HubSettings, StartError, app, config::EmulatorConfig, upstream};
+use crate::config::{DEFAULT_RECOVERY_WINDOW, EmulatorConfig};
+use crate::{Emulator, HubSettings, StartError, app, upstream};
 
 /// How long one attempt of an upstream call may take by default.
 const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
@@ -26,6 +27,7 @@ pub struct EmulatorBuilder {
     allow_anonymous: bool,
     require_valid_upstreams: bool,
     upstream_timeout: Duration,
+    recovery_window: Duration,
 }
 
 impl Default for EmulatorBuilder {
@@ -38,6 +40,7 @@ impl Default for EmulatorBuilder {
             allow_anonymous: false,
             require_valid_upstreams: false,
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
+            recovery_window: DEFAULT_RECOVERY_WINDOW,
         }
     }
 }
@@ -94,6 +97,14 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long a `json.reliable.webpubsub.azure.v1` connection whose socket dropped waits
+    /// for its client to recover it (default 30 s, as the service). Messages sent meanwhile are
+    /// kept; after the window the connection ends and `disconnected` is sent upstream.
+    pub fn recovery_window(mut self, window: Duration) -> Self {
+        self.recovery_window = window;
+        self
+    }
+
     /// Checks the settings, binds the port, runs the abuse-protection handshake with every
     /// upstream and starts serving.
     ///
@@ -124,12 +135,10 @@ impl EmulatorBuilder {
             source,
         })?;
         let endpoint = format!("http://{local}");
-        let config = Arc::new(EmulatorConfig::new(
-            endpoint,
-            keys,
-            self.hubs,
-            self.allow_anonymous,
-        ));
+        let config = Arc::new(
+            EmulatorConfig::new(endpoint, keys, self.hubs, self.allow_anonymous)
+                .with_recovery_window(self.recovery_window),
+        );
         let upstream = upstream::Upstream::new(config.clone(), self.upstream_timeout)?;
         let handshakes = upstream.validate_all().await;
         if let Some(failed) = handshakes

@@ -2,10 +2,15 @@
 //! upstream caller.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use webpubsub_protocol::AccessKey;
 
 use crate::HubSettings;
+
+/// How long a dropped reliable connection waits for its client, as in the service (at least
+/// 30 s).
+pub(crate) const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(30);
 
 /// What every part of a running emulator reads: its endpoint, keys and hub settings.
 #[derive(Debug)]
@@ -18,6 +23,8 @@ pub(crate) struct EmulatorConfig {
     hubs: HashMap<String, HubSettings>,
     /// Whether clients of hubs without their own setting may connect without a token.
     allow_anonymous: bool,
+    /// How long a reliable connection whose socket dropped waits for its client.
+    pub(crate) recovery_window: Duration,
 }
 
 impl EmulatorConfig {
@@ -36,7 +43,14 @@ impl EmulatorConfig {
             keys,
             hubs,
             allow_anonymous,
+            recovery_window: DEFAULT_RECOVERY_WINDOW,
         }
+    }
+
+    /// The same configuration with another recovery window.
+    pub(crate) fn with_recovery_window(mut self, window: Duration) -> Self {
+        self.recovery_window = window;
+        self
     }
 
     /// The primary access key.

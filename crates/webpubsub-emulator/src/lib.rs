@@ -40,6 +40,8 @@ mod client;
 mod config;
 mod emulator;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod hub_settings;
 mod random;
 pub mod registry;

@@ -5,7 +5,7 @@
 //! or 5xx answer refuses the upgrade with that status. A request with `awps_connection_id` and
 //! `awps_reconnection_token` recovers a reliable connection instead, or is closed with 1008.
 
-mod auth;
+pub(crate) mod auth;
 mod commands;
 mod connect;
 mod events;

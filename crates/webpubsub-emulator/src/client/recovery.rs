@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
 use axum::extract::ws::WebSocket;
 use base64::Engine as _;
@@ -11,10 +10,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 use webpubsub_protocol::{AccessKey, signature};
-
-/// How long a dropped reliable connection waits for its client, as in the service (at least
-/// 30 s).
-pub(crate) const RECOVERY_WINDOW: Duration = Duration::from_secs(30);
 
 /// The connections that can be recovered, by hub and connection id. Cheap to clone.
 #[derive(Debug, Clone, Default)]

@@ -14,7 +14,6 @@ use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, MessageSource
 use super::commands::{self, AckLog, Effect};
 use super::events::{self, Job, Outcome};
 use super::protocol::ClientKind;
-use super::recovery::RECOVERY_WINDOW;
 use crate::app::AppState;
 use crate::registry::{ConnectionGuard, Delivery, Hub, Message, Origin, Outbound};
 use crate::upstream::EventSource;
@@ -183,12 +182,13 @@ impl Connection {
             reason = lost,
             "socket lost; waiting for recovery"
         );
-        let deadline = Instant::now() + RECOVERY_WINDOW;
+        let window = self.app.config.recovery_window;
+        let deadline = Instant::now() + window;
         let mut shutdown = self.app.shutdown.clone();
         loop {
             let step = tokio::select! {
                 () = stopped(&mut shutdown) => return Err("the emulator is shutting down".into()),
-                () = sleep_until(deadline) => return Err(format!("{lost}; the client did not recover within {RECOVERY_WINDOW:?}")),
+                () = sleep_until(deadline) => return Err(format!("{lost}; the client did not recover within {window:?}")),
                 Some(socket) = recv_attach(&mut self.recovery) => return Ok(socket),
                 delivery = self.outbound.recv() => self.on_delivery(None, delivery).await,
                 Some(outcome) = self.outcomes.recv() => self.on_outcome(None, outcome).await,

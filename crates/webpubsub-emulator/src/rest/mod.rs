@@ -12,7 +12,7 @@
 //!   and at most 1 MiB (else 413); `messageTtlSeconds` is checked but messages are delivered at
 //!   once, so it has no effect.
 
-mod auth;
+pub(crate) mod auth;
 mod error;
 mod operations;
 mod request;
