@@ -527,3 +527,20 @@ async fn the_handler_sees_the_whole_context() {
     }
     assert!(!seen.contains(PRIMARY_KEY) && !seen.contains(SECONDARY_KEY));
 }
+
+#[tokio::test]
+async fn unknown_event_types_are_400() {
+    let (server, handler) = server().await;
+    for ce_type in [
+        "azure.webpubsub.sys.bogus",
+        "azure.webpubsub.gp.other",
+        "azure.webpubsub.other.x",
+    ] {
+        let answer = Event::connected()
+            .header("ce-type", ce_type)
+            .send(&server)
+            .await;
+        answer.assert_rejected(StatusCode::BAD_REQUEST);
+        assert!(handler.take_calls().is_empty(), "{ce_type}: {answer:?}");
+    }
+}

@@ -644,18 +644,30 @@ impl EventHandler for ReferenceHandler {
 
     async fn on_user_event(&self, req: UserEventRequest) -> Result<UserEventResponse, EventError> {
         let data_type = req.data_type();
+        // Bad data is refused (400), not a panic; the call is recorded either way.
         let (type_name, data) = match data_type {
-            DataType::Text => ("text", json!(req.text().expect("text data"))),
-            DataType::Json => ("json", req.json::<Value>().expect("json data")),
-            DataType::Binary => ("binary", json!(BASE64.encode(req.bytes()))),
-            DataType::Protobuf => ("protobuf", json!(BASE64.encode(req.bytes()))),
+            DataType::Text => (
+                "text",
+                req.text()
+                    .map(|t| json!(t))
+                    .map_err(|e| EventError::bad_request(format!("the text is not UTF-8: {e}"))),
+            ),
+            DataType::Json => (
+                "json",
+                req.json::<Value>()
+                    .map_err(|e| EventError::bad_request(format!("the data is not JSON: {e}"))),
+            ),
+            DataType::Binary => ("binary", Ok(json!(BASE64.encode(req.bytes())))),
+            DataType::Protobuf => ("protobuf", Ok(json!(BASE64.encode(req.bytes())))),
             other => panic!("unexpected data type {other:?}"),
         };
+        let shown = data.as_ref().map_or(Value::Null, Clone::clone);
         self.record(
             "user",
             req.context(),
-            json!({ "dataType": type_name, "data": data }),
+            json!({ "dataType": type_name, "data": shown }),
         );
+        let data = data?;
         let ok = || UserEventResponse::text("ok");
         match req.context().event_name() {
             "noop" => Ok(UserEventResponse::empty()),
@@ -684,9 +696,10 @@ impl EventHandler for ReferenceHandler {
                     .map_err(|e| EventError::bad_request(format!("count is not a number: {e}")))?
                     .unwrap_or(0);
                 let answer = match data_type {
-                    DataType::Text => {
-                        UserEventResponse::text(format!("Hey {}", req.text().expect("text")))
-                    }
+                    DataType::Text => UserEventResponse::text(format!(
+                        "Hey {}",
+                        data.as_str().unwrap_or_default()
+                    )),
                     DataType::Json => {
                         UserEventResponse::json(&json!({ "reply": "Hey", "data": data }))
                             .map_err(|e| EventError::bad_request(e.to_string()))?

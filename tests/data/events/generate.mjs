@@ -188,6 +188,48 @@ const vectors = [
     },
   },
 
+  {
+    name: "connect-state-only",
+    description: "connect that only sets a state: still an empty success (204), with the state in `ce-connectionState`",
+    request: post(
+      ceHeaders({ type: "azure.webpubsub.sys.connect", eventName: "connect", contentType: SYS_JSON }),
+      json({ claims: {}, query: { greeting: ["hi"] }, headers: {}, subprotocols: [], clientCertificates: [] }),
+    ),
+    expect: {
+      status: 204,
+      body: { empty: true },
+      states: { greeting: "hi" },
+      handler: [call("connect", { claims: {}, query: { greeting: ["hi"] }, subprotocols: [] })],
+    },
+  },
+  ...[[5, 135], [4, 5]].map(([version, code]) => ({
+    name: `connect-mqtt-v${version === 5 ? "5" : "311"}-unauthorized`,
+    description: `MQTT ${version === 5 ? "5" : "3.1.1"} connect that the handler refuses with 401: the answer is the MQTT error JSON with the matching code (${code})`,
+    request: post(
+      ceHeaders({
+        type: "azure.webpubsub.sys.connect",
+        eventName: "connect",
+        contentType: SYS_JSON,
+        extra: [["ce-subprotocol", "mqtt"], ["ce-physicalConnectionId", "phys-1"]],
+      }),
+      json({
+        claims: {},
+        query: { reject: ["mqtt"] },
+        headers: {},
+        subprotocols: ["mqtt"],
+        clientCertificates: [],
+        mqtt: { protocolVersion: version, username: "alice", password: b64("secret"), userProperties: [] },
+      }),
+    ),
+    expect: {
+      status: 401,
+      contentType: "application/json",
+      body: json({ mqtt: { code, reason: "rejected: mqtt" } }),
+      states: null,
+      handler: [call("connect", { claims: {}, query: { reject: ["mqtt"] }, subprotocols: ["mqtt"], mqttUsername: "alice" })],
+    },
+  })),
+
   // ---- connected, disconnected, group presence --------------------------------------------
   {
     name: "connected",
@@ -203,6 +245,21 @@ const vectors = [
       json({ reason: "closed by client" }),
     ),
     expect: { status: 200, body: { empty: true }, states: null, handler: [call("disconnected", { userId: "alice", states: { count: 3 }, reason: "closed by client" })] },
+  },
+  {
+    name: "disconnected-mqtt",
+    description: "MQTT disconnected (non-blocking) with the MQTT details of the DISCONNECT packet: 200",
+    request: post(
+      ceHeaders({
+        type: "azure.webpubsub.sys.disconnected",
+        eventName: "disconnected",
+        userId: "alice",
+        contentType: SYS_JSON,
+        extra: [["ce-subprotocol", "mqtt"], ["ce-physicalConnectionId", "phys-1"], ["ce-sessionId", "session-1"]],
+      }),
+      json({ reason: "client disconnected", mqtt: { initiatedByClient: true, disconnectPacket: { code: 0, userProperties: [{ name: "a", value: "b" }] } } }),
+    ),
+    expect: { status: 200, body: { empty: true }, states: null, handler: [call("disconnected", { userId: "alice", reason: "client disconnected" })] },
   },
   {
     name: "group-joined",
