@@ -544,3 +544,126 @@ async fn unknown_event_types_are_400() {
         assert!(handler.take_calls().is_empty(), "{ce_type}: {answer:?}");
     }
 }
+
+#[tokio::test]
+async fn content_types_are_matched_by_essence_case_insensitively() {
+    let (server, handler) = server().await;
+    for (content_type, data_type) in [
+        ("Text/Plain", "text"),
+        ("TEXT/PLAIN; charset=UTF-8", "text"),
+        ("application/json;charset=utf-8", "json"),
+        ("Application/JSON", "json"),
+        ("application/octet-stream ; foo=bar", "binary"),
+        ("APPLICATION/X-PROTOBUF", "protobuf"),
+    ] {
+        let body = if data_type == "json" { "\"hi\"" } else { "hi" };
+        let answer = Event::user("message", content_type, body)
+            .send(&server)
+            .await;
+        answer.assert_status(StatusCode::OK);
+        let calls = handler.take_calls();
+        assert_eq!(calls.len(), 1, "{content_type}");
+        assert_eq!(calls[0]["dataType"], data_type, "{content_type}");
+    }
+}
+
+#[tokio::test]
+async fn connect_bodies_from_newer_services_are_tolerated() {
+    // Fields the service may add later must not break the handshake.
+    let (server, handler) = server().await;
+    let answer = Event::connect(json!({
+        "claims": { "sub": ["a"] },
+        "query": { "userId": ["a"] },
+        "someFutureField": { "x": 1 },
+        "headers": {},
+        "subprotocols": [],
+        "clientCertificates": [{ "thumbprint": "t", "content": "pem", "future": true }],
+    }))
+    .send(&server)
+    .await;
+    answer.assert_status(StatusCode::OK);
+    assert_eq!(answer.json(), json!({ "userId": "a" }));
+    assert_eq!(handler.take_calls().len(), 1);
+}
+
+#[tokio::test]
+async fn a_query_string_on_the_event_url_is_fine() {
+    // Upstream URLs may carry `?code=...` (Functions-style keys) or other parameters.
+    let (server, handler) = server().await;
+    let answer = Event::text("q")
+        .path("/api/webpubsub/hubs/chat/?code=abc&x=1")
+        .send(&server)
+        .await;
+    answer.assert_status(StatusCode::OK);
+    assert_eq!(answer.text(), "Hey q");
+    assert_eq!(handler.take_calls().len(), 1);
+    let answer = Event::preflight(Some(ORIGIN))
+        .path("/api/webpubsub/hubs/chat/?code=abc")
+        .send(&server)
+        .await;
+    answer.assert_status(StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_handshake_does_not_need_ce_awpsversion() {
+    let (server, _handler) = server().await;
+    let answer = Event::preflight(Some(ORIGIN))
+        .without("ce-awpsversion")
+        .send(&server)
+        .await;
+    answer.assert_status(StatusCode::OK);
+    assert_eq!(
+        answer.header("webhook-allowed-origin").as_deref(),
+        Some(ORIGIN)
+    );
+}
+
+#[tokio::test]
+async fn text_that_is_not_utf8_is_refused() {
+    let (server, handler) = server().await;
+    let answer = Event::user("message", "text/plain", vec![0x68, 0xff, 0x69])
+        .send(&server)
+        .await;
+    assert!(
+        answer.status == StatusCode::BAD_REQUEST,
+        "the reference handler (or the layer) refuses text that is not UTF-8: {answer:?}"
+    );
+    let calls = handler.take_calls();
+    assert!(calls.len() <= 1, "{calls:?}");
+}
+
+#[tokio::test]
+async fn closure_handlers_over_http() {
+    let handlers =
+        webpubsub::handler::EventHandlers::new()
+            .on_connect(|req: ConnectRequest| async move {
+                Ok(ConnectResponse::new()
+                    .user_id(format!("user-of-{}", req.context().connection_id())))
+            })
+            .on_user_event(|req: UserEventRequest| async move {
+                let text = req
+                    .text()
+                    .map_err(|e| EventError::bad_request(e.to_string()))?
+                    .to_owned();
+                Ok(UserEventResponse::text(text.to_uppercase()))
+            });
+    let server = TestServer::start(app(vector_layer(handlers))).await;
+    let answer = Event::connect(json!({})).send(&server).await;
+    answer.assert_status(StatusCode::OK);
+    assert_eq!(
+        answer.json(),
+        json!({ "userId": format!("user-of-{CONNECTION_ID}") })
+    );
+    let answer = Event::text("shout").send(&server).await;
+    answer.assert_status(StatusCode::OK);
+    assert_eq!(answer.text(), "SHOUT");
+    // events without a closure get the defaults
+    Event::connected()
+        .send(&server)
+        .await
+        .assert_status(StatusCode::OK);
+    Event::group_left("g")
+        .send(&server)
+        .await
+        .assert_status(StatusCode::OK);
+}
