@@ -333,7 +333,9 @@ impl WebPubSubServiceClientBuilder {
     }
 
     /// Authorize with Microsoft Entra ID bearer tokens for [`ENTRA_SCOPE`](crate::ENTRA_SCOPE).
-    /// Client access tokens are then minted by the service (`:generateToken`).
+    /// Client access tokens are then minted by the service (`:generateToken`). The endpoint (or
+    /// reverse proxy) must be `https`, or a loopback address such as a local emulator:
+    /// [`build`](Self::build) refuses to send a bearer token in clear.
     pub fn credential(mut self, credential: impl TokenCredential + 'static) -> Self {
         self.credential = Some(Credential::entra(Arc::new(credential)));
         self
@@ -375,7 +377,8 @@ impl WebPubSubServiceClientBuilder {
     ///
     /// # Errors
     ///
-    /// When no credential was set, the endpoint or proxy is not an absolute `http`/`https` URL
+    /// When no credential was set, a token credential would be sent over plain http to a
+    /// non-loopback host, the endpoint or proxy is not an absolute `http`/`https` URL
     /// without query, the hub name does not match the service's rule (a letter, then up to 127
     /// letters, digits or `` _`,.[] ``), the api-version is empty, or TLS cannot be set up.
     pub fn build(self) -> Result<WebPubSubServiceClient, Error> {
@@ -389,6 +392,9 @@ impl WebPubSubServiceClientBuilder {
             .map(|p| base_url("reverse proxy", p))
             .transpose()?;
         validate_hub(&self.hub)?;
+        if let Credential::Entra(_) = credential {
+            refuse_bearer_in_clear(proxy.as_deref().unwrap_or(&endpoint))?;
+        }
         if self.api_version.trim().is_empty() {
             return Err(Error::builder("the api-version is empty"));
         }
@@ -429,6 +435,26 @@ fn base_url(what: &str, raw: &str) -> Result<String, Error> {
         return Err(invalid());
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// An Entra ID token is a bearer secret valid for every resource the identity can reach, so,
+/// like the Azure SDKs, the client sends it only over TLS; a loopback address (a local
+/// emulator) is the one exception, since the token then never leaves the machine.
+fn refuse_bearer_in_clear(target: &str) -> Result<(), Error> {
+    let url = Url::parse(target).map_err(|e| Error::builder("invalid url").with_source(e))?;
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if url.scheme() == "https" || loopback {
+        Ok(())
+    } else {
+        Err(Error::builder(format!(
+            "a token credential needs an https endpoint, not {target:?}: the bearer token would travel in clear"
+        )))
+    }
 }
 
 /// The service's hub rule: ``^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$``.
@@ -523,6 +549,51 @@ mod tests {
             .unwrap_err();
         assert!(no_credential.is_builder());
         assert!(no_credential.to_string().contains("no credential"));
+    }
+
+    #[derive(Debug)]
+    struct NoToken;
+
+    impl TokenCredential for NoToken {
+        fn get_token<'a>(&'a self, _: &'a [&'a str]) -> crate::TokenFuture<'a> {
+            Box::pin(async { Err("unused".into()) })
+        }
+    }
+
+    #[test]
+    fn bearer_tokens_travel_only_over_tls_or_loopback() {
+        let build = |endpoint: &str, proxy: Option<&str>| {
+            let builder = WebPubSubServiceClient::builder(endpoint, "chat").credential(NoToken);
+            match proxy {
+                Some(proxy) => builder.reverse_proxy(proxy),
+                None => builder,
+            }
+            .build()
+        };
+        assert!(build("https://demo.webpubsub.azure.com", None).is_ok());
+        for local in [
+            "http://localhost:8080",
+            "http://127.0.0.1:1",
+            "http://[::1]:8080",
+        ] {
+            assert!(build(local, None).is_ok(), "{local}");
+        }
+        let error = build("http://demo.example", None).unwrap_err();
+        assert!(error.is_builder());
+        assert!(
+            error.to_string().contains("needs an https endpoint"),
+            "{error}"
+        );
+        // What counts is where the token is sent: the proxy.
+        assert!(build("https://demo.example", Some("http://apim.example")).is_err());
+        assert!(build("http://demo.example", Some("https://apim.example")).is_ok());
+        // Access keys sign per-request tokens bound to one URL: plain http stays allowed.
+        assert!(
+            WebPubSubServiceClient::builder("http://demo.example", "chat")
+                .access_key("k")
+                .build()
+                .is_ok()
+        );
     }
 
     #[test]
