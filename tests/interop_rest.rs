@@ -4,7 +4,8 @@
 //! verifies (signature, `aud` equal to the URL as received, expiry). Client access tokens minted
 //! by both for the same inputs must decode to the same claims, and the SDK's `odata` filter
 //! helper must agree with `webpubsub_protocol::filter`. Behind a reverse proxy, both must sign
-//! for the service URL while sending to the proxy.
+//! for the service URL while sending to the proxy. With an Entra ID credential, both send the
+//! bearer token and mint client tokens through the same `:generateToken` request.
 
 #[path = "../crates/webpubsub-rest/tests/support/recorder.rs"]
 mod recorder;
@@ -344,5 +345,78 @@ async fn behind_a_reverse_proxy_both_sign_for_the_service_url() {
         let (js_aud, rust_aud) = (&js.assert_signed().aud, &rust.assert_signed().aud);
         assert!(js_aud.starts_with(service), "{js_aud}");
         assert_eq!(js_aud, rust_aud);
+    }
+}
+
+/// A credential that hands out one fixed token.
+#[derive(Debug)]
+struct FixedEntraToken;
+
+impl webpubsub_rest::TokenCredential for FixedEntraToken {
+    fn get_token<'a>(&'a self, scopes: &'a [&'a str]) -> webpubsub_rest::TokenFuture<'a> {
+        Box::pin(async move {
+            assert_eq!(scopes, [webpubsub_rest::ENTRA_SCOPE]);
+            Ok(webpubsub_rest::AccessToken::new(
+                "entra-token",
+                std::time::SystemTime::now() + Duration::from_secs(3600),
+            ))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_entra_id_both_send_the_bearer_token_and_ask_the_service_for_client_tokens() {
+    let js_recorder = Recorder::start_with(None, None, Reply::Service).await;
+    let output = support::node::run_node(
+        "rest_entra.mjs",
+        &[],
+        &[("RECORDER", &js_recorder.endpoint())],
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        output.success,
+        "node failed:\n{}\n{}",
+        output.stdout, output.stderr
+    );
+    let js_urls: Value =
+        serde_json::from_str(output.stdout.trim()).expect("the script prints json");
+
+    let rust_recorder = Recorder::start_with(None, None, Reply::Service).await;
+    let client = WebPubSubServiceClient::builder(rust_recorder.endpoint(), "chat")
+        .credential(FixedEntraToken)
+        .build()
+        .unwrap();
+    ok(client.send_to_all(Message::text("hello"))).await;
+    let mqtt = ok(client
+        .client_access_token()
+        .user_id("u 1")
+        .roles(["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup"])
+        .groups(["g1", "g2"])
+        .expires_after(Duration::from_secs(2 * 60))
+        .protocol(ClientProtocol::Mqtt))
+    .await;
+    let default = ok(client.client_access_token()).await;
+
+    let (js_requests, rust_requests) = (js_recorder.take(), rust_recorder.take());
+    assert_eq!(js_requests.len(), 3);
+    assert_eq!(rust_requests.len(), 3);
+    for (js, rust) in js_requests.iter().zip(&rust_requests) {
+        let what = format!(
+            "js {} {} / rust {} {}",
+            js.method, js.url, rust.method, rust.url
+        );
+        assert_eq!((&js.method, &js.path), (&rust.method, &rust.path), "{what}");
+        assert_eq!(sorted_query(js), sorted_query(rust), "{what}");
+        assert_eq!(media_type(js), media_type(rust), "{what}");
+        assert_eq!(js.bearer(), Some("entra-token"), "{what}");
+        assert_eq!(rust.bearer(), Some("entra-token"), "{what}");
+    }
+    // The service's token ends up in the client URL; only the scheme differs (the JS SDK was
+    // given an https endpoint, see the script).
+    let path_of = |url: &str| url.split_once("/client").map(|(_, rest)| rest.to_owned());
+    for (js_url, ours) in [(&js_urls["mqtt"], &mqtt), (&js_urls["default"], &default)] {
+        assert!(ours.url().ends_with("?access_token=generated.by.service"));
+        assert_eq!(path_of(js_url.as_str().unwrap()), path_of(ours.url()));
     }
 }
