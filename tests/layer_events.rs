@@ -667,3 +667,29 @@ async fn closure_handlers_over_http() {
         .await
         .assert_status(StatusCode::OK);
 }
+
+/// Takes a minute over every `connected` event.
+#[derive(Debug, Clone)]
+struct SlowConnected;
+
+impl EventHandler for SlowConnected {
+    async fn on_connected(&self, _req: ConnectedRequest) -> Result<(), EventError> {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_non_blocking_handler_that_times_out_still_gets_200() {
+    // The layer awaits non-blocking handlers under the handler timeout, then answers 200 whatever
+    // happened: a timeout is logged, not turned into 504.
+    let layer = vector_layer(SlowConnected).handler_timeout(std::time::Duration::from_millis(200));
+    let server = TestServer::start(app(layer)).await;
+    let answer = Event::connected().send(&server).await;
+    answer.assert_status(StatusCode::OK);
+    assert!(answer.body.is_empty());
+    assert!(
+        answer.header(support::layer::REJECTION_HEADER).is_none(),
+        "{answer:?}"
+    );
+}
