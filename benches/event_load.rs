@@ -1,0 +1,311 @@
+//! Event throughput over loopback HTTP: the two Rust servers and the load generator that
+//! `benches/throughput.sh` runs (the third server, @azure/web-pubsub-express, is
+//! `benches/load/express_server.mjs`).
+//!
+//! ```text
+//! event_load serve-layer ADDR        (a) axum + WebPubSubLayer; the handler answers "Hey " + data
+//! event_load serve-fixed ADDR        (b) the same axum stack answering the event path with a
+//!                                        fixed body, reading nothing: the stack's limit
+//! event_load load URL EVENT CONNECTIONS SECONDS
+//!                                    closed-loop load: CONNECTIONS keep-alive HTTP/1.1
+//!                                    connections (hyper client) each send one signed EVENT
+//!                                    (`user` = a `user.message` text event, `connect` = a
+//!                                    `sys.connect` event) after the other for SECONDS, after one
+//!                                    second of warm-up; prints one JSON line with requests/s
+//!                                    and the p50/p99 latency
+//! ```
+//!
+//! A server prints `listening ADDR` once it accepts connections. Requests carry the same
+//! headers the service sends (`ce-*`, `WebHook-Request-Origin`, `ce-signature` for the key
+//! below); every answer is checked (status, and the body of user events), and a wrong one counts
+//! as an error in the report.
+
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use axum::{Router, routing::post};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, header::CONTENT_TYPE};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::rt::TokioIo;
+use webpubsub::{
+    AccessKey,
+    handler::{EventError, EventHandler, UserEventRequest, UserEventResponse, WebPubSubLayer},
+    protocol::signature,
+};
+
+/// The access key the servers check and the load generator signs with (not a secret).
+const KEY: &str = "throughput-bench-key-not-a-secret";
+/// The event path: the layer's default, and @azure/web-pubsub-express's for hub `chat`.
+const PATH: &str = "/api/webpubsub/hubs/chat/";
+const CONNECTION_ID: &str = "conn-7f3a";
+const USER_DATA: &str = "hello world";
+const USER_ANSWER: &str = "Hey hello world";
+const CONNECT_BODY: &str =
+    r#"{"claims":{},"query":{},"headers":{},"subprotocols":[],"clientCertificates":[]}"#;
+const WARM_UP: Duration = Duration::from_secs(1);
+
+/// Answers user events with "Hey " + their text; `connect` keeps the trait's default (accept).
+#[derive(Debug, Clone)]
+struct Hey;
+
+impl EventHandler for Hey {
+    async fn on_user_event(&self, req: UserEventRequest) -> Result<UserEventResponse, EventError> {
+        let text = req
+            .text()
+            .map_err(|e| EventError::bad_request(e.to_string()))?;
+        Ok(UserEventResponse::text(format!("Hey {text}")))
+    }
+}
+
+fn main() {
+    // `cargo bench` appends `--bench`; nothing here takes flags.
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match args.as_slice() {
+        ["serve-layer", addr] => runtime.block_on(serve(addr, layer_app())),
+        ["serve-fixed", addr] => runtime.block_on(serve(addr, fixed_app())),
+        ["load", url, event, connections, seconds] => {
+            let event = Event::parse(event);
+            let connections = connections.parse().expect("CONNECTIONS is a number");
+            let seconds = seconds.parse().expect("SECONDS is a number");
+            let report = runtime.block_on(load(url, event, connections, seconds));
+            println!("{}", report.to_json());
+        }
+        // `cargo bench` with no arguments: nothing to measure on its own (the script drives it).
+        [] => eprintln!("event_load: run benches/throughput.sh (usage in benches/event_load.rs)"),
+        _ => {
+            eprintln!("event_load: unknown arguments {args:?} (usage in benches/event_load.rs)");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// (a): the layer on an axum router (which has no route of its own on the event path).
+fn layer_app() -> Router {
+    let layer = WebPubSubLayer::new(Hey)
+        .hub("chat")
+        .access_key(AccessKey::new(KEY));
+    Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .layer(layer)
+}
+
+/// (b): the same router answering the event path itself, without reading the request.
+fn fixed_app() -> Router {
+    Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .route(
+            PATH,
+            post(|| async { ([(CONTENT_TYPE, "text/plain; charset=utf-8")], USER_ANSWER) }),
+        )
+}
+
+async fn serve(addr: &str, app: Router) {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("the address is free");
+    println!(
+        "listening {}",
+        listener.local_addr().expect("a local address")
+    );
+    axum::serve(listener, app).await.expect("the server runs");
+}
+
+/// The event the load generator sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    User,
+    Connect,
+}
+
+impl Event {
+    fn parse(name: &str) -> Self {
+        match name {
+            "user" => Self::User,
+            "connect" => Self::Connect,
+            other => panic!("EVENT is `user` or `connect`, not {other:?}"),
+        }
+    }
+
+    /// The request headers the service sends for this event (without `host`).
+    fn headers(self) -> HeaderMap {
+        let (ce_type, event_name, content_type) = match self {
+            Self::User => (
+                "azure.webpubsub.user.message",
+                "message",
+                "text/plain; charset=utf-8",
+            ),
+            Self::Connect => (
+                "azure.webpubsub.sys.connect",
+                "connect",
+                "application/json; charset=utf-8",
+            ),
+        };
+        let signature = signature::sign(&AccessKey::new(KEY), CONNECTION_ID);
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("content-type", content_type),
+            ("ce-specversion", "1.0"),
+            ("ce-type", ce_type),
+            ("ce-source", "/hubs/chat/client/conn-7f3a"),
+            ("ce-id", "1"),
+            ("ce-time", "2026-11-21T09:00:00Z"),
+            ("ce-awpsversion", "1.0"),
+            ("ce-hub", "chat"),
+            ("ce-connectionId", CONNECTION_ID),
+            ("ce-userId", "alice"),
+            ("ce-eventName", event_name),
+            ("ce-signature", signature.as_str()),
+            ("webhook-request-origin", "demo.webpubsub.azure.com"),
+        ] {
+            headers.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+                HeaderValue::from_str(value).expect("a header value"),
+            );
+        }
+        headers
+    }
+
+    fn body(self) -> Bytes {
+        Bytes::from_static(match self {
+            Self::User => USER_DATA.as_bytes(),
+            Self::Connect => CONNECT_BODY.as_bytes(),
+        })
+    }
+
+    /// Whether an answer is what every server gives: 2xx, and "Hey hello world" for user events.
+    fn accepts(self, status: http::StatusCode, body: &[u8]) -> bool {
+        status.is_success() && (self == Self::Connect || body == USER_ANSWER.as_bytes())
+    }
+}
+
+/// What one load run measured.
+#[derive(Debug)]
+struct Report {
+    requests: usize,
+    errors: usize,
+    seconds: f64,
+    latencies_us: Vec<u32>,
+}
+
+impl Report {
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let rank = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.latencies_us[rank])
+    }
+
+    fn to_json(&self) -> String {
+        format!(
+            r#"{{"requests":{},"errors":{},"seconds":{:.3},"rps":{:.1},"p50_us":{},"p99_us":{}}}"#,
+            self.requests,
+            self.errors,
+            self.seconds,
+            self.requests as f64 / self.seconds,
+            self.percentile(0.50),
+            self.percentile(0.99),
+        )
+    }
+}
+
+async fn load(url: &str, event: Event, connections: usize, seconds: u64) -> Report {
+    let uri: http::Uri = url.parse().expect("URL is an http URL");
+    let authority = uri.authority().expect("URL has a host and port").clone();
+    let addr: SocketAddr = authority
+        .as_str()
+        .parse()
+        .expect("URL's host is an IP address and port");
+    let mut headers = event.headers();
+    headers.insert(
+        http::header::HOST,
+        HeaderValue::from_str(authority.as_str()).expect("a host header"),
+    );
+    let start = Instant::now() + WARM_UP;
+    let end = start + Duration::from_secs(seconds);
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| {
+            let (headers, uri) = (headers.clone(), uri.clone());
+            tokio::spawn(connection(addr, uri, headers, event, start, end))
+        })
+        .collect();
+    let mut report = Report {
+        requests: 0,
+        errors: 0,
+        seconds: seconds as f64,
+        latencies_us: Vec::new(),
+    };
+    for task in tasks {
+        let (latencies, errors) = task.await.expect("a load connection finished");
+        report.requests += latencies.len();
+        report.errors += errors;
+        report.latencies_us.extend(latencies);
+    }
+    report.latencies_us.sort_unstable();
+    report
+}
+
+/// One keep-alive connection sending `event` after `event` until `end`; latencies of the
+/// requests started after `start`, and how many answers were wrong.
+async fn connection(
+    addr: SocketAddr,
+    uri: http::Uri,
+    headers: HeaderMap,
+    event: Event,
+    start: Instant,
+    end: Instant,
+) -> (Vec<u32>, usize) {
+    let stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("the server accepts connections");
+    stream.set_nodelay(true).expect("TCP_NODELAY");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("an HTTP/1 connection");
+    tokio::spawn(conn);
+    let body = event.body();
+    let mut latencies = Vec::with_capacity(1 << 16);
+    let mut errors = 0;
+    loop {
+        let sent = Instant::now();
+        if sent >= end {
+            break;
+        }
+        let mut request = Request::post(uri.clone())
+            .body(Full::new(body.clone()))
+            .expect("a request");
+        *request.headers_mut() = headers.clone();
+        let ok = match sender.send_request(request).await {
+            Ok(response) => {
+                let status = response.status();
+                match response.into_body().collect().await {
+                    Ok(body) => event.accepts(status, &body.to_bytes()),
+                    Err(_) => false,
+                }
+            }
+            Err(error) => {
+                eprintln!("event_load: request failed: {error}");
+                return (latencies, errors + 1);
+            }
+        };
+        if sent >= start {
+            if ok {
+                latencies.push(sent.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+            } else {
+                errors += 1;
+            }
+        }
+    }
+    (latencies, errors)
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Event throughput (issue 6, row 1): signed `user.message` text events and `connect` events
+# against
+#   (a) WebPubSubLayer in axum, the handler answering "Hey " + data  (event_load serve-layer)
+#   (b) the same axum stack answering the event path with a fixed body  (event_load serve-fixed)
+#   (c) @azure/web-pubsub-express 1.1.0 on express 4, the same handler  (load/express_server.mjs)
+# with the same load generator (benches/event_load.rs: hyper client, keep-alive connections,
+# closed loop), the same connections and duration, interleaved: every round runs a, b, c in turn.
+# The servers share CPU 0 and the load generator runs on CPU 1 (taskset), so each server gets
+# one core, as Node has. Prints a table: median requests/s, p50/p99 latency over the rounds,
+# and the ratios a/b and a/c (each computed within a round, then the median).
+#
+# Usage: benches/throughput.sh            (ROUNDS=5 DURATION=5 CONNECTIONS=32 by default)
+#        ROUNDS=3 DURATION=3 EVENTS=user benches/throughput.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ROUNDS=${ROUNDS:-5}
+DURATION=${DURATION:-5}
+CONNECTIONS=${CONNECTIONS:-32}
+EVENTS=${EVENTS:-"user connect"}
+SERVER_CPU=${SERVER_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+PATH_=/api/webpubsub/hubs/chat/
+
+echo "building (release) ..." >&2
+bin=$(cargo bench --bench event_load --no-run --message-format=json 2>/dev/null |
+  jq -r 'select(.target.name == "event_load" and .executable != null) | .executable' | tail -n 1)
+[ -x "$bin" ] || { echo "throughput.sh: the event_load bench did not build" >&2; exit 1; }
+if [ ! -d tests/interop/node_modules/@azure/web-pubsub-express ]; then
+  (cd tests/interop && npm ci --no-audit --no-fund --silent)
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# start NAME COMMAND...: runs a server on SERVER_CPU and waits for its `listening ADDR` line.
+start() {
+  local name=$1; shift
+  taskset -c "$SERVER_CPU" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+  for _ in $(seq 100); do
+    if grep -q '^listening ' "$work/$name.out"; then
+      echo "http://$(sed -n 's/^listening //p' "$work/$name.out")$PATH_" >"$work/$name.url"
+      return
+    fi
+    sleep 0.1
+  done
+  echo "throughput.sh: server $name did not start:" >&2; cat "$work/$name.err" >&2; exit 1
+}
+start a "$bin" serve-layer 127.0.0.1:0
+start b "$bin" serve-fixed 127.0.0.1:0
+start c node benches/load/express_server.mjs 0
+
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for event in $EVENTS; do
+  for round in $(seq "$ROUNDS"); do
+    for server in a b c; do
+      result=$(taskset -c "$LOAD_CPU" "$bin" load "$(cat "$work/$server.url")" "$event" "$CONNECTIONS" "$DURATION")
+      echo "$event round $round $server: $result" >&2
+      echo "$event $round $server $result" >>"$work/results"
+    done
+  done
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+python3 - "$work/results" "$CONNECTIONS" "$DURATION" "$ROUNDS" <<'EOF'
+import json, statistics, sys
+path, connections, duration, rounds = sys.argv[1:]
+runs = {}
+for line in open(path):
+    event, rnd, server, js = line.split(" ", 3)
+    runs.setdefault(event, {}).setdefault(int(rnd), {})[server] = json.loads(js)
+names = {"a": "(a) WebPubSubLayer + axum", "b": "(b) axum, fixed answer", "c": "(c) web-pubsub-express 1.1.0"}
+print(f"{connections} connections, {duration} s per run, {rounds} interleaved rounds; medians over the rounds")
+print()
+print("| event | server | requests/s | p50 µs | p99 µs | errors |")
+print("|---|---|---|---|---|---|")
+for event, by_round in runs.items():
+    for s in "abc":
+        rs = [r[s] for r in by_round.values()]
+        med = lambda k: statistics.median(x[k] for x in rs)
+        print(f"| {event} | {names[s]} | {med('rps'):,.0f} | {med('p50_us'):.0f} | {med('p99_us'):.0f} | {sum(x['errors'] for x in rs)} |")
+print()
+print("| event | a/b (target ≥ 0.90) | a/c (target ≥ 8) | a/b per round | a/c per round |")
+print("|---|---|---|---|---|")
+for event, by_round in runs.items():
+    ab = [r["a"]["rps"] / r["b"]["rps"] for r in by_round.values()]
+    ac = [r["a"]["rps"] / r["c"]["rps"] for r in by_round.values()]
+    fmt = lambda xs: " ".join(f"{x:.2f}" for x in xs)
+    print(f"| {event} | {statistics.median(ab):.2f} | {statistics.median(ac):.2f} | {fmt(ab)} | {fmt(ac)} |")
+EOF
