@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::node::run_node;
+use support::node::{NodeOutput, run_node};
 use support::ws_client::WsClient;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use webpubsub::emulator::{Emulator, HubSettings};
@@ -29,9 +29,7 @@ fn last_json_line(stdout: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_client_joins_sends_receives_and_recovers_from_a_dropped_socket() {
     let emulator = Emulator::builder().start().await.unwrap();
-    let rest =
-        WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "chat")
-            .unwrap();
+    let rest = rest_client(&emulator);
     let mut urls = Vec::new();
     for user in ["a", "b"] {
         let token = rest
@@ -70,8 +68,9 @@ async fn official_client_joins_sends_receives_and_recovers_from_a_dropped_socket
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn official_express_handler_serves_as_the_upstream() {
+/// Starts `upstream_express.mjs` and, once it listens, an emulator whose hub `chat` uses it.
+/// The task ends when express exits, after the first `disconnected` event.
+async fn express_upstream() -> (Emulator, tokio::task::JoinHandle<NodeOutput>) {
     let port = {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()
@@ -98,7 +97,6 @@ async fn official_express_handler_serves_as_the_upstream() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(listening, "express did not start listening on {port}");
-
     let emulator = Emulator::builder()
         .hub(
             HubSettings::new("chat")
@@ -108,16 +106,50 @@ async fn official_express_handler_serves_as_the_upstream() {
         .start()
         .await
         .expect("express passes the abuse-protection handshake");
-    let rest =
-        WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "chat")
-            .unwrap();
-    let url = rest
-        .client_access_token()
-        .user_id("u1")
+    (emulator, node)
+}
+
+/// The events express saw, once it exited.
+async fn express_events(node: tokio::task::JoinHandle<NodeOutput>) -> Value {
+    let out = tokio::time::timeout(NODE_TIMEOUT, node)
+        .await
+        .expect("express exits")
+        .unwrap();
+    assert!(
+        out.success,
+        "stdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
+    last_json_line(&out.stdout)["events"].clone()
+}
+
+fn rest_client(emulator: &Emulator) -> WebPubSubServiceClient {
+    WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "chat").unwrap()
+}
+
+async fn client_url(rest: &WebPubSubServiceClient, user: &str) -> String {
+    rest.client_access_token()
+        .user_id(user)
         .await
         .unwrap()
         .url()
-        .to_owned();
+        .to_owned()
+}
+
+fn event_names(events: &Value) -> Vec<&str> {
+    events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_express_handler_serves_as_the_upstream() {
+    let (emulator, node) = express_upstream().await;
+    let rest = rest_client(&emulator);
+    let url = client_url(&rest, "u1").await;
 
     let mut client = WsClient::connect(&url, Some("json.webpubsub.azure.v1"))
         .await
@@ -153,22 +185,8 @@ async fn official_express_handler_serves_as_the_upstream() {
     }
     client.send(Ws::Close(None)).await;
 
-    let out = tokio::time::timeout(NODE_TIMEOUT, node)
-        .await
-        .expect("express exits")
-        .unwrap();
-    assert!(
-        out.success,
-        "stdout: {}\nstderr: {}",
-        out.stdout, out.stderr
-    );
-    let events = last_json_line(&out.stdout)["events"].clone();
-    let names: Vec<&str> = events
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
+    let events = express_events(node).await;
+    let names = event_names(&events);
     assert_eq!(
         names,
         ["connect", "connected", "greet", "greet", "disconnected"],
@@ -192,4 +210,43 @@ async fn official_express_handler_serves_as_the_upstream() {
         "the state set by the first event reached the second"
     );
     assert_eq!(events[4]["userId"], "express-u1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn official_client_raises_events_and_invocations_through_express() {
+    let (emulator, node) = express_upstream().await;
+    let rest = rest_client(&emulator);
+    let url = client_url(&rest, "u2").await;
+    let out = run_node(
+        "client_events.mjs",
+        &[],
+        &[("CLIENT_URL", &url)],
+        NODE_TIMEOUT,
+    )
+    .await;
+    assert!(
+        out.success,
+        "stdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
+    let result = last_json_line(&out.stdout);
+    assert_eq!(result["userId"], "express-u2", "{result}");
+    assert_eq!(result["serverMessages"], json!(["echo hi #0"]), "{result}");
+    assert_eq!(
+        result["invoked"],
+        json!({"dataType": "text", "data": "echo yo #1"}),
+        "{result}"
+    );
+
+    let events = express_events(node).await;
+    assert_eq!(
+        event_names(&events),
+        ["connect", "connected", "greet", "greet", "disconnected"],
+        "{events}"
+    );
+    assert_eq!(events[3]["data"], "yo");
+    assert_eq!(
+        events[3]["counter"], 1,
+        "the invocation saw the state the event set"
+    );
 }

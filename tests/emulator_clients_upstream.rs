@@ -517,3 +517,76 @@ async fn an_unrecovered_reliable_connection_ends_with_disconnected() {
         .unwrap();
     assert_eq!(late.closed().await.0, Some(1008));
 }
+
+#[tokio::test]
+async fn invocations_get_the_upstream_answer() {
+    let Setup {
+        emulator: _emulator,
+        rest,
+        mut seen,
+    } = setup().await;
+    let reliable = Some("json.reliable.webpubsub.azure.v1");
+    let mut client = WsClient::connect(&url(&rest, "inv").await, reliable)
+        .await
+        .unwrap();
+    assert!(matches!(
+        client.next_frame().await,
+        ServerFrame::Connected { .. }
+    ));
+    client
+        .send_json(json!({"type":"invoke","invocationId":"1","target":"event","event":"echo","dataType":"json","data":{"q":1}}))
+        .await;
+    assert_eq!(
+        client.next_frame().await,
+        ServerFrame::InvokeResponse {
+            invocation_id: "1".into(),
+            data: Some(FrameData::Json(json!({"q":1}))),
+            error: None
+        }
+    );
+    client
+        .send_json(
+            json!({"type":"invoke","invocationId":"2","event":"fail","dataType":"text","data":"x"}),
+        )
+        .await;
+    match client.next_frame().await {
+        ServerFrame::InvokeResponse {
+            invocation_id,
+            data: None,
+            error: Some(error),
+        } => {
+            assert_eq!(invocation_id, "2");
+            assert_eq!(error.name, AckErrorName::InternalServerError);
+        }
+        other => panic!("expected a failed invokeResponse, got {other:?}"),
+    }
+    client
+        .send_json(json!({"type":"invoke","invocationId":"3","target":"nowhere","event":"echo"}))
+        .await;
+    match client.next_frame().await {
+        ServerFrame::InvokeResponse {
+            invocation_id,
+            error: Some(error),
+            ..
+        } => {
+            assert_eq!(
+                (invocation_id.as_str(), error.name),
+                ("3", AckErrorName::BadRequest)
+            );
+        }
+        other => panic!("expected a refused invokeResponse, got {other:?}"),
+    }
+    // The connection is fine after all three.
+    client.send_json(json!({"type":"ping"})).await;
+    assert_eq!(client.next_frame().await, ServerFrame::Pong);
+    let names: Vec<String> = [
+        next_seen(&mut seen).await,
+        next_seen(&mut seen).await,
+        next_seen(&mut seen).await,
+        next_seen(&mut seen).await,
+    ]
+    .into_iter()
+    .map(|e| e.0)
+    .collect();
+    assert_eq!(names, ["connect", "connected", "echo", "fail"]);
+}

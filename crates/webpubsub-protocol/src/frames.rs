@@ -141,6 +141,21 @@ pub enum ClientFrame {
         /// The payload.
         data: FrameData,
     },
+    /// `{"type":"invoke","invocationId":…,"target":"event","event":…,"dataType":…,"data":…}`:
+    /// a user event whose answer comes back as an `invokeResponse`.
+    Invoke {
+        /// The client's id of the invocation.
+        invocation_id: String,
+        /// The event name.
+        event: String,
+        /// The payload, if any.
+        data: Option<FrameData>,
+    },
+    /// `{"type":"cancelInvocation","invocationId":…}`: the client no longer waits for the answer.
+    CancelInvocation {
+        /// The invocation.
+        invocation_id: String,
+    },
     /// `{"type":"sequenceAck","sequenceId":…}`: the client has every message up to this id.
     SequenceAck {
         /// The highest sequence id received.
@@ -155,6 +170,7 @@ pub enum ClientFrame {
 #[error("invalid frame: {reason}")]
 pub struct FrameError {
     ack_id: Option<u64>,
+    invocation_id: Option<String>,
     reason: String,
 }
 
@@ -162,8 +178,15 @@ impl FrameError {
     fn new(reason: impl Into<String>) -> Self {
         Self {
             ack_id: None,
+            invocation_id: None,
             reason: reason.into(),
         }
+    }
+
+    /// The frame's `invocationId`, if it had one: the service answers such a frame with a failed
+    /// `invokeResponse`.
+    pub fn invocation_id(&self) -> Option<&str> {
+        self.invocation_id.as_deref()
     }
 
     /// The frame's `ackId`, if it had a readable one: the service answers such a frame with a
@@ -191,6 +214,17 @@ struct WireClientFrame {
     data_type: Option<String>,
     data: Option<Value>,
     sequence_id: Option<u64>,
+    invocation_id: Option<Value>,
+    target: Option<String>,
+}
+
+/// An invocation id as text: clients send strings, numbers are taken as their decimal text.
+fn invocation_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        _ => None,
+    }
 }
 
 impl ClientFrame {
@@ -210,12 +244,15 @@ impl ClientFrame {
             )));
         };
         let ack_id = object.get("ackId").and_then(Value::as_u64);
+        let invocation_id = object.get("invocationId").and_then(invocation_text);
+        let error = |reason: String| FrameError {
+            ack_id,
+            invocation_id: invocation_id.clone(),
+            reason,
+        };
         let wire: WireClientFrame =
-            serde_json::from_value(Value::Object(object)).map_err(|e| FrameError {
-                ack_id,
-                reason: e.to_string(),
-            })?;
-        Self::from_wire(wire).map_err(|reason| FrameError { ack_id, reason })
+            serde_json::from_value(Value::Object(object)).map_err(|e| error(e.to_string()))?;
+        Self::from_wire(wire).map_err(error)
     }
 
     fn from_wire(wire: WireClientFrame) -> Result<Self, String> {
@@ -251,6 +288,37 @@ impl ClientFrame {
                     .sequence_id
                     .ok_or("a sequenceAck frame needs a sequenceId")?,
             }),
+            "invoke" => {
+                let invocation_id = wire
+                    .invocation_id
+                    .as_ref()
+                    .and_then(invocation_text)
+                    .ok_or("an invoke frame needs an invocationId")?;
+                match wire.target.as_deref() {
+                    None | Some("event") => {}
+                    Some(other) => return Err(format!("unknown invoke target {other:?}")),
+                }
+                let event = match wire.event {
+                    Some(e) if !e.is_empty() => e,
+                    _ => return Err("an invoke frame needs a non-empty event".into()),
+                };
+                let data = match wire.data {
+                    None => None,
+                    data => Some(FrameData::from_wire(wire.data_type.as_deref(), data)?),
+                };
+                Ok(Self::Invoke {
+                    invocation_id,
+                    event,
+                    data,
+                })
+            }
+            "cancelInvocation" => Ok(Self::CancelInvocation {
+                invocation_id: wire
+                    .invocation_id
+                    .as_ref()
+                    .and_then(invocation_text)
+                    .ok_or("a cancelInvocation frame needs an invocationId")?,
+            }),
             "ping" => Ok(Self::Ping),
             other => Err(format!("unknown frame type {other:?}")),
         }
@@ -263,7 +331,10 @@ impl ClientFrame {
             | Self::LeaveGroup { ack_id, .. }
             | Self::SendToGroup { ack_id, .. }
             | Self::Event { ack_id, .. } => *ack_id,
-            Self::SequenceAck { .. } | Self::Ping => None,
+            Self::Invoke { .. }
+            | Self::CancelInvocation { .. }
+            | Self::SequenceAck { .. }
+            | Self::Ping => None,
         }
     }
 
@@ -303,6 +374,24 @@ impl ClientFrame {
                 put("dataType", json!(data.data_type()));
                 put("data", data.to_value());
                 ("event", ack_id)
+            }
+            Self::Invoke {
+                invocation_id,
+                event,
+                data,
+            } => {
+                put("invocationId", json!(invocation_id));
+                put("target", json!("event"));
+                put("event", json!(event));
+                if let Some(data) = data {
+                    put("dataType", json!(data.data_type()));
+                    put("data", data.to_value());
+                }
+                ("invoke", &None)
+            }
+            Self::CancelInvocation { invocation_id } => {
+                put("invocationId", json!(invocation_id));
+                ("cancelInvocation", &None)
             }
             Self::SequenceAck { sequence_id } => {
                 put("sequenceId", json!(sequence_id));
@@ -450,6 +539,15 @@ pub enum ServerFrame {
         /// Why.
         message: String,
     },
+    /// The answer to `invoke`.
+    InvokeResponse {
+        /// The client's invocation id.
+        invocation_id: String,
+        /// The answer's payload, if any (success only).
+        data: Option<FrameData>,
+        /// `None` on success.
+        error: Option<AckError>,
+    },
     /// The answer to `ping`.
     Pong,
 }
@@ -488,6 +586,8 @@ struct WireServerFrame {
     reconnection_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    invocation_id: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -495,6 +595,30 @@ struct WireAckError {
     name: String,
     #[serde(default)]
     message: String,
+}
+
+impl From<&AckError> for WireAckError {
+    fn from(error: &AckError) -> Self {
+        Self {
+            name: error.name.as_str().to_owned(),
+            message: error.message.clone(),
+        }
+    }
+}
+
+/// A failed ack or invocation's error, from its wire form.
+fn wire_error(
+    success: Option<bool>,
+    error: Option<WireAckError>,
+) -> Result<Option<AckError>, String> {
+    match (success, error) {
+        (Some(true), _) => Ok(None),
+        (_, Some(e)) => Ok(Some(AckError::new(
+            AckErrorName::from_wire(e.name),
+            e.message,
+        ))),
+        _ => Err("a failed answer needs an error".into()),
+    }
 }
 
 impl WireServerFrame {
@@ -515,6 +639,7 @@ impl WireServerFrame {
             user_id: None,
             reconnection_token: None,
             message: None,
+            invocation_id: None,
         }
     }
 }
@@ -526,10 +651,7 @@ impl ServerFrame {
             Self::Ack { ack_id, error } => WireServerFrame {
                 ack_id: Some(*ack_id),
                 success: Some(error.is_none()),
-                error: error.as_ref().map(|e| WireAckError {
-                    name: e.name.as_str().to_owned(),
-                    message: e.message.clone(),
-                }),
+                error: error.as_ref().map(WireAckError::from),
                 ..WireServerFrame::new("ack")
             },
             Self::Message {
@@ -570,6 +692,18 @@ impl ServerFrame {
                 message: Some(message.clone()),
                 ..WireServerFrame::new("system")
             },
+            Self::InvokeResponse {
+                invocation_id,
+                data,
+                error,
+            } => WireServerFrame {
+                invocation_id: Some(invocation_id.clone()),
+                success: Some(error.is_none()),
+                error: error.as_ref().map(WireAckError::from),
+                data_type: data.as_ref().map(|d| d.data_type().to_owned()),
+                data: data.as_ref().map(FrameData::to_value),
+                ..WireServerFrame::new("invokeResponse")
+            },
             Self::Pong => WireServerFrame::new("pong"),
         };
         // Serializing a struct of strings, numbers and JSON values cannot fail.
@@ -591,11 +725,17 @@ impl ServerFrame {
         match wire.kind.as_str() {
             "ack" => Ok(Self::Ack {
                 ack_id: wire.ack_id.ok_or("an ack needs an ackId")?,
-                error: match (wire.success, wire.error) {
-                    (Some(true), _) => None,
-                    (_, Some(e)) => Some(AckError::new(AckErrorName::from_wire(e.name), e.message)),
-                    _ => return Err("a failed ack needs an error".into()),
+                error: wire_error(wire.success, wire.error)?,
+            }),
+            "invokeResponse" => Ok(Self::InvokeResponse {
+                invocation_id: wire
+                    .invocation_id
+                    .ok_or("an invokeResponse needs an invocationId")?,
+                data: match wire.data {
+                    None => None,
+                    data => Some(FrameData::from_wire(wire.data_type.as_deref(), data)?),
                 },
+                error: wire_error(wire.success, wire.error)?,
             }),
             "message" => Ok(Self::Message {
                 from: match wire.from.as_deref() {
@@ -681,6 +821,20 @@ mod tests {
                 ClientFrame::SequenceAck { sequence_id: 7 },
             ),
             (r#"{"type":"ping"}"#, ClientFrame::Ping),
+            (
+                r#"{"type":"invoke","invocationId":"7","target":"event","event":"e","dataType":"text","data":"q"}"#,
+                ClientFrame::Invoke {
+                    invocation_id: "7".into(),
+                    event: "e".into(),
+                    data: Some(FrameData::Text("q".into())),
+                },
+            ),
+            (
+                r#"{"type":"cancelInvocation","invocationId":8}"#,
+                ClientFrame::CancelInvocation {
+                    invocation_id: "8".into(),
+                },
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(ClientFrame::parse(text).unwrap(), expected, "{text}");
@@ -756,6 +910,20 @@ mod tests {
             r#"{"type":"message","from":"group","group":"g","fromUserId":"u","dataType":"binary","data":"AQI=","sequenceId":4}"#
         );
         assert_eq!(ServerFrame::parse(&message.to_json()).unwrap(), message);
+        let answer = ServerFrame::InvokeResponse {
+            invocation_id: "7".into(),
+            data: Some(FrameData::Json(json!([1]))),
+            error: None,
+        };
+        assert_eq!(
+            answer.to_json(),
+            r#"{"type":"invokeResponse","success":true,"dataType":"json","data":[1],"invocationId":"7"}"#
+        );
+        assert_eq!(ServerFrame::parse(&answer.to_json()).unwrap(), answer);
+        let e =
+            ClientFrame::parse(r#"{"type":"invoke","invocationId":"9","target":"x","event":"e"}"#)
+                .unwrap_err();
+        assert_eq!(e.invocation_id(), Some("9"));
     }
 
     fn frame_data() -> impl Strategy<Value = FrameData> {
@@ -789,6 +957,13 @@ mod tests {
                 ack_id,
                 data
             }),
+            ("[0-9]{1,5}", group, proptest::option::of(frame_data())).prop_map(
+                |(invocation_id, event, data)| ClientFrame::Invoke {
+                    invocation_id,
+                    event,
+                    data
+                }
+            ),
             any::<u64>().prop_map(|sequence_id| ClientFrame::SequenceAck { sequence_id }),
             Just(ClientFrame::Ping),
         ]

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, ServerFrame};
 use webpubsub_protocol::token::Permission;
 
-use super::events::{Job, content_type_of};
+use super::events::{Job, Reply, content_type_of};
 use crate::registry::{self, DataType, Hub, Message, Origin};
 
 /// How many ack ids a connection remembers to detect duplicates.
@@ -125,9 +125,28 @@ pub(super) fn apply(frame: ClientFrame, from: &Sender<'_>, acks: &mut AckLog) ->
                 name: event,
                 content_type,
                 body,
-                ack_id,
+                reply: Reply::Message { ack_id },
             })
         }
+        ClientFrame::Invoke {
+            invocation_id,
+            event,
+            data,
+        } => {
+            let (content_type, body) = data.as_ref().map_or(
+                ("application/octet-stream", bytes::Bytes::new()),
+                content_type_of,
+            );
+            Effect::Event(Job::User {
+                name: event,
+                content_type,
+                body,
+                reply: Reply::Invocation(invocation_id),
+            })
+        }
+        // The upstream call cannot be taken back; its answer is still sent and the client,
+        // which stopped waiting, ignores it.
+        ClientFrame::CancelInvocation { .. } => Effect::None,
         ClientFrame::SequenceAck { sequence_id } => Effect::SequenceAck(sequence_id),
         ClientFrame::Ping => Effect::Reply(ServerFrame::Pong),
         // Frames added to the protocol later are not sent by clients of this version.

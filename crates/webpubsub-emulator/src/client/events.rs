@@ -24,12 +24,22 @@ pub(super) enum Job {
         name: String,
         content_type: &'static str,
         body: Bytes,
-        /// The JSON client's ack id; `None` for plain clients and frames without one.
-        ack_id: Option<u64>,
+        /// How the answer goes back.
+        reply: Reply,
     },
     Disconnected {
         reason: Option<String>,
     },
+}
+
+/// How a user event's answer goes back to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Reply {
+    /// A `message` frame (JSON clients) or a data frame (plain clients), then an ack if the
+    /// frame had an ack id.
+    Message { ack_id: Option<u64> },
+    /// An `invokeResponse` to this invocation.
+    Invocation(String),
 }
 
 /// What became of a user event.
@@ -37,13 +47,13 @@ pub(super) enum Job {
 pub(super) enum Outcome {
     /// The upstream answered 2xx; `data` is its answer, if it had a body.
     Answered {
-        ack_id: Option<u64>,
+        reply: Reply,
         data: Option<FrameData>,
     },
     /// No handler takes the event.
-    Unhandled { ack_id: Option<u64>, name: String },
+    Unhandled { reply: Reply, name: String },
     /// The upstream failed or refused.
-    Failed { ack_id: Option<u64>, reason: String },
+    Failed { reply: Reply, reason: String },
 }
 
 /// Starts the event task of a connection. It ends after the sender is dropped and every queued
@@ -94,19 +104,19 @@ async fn run(upstream: &Upstream, source: &EventSource, job: Job) -> Option<Outc
             name,
             content_type,
             body,
-            ack_id,
+            reply,
         } => Some(
             match upstream
                 .send(source, EventType::User(name.clone()), content_type, body)
                 .await
             {
-                None => Outcome::Unhandled { ack_id, name },
-                Some(Ok(reply)) => Outcome::Answered {
-                    ack_id,
-                    data: answer(&reply),
+                None => Outcome::Unhandled { reply, name },
+                Some(Ok(answered)) => Outcome::Answered {
+                    reply,
+                    data: answer(&answered),
                 },
                 Some(Err(error)) => Outcome::Failed {
-                    ack_id,
+                    reply,
                     reason: failure(&error),
                 },
             },

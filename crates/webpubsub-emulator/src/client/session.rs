@@ -12,7 +12,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, MessageSource, ServerFrame};
 
 use super::commands::{self, AckLog, Effect};
-use super::events::{self, Job, Outcome};
+use super::events::{self, Job, Outcome, Reply};
 use super::protocol::ClientKind;
 use crate::app::AppState;
 use crate::registry::{ConnectionGuard, Delivery, Hub, Message, Origin, Outbound};
@@ -259,7 +259,7 @@ impl Connection {
                     name: "message".into(),
                     content_type,
                     body,
-                    ack_id: None,
+                    reply: Reply::Message { ack_id: None },
                 })
                 .await;
                 Ok(())
@@ -273,20 +273,28 @@ impl Connection {
                 .await),
             (_, WsMessage::Text(text)) => match ClientFrame::parse(&text) {
                 Ok(frame) => self.on_client_frame(socket, frame).await,
-                Err(error) => match error.ack_id() {
-                    Some(ack_id) => {
-                        let ack = ServerFrame::Ack {
+                Err(error) => {
+                    let bad_request = Some(AckError::bad_request(error.reason()));
+                    let answer = match (error.ack_id(), error.invocation_id()) {
+                        (Some(ack_id), _) => ServerFrame::Ack {
                             ack_id,
-                            error: Some(AckError::bad_request(error.reason())),
-                        };
-                        write(socket, WsMessage::Text(ack.to_json().into()))
-                            .await
-                            .map_err(SocketEnd::Lost)
-                    }
-                    None => Err(self
-                        .close(socket, close_code::PROTOCOL_ERROR, &error.to_string())
-                        .await),
-                },
+                            error: bad_request,
+                        },
+                        (None, Some(invocation_id)) => ServerFrame::InvokeResponse {
+                            invocation_id: invocation_id.to_owned(),
+                            data: None,
+                            error: bad_request,
+                        },
+                        (None, None) => {
+                            return Err(self
+                                .close(socket, close_code::PROTOCOL_ERROR, &error.to_string())
+                                .await);
+                        }
+                    };
+                    write(socket, WsMessage::Text(answer.to_json().into()))
+                        .await
+                        .map_err(SocketEnd::Lost)
+                }
             },
         }
     }
@@ -396,14 +404,42 @@ impl Connection {
                 (Outcome::Unhandled { .. } | Outcome::Failed { .. }, None) => Ok(()),
             };
         }
-        let (ack_id, data, error) = match outcome {
-            Outcome::Answered { ack_id, data } => (ack_id, data, None),
-            // Nobody listens: the event is accepted, like a send to an empty group.
-            Outcome::Unhandled { ack_id, name } => {
+        let (reply, data, error) = match outcome {
+            Outcome::Answered { reply, data } => (reply, data, None),
+            // Nobody listens: an event is accepted, like a send to an empty group, but an
+            // invocation waits for an answer nobody gives.
+            Outcome::Unhandled {
+                reply: reply @ Reply::Invocation(_),
+                name,
+            } => (
+                reply,
+                None,
+                Some(AckError::internal(format!(
+                    "no event handler takes the {name} event"
+                ))),
+            ),
+            Outcome::Unhandled { reply, name } => {
                 tracing::debug!(event = name, "no event handler takes the event");
-                (ack_id, None, None)
+                (reply, None, None)
             }
-            Outcome::Failed { ack_id, reason } => (ack_id, None, Some(AckError::internal(reason))),
+            Outcome::Failed { reply, reason } => (reply, None, Some(AckError::internal(reason))),
+        };
+        let ack_id = match reply {
+            Reply::Message { ack_id } => ack_id,
+            Reply::Invocation(invocation_id) => {
+                // Not a message: it is neither numbered nor kept for recovery.
+                let answer = ServerFrame::InvokeResponse {
+                    invocation_id,
+                    data,
+                    error,
+                };
+                return match socket {
+                    Some(socket) => write(socket, WsMessage::Text(answer.to_json().into()))
+                        .await
+                        .map_err(SocketEnd::Lost),
+                    None => Ok(()),
+                };
+            }
         };
         let attached = socket.is_some();
         let message = match data {
