@@ -277,3 +277,65 @@ async fn a_content_length_over_the_limit_is_refused_before_the_body_is_read() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(handler.take_calls().is_empty());
 }
+
+/// The inner service of the bare-hyper server: echoes the request body as it streams in.
+async fn hyper_echo(
+    request: Request<hyper::body::Incoming>,
+) -> Result<http::Response<hyper::body::Incoming>, Infallible> {
+    let mut response = http::Response::new(request.into_body());
+    *response.status_mut() = StatusCode::ACCEPTED;
+    response
+        .headers_mut()
+        .insert("x-inner", http::HeaderValue::from_static("hyper"));
+    Ok(response)
+}
+
+#[tokio::test]
+async fn over_a_bare_hyper_server_with_incoming_bodies() {
+    use tower::{Layer as _, ServiceExt as _};
+    let handler = ReferenceHandler::default();
+    let service = vector_layer(handler.clone()).layer(tower::service_fn(hyper_echo));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let service = service.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| service.clone().oneshot(req));
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let url = |path: &str| format!("http://{addr}{path}");
+
+    let answer = client()
+        .post(url(support::layer::PATH))
+        .headers(Event::text("bare").headers)
+        .body("bare")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(answer.text().await.expect("text"), "Hey bare");
+    assert_eq!(handler.take_calls().len(), 1);
+
+    let body = random_bytes(300 << 10, 99);
+    let answer = client()
+        .post(url("/anything"))
+        .body(body.clone())
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(answer.status(), StatusCode::ACCEPTED);
+    assert_eq!(answer.headers()["x-inner"], "hyper");
+    assert!(answer.bytes().await.expect("echo").as_ref() == body.as_slice());
+    assert!(handler.take_calls().is_empty());
+    server.abort();
+}
