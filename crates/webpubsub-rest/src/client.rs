@@ -497,16 +497,23 @@ mod tests {
     use http::Method;
     use proptest::prelude::*;
 
+    /// One client for all cases: building one sets up TLS, which is slow and beside the point.
+    static PROPERTY_CLIENT: std::sync::LazyLock<WebPubSubServiceClient> =
+        std::sync::LazyLock::new(|| {
+            WebPubSubServiceClient::builder("http://127.0.0.1:8080", "chat")
+                .access_key("k")
+                .build()
+                .unwrap()
+        });
+
     proptest! {
         /// The URL that is signed is byte for byte the URL that is sent: parsing it as a URL
         /// (what reqwest does) changes nothing, and every value survives the round trip.
         #[test]
         fn signed_urls_survive_url_parsing(group in "\\PC{1,20}", user in "\\PC{1,20}", filter in "\\PC{0,40}") {
             prop_assume!(!group.chars().all(char::is_whitespace));
-            let client = WebPubSubServiceClient::builder("http://127.0.0.1:8080", "chat")
-                .access_key("k")
-                .build()
-                .unwrap();
+            prop_assume!(![".", ".."].contains(&group.as_str()) && ![".", ".."].contains(&user.as_str()));
+            let client = &*PROPERTY_CLIENT;
             let path = crate::request::Name::User.segment(&user).unwrap();
             let path = client.group_path(&group, &format!("/users/{path}")).unwrap();
             let mut spec = Spec::new("t", Method::PUT, path);

@@ -125,6 +125,14 @@ impl Name {
                 self.label()
             )));
         }
+        if value == "." || value == ".." {
+            // URL parsers (WHATWG, and so reqwest, also for `%2E`) resolve dot segments: `..`
+            // would silently address another resource, e.g. `users/../groups`.
+            return Err(Error::invalid_argument(format!(
+                "the {} {value:?} cannot be sent as a url path segment",
+                self.label()
+            )));
+        }
         if let Self::Group = self {
             if value.chars().count() > 1024 {
                 return Err(Error::invalid_argument(format!(
@@ -201,6 +209,16 @@ mod tests {
         );
         assert!(Name::Group.segment(&"g".repeat(1025)).is_err());
         assert!(Name::Group.segment(&"g".repeat(1024)).is_ok());
+        // Dot segments would be resolved away by URL parsing.
+        for dots in [".", ".."] {
+            let error = Name::User.segment(dots).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .contains("cannot be sent as a url path segment")
+            );
+        }
+        assert_eq!(Name::Group.segment("...").unwrap(), "...");
         // Whitespace is fine for user ids.
         assert_eq!(Name::User.segment(" ").unwrap(), "%20");
     }

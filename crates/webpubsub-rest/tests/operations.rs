@@ -485,6 +485,8 @@ async fn invalid_names_are_refused_before_sending() {
             .check_permission(Permission::SendToGroup, "")
             .await
             .unwrap_err(),
+        // `users/../groups` would be resolved to `groups`: another operation.
+        client.remove_user_from_all_groups("..").await.unwrap_err(),
     ];
     for error in &errors {
         assert!(error.is_invalid_argument(), "{error:?}");
