@@ -29,6 +29,9 @@ pub(crate) use recovery::RecoveryStore;
 use crate::app::AppState;
 use crate::builder::is_valid_hub_name;
 
+/// The initial size of each connection's read and write buffer.
+const IO_BUFFER_BYTES: usize = 4 * 1024;
+
 /// The routes of the client endpoint.
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -81,7 +84,11 @@ async fn accept(
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade
             .max_message_size(connect::READ_LIMIT)
-            .max_frame_size(connect::READ_LIMIT),
+            .max_frame_size(connect::READ_LIMIT)
+            // Idle connections are the common case: start with small buffers (the library's
+            // default is 128 KiB each); they grow for larger frames.
+            .read_buffer_size(IO_BUFFER_BYTES)
+            .write_buffer_size(IO_BUFFER_BYTES),
         Err(rejection) => {
             return refuse(
                 rejection.status(),

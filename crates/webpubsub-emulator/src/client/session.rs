@@ -153,7 +153,7 @@ impl Connection {
                 Some(outcome) = self.outcomes.recv() => self.on_outcome(Some(socket), outcome).await,
                 Some(next) = recv_attach(&mut self.recovery) => {
                     // The client recovered before the old socket was seen to break.
-                    let _ = socket.send(WsMessage::Close(None)).await;
+                    let _ = write(socket, WsMessage::Close(None)).await;
                     *socket = next;
                     match self.greet(socket).await {
                         Ok(()) => Ok(()),
