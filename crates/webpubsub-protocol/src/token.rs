@@ -55,6 +55,9 @@ pub const PATH_SEGMENT: &AsciiSet = &CONTROLS
 
 /// Percent-encodes `segment` for use as one URL path segment (a user id with `/` stays one
 /// segment: `a/b` becomes `a%2Fb`).
+///
+/// `.` and `..` cannot be made safe this way: URL parsers resolve them (even as `%2E`), so
+/// callers must refuse them as names.
 pub fn encode_path_segment(segment: &str) -> String {
     utf8_percent_encode(segment, PATH_SEGMENT).to_string()
 }
