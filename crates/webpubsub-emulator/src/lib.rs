@@ -9,6 +9,32 @@
 //! - upstream: signed CloudEvents requests to each hub's event handler, after the
 //!   abuse-protection handshake, honouring the responses as the service does.
 //!
+//! # Behaviour worth knowing
+//!
+//! - **Tokens**: HS256/384/512 signed with any configured key; `exp` (and `nbf`) checked with a
+//!   60 s leeway; `aud` must name the hub's client endpoint on the emulator's host (or the
+//!   request's `Host`), scheme ignored, hub case-insensitive. A refusal is a 401 with the reason.
+//! - **Connect**: the hub's `connect` handler (if it takes the event) may set the user id, add
+//!   groups and roles, pick a subprotocol the client asked for and set the state; a 4xx/5xx
+//!   answer refuses the upgrade with that status and body. Without a handler, the first Web
+//!   PubSub subprotocol the client asked for is used.
+//! - **Close codes**: 1000 after a REST close, 1001 at shutdown, 1002 for a frame that is not a
+//!   valid frame of the subprotocol (a frame with a readable `ackId` or `invocationId` gets a
+//!   `BadRequest` answer instead), 1008 when recovery is refused or a reliable client leaves more
+//!   than 1000 messages or 16 MiB unacknowledged, 1009 for frames over 1 MiB, 1011 when a plain
+//!   client's message has no handler or its handler fails. JSON clients get a
+//!   `{"type":"system","event":"disconnected"}` frame first.
+//! - **Slow clients**: each connection has a bounded queue; a client whose queue fills is dropped
+//!   and never slows the others.
+//! - **Recovery**: a reliable connection whose socket drops keeps its groups and messages for
+//!   the [recovery window](EmulatorBuilder::recovery_window) (30 s by default).
+//! - **Upstream**: `ce-awpsversion: 1.0`, `WebHook-Request-Origin: <emulator host>` and one
+//!   `ce-signature` entry per key on every request; `ce-connectionState` as last set by a
+//!   blocking answer. Each attempt is bounded by a timeout; connection failures, timeouts, 408,
+//!   429, 502, 503 and 504 are retried twice (after 0.5 s and 2 s), and every failure is logged.
+//!   A JSON client's failed event is acked `InternalServerError`; an event nobody handles is
+//!   acked as a success. `disconnected` always follows a successful `connect`, last.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), webpubsub_emulator::StartError> {
