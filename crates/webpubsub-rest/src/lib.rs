@@ -62,3 +62,22 @@ pub use tokens::{
     ClientAccessToken, ClientTokenRequest, DEFAULT_CLIENT_TOKEN_LIFETIME, MIN_CLIENT_TOKEN_LIFETIME,
 };
 pub use webpubsub_protocol::token::ClientProtocol;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The client is shared across tasks, and every operation can be spawned.
+    #[test]
+    fn client_and_futures_are_send_and_sync_where_it_matters() {
+        fn send_sync<T: Send + Sync + Clone + 'static>() {}
+        fn send<T: Send>() {}
+        send_sync::<WebPubSubServiceClient>();
+        send::<ResponseFuture<'static, ()>>();
+        send::<GroupMembers<'static>>();
+        send::<SendRequest<'static, target::Group>>();
+        send::<ClientTokenRequest<'static>>();
+        fn error<T: std::error::Error + Send + Sync + 'static>() {}
+        error::<Error>();
+    }
+}
