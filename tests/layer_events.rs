@@ -10,23 +10,17 @@ use std::sync::{Arc, Mutex};
 use http::StatusCode;
 use serde_json::{Value, json};
 use support::layer::{
-    CONNECTION_ID, Event, ORIGIN, PRIMARY_KEY, ReferenceHandler, SECONDARY_KEY, TestServer, app,
-    decode_state, vector_layer,
+    CONNECTION_ID, Event, ORIGIN, PRIMARY_KEY, SECONDARY_KEY, TestServer, app, decode_state,
+    reference_server, vector_layer,
 };
 use webpubsub::handler::{
     ConnectRequest, ConnectResponse, ConnectedRequest, DisconnectedRequest, EventError,
     EventHandler, GroupEventRequest, UserEventRequest, UserEventResponse,
 };
 
-async fn server() -> (TestServer, ReferenceHandler) {
-    let handler = ReferenceHandler::default();
-    let server = TestServer::start(app(vector_layer(handler.clone()))).await;
-    (server, handler)
-}
-
 #[tokio::test]
 async fn connect_with_everything_answers_200_json() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let answer = Event::connect(json!({
         "claims": { "sub": ["alice"], "custom": ["a", "b"] },
         "query": { "userId": ["alice"], "groups": ["g1", "g2"], "roles": ["webpubsub.joinLeaveGroup.g1"] },
@@ -62,7 +56,7 @@ async fn connect_with_everything_answers_200_json() {
 
 #[tokio::test]
 async fn connect_accepting_with_nothing_is_204_and_an_empty_body_is_accepted() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     for event in [
         Event::connect(json!({})),
         Event::connect(json!({})).body(""),
@@ -79,7 +73,7 @@ async fn connect_accepting_with_nothing_is_204_and_an_empty_body_is_accepted() {
 
 #[tokio::test]
 async fn connect_rejections_and_mqtt_errors() {
-    let (server, _handler) = server().await;
+    let (server, _handler) = reference_server().await;
     let answer = Event::connect(json!({ "query": { "reject": ["eve"] } }))
         .send(&server)
         .await;
@@ -104,7 +98,7 @@ async fn connect_rejections_and_mqtt_errors() {
 
 #[tokio::test]
 async fn user_events_of_each_content_type() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     /// Request content type and body, answer content type and body, the handler's data type.
     type Case = (
         &'static str,
@@ -181,7 +175,7 @@ async fn user_events_of_each_content_type() {
 
 #[tokio::test]
 async fn an_empty_user_event_answer_is_204() {
-    let (server, _handler) = server().await;
+    let (server, _handler) = reference_server().await;
     let answer = Event::user("noop", "text/plain", "x").send(&server).await;
     answer.assert_status(StatusCode::NO_CONTENT);
     assert!(answer.body.is_empty());
@@ -224,7 +218,7 @@ async fn round(server: &TestServer, event: Event, current: &Value) -> Value {
 
 #[tokio::test]
 async fn state_set_merge_remove_clear_round_trips() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let mut state = json!({});
 
     state = round(
@@ -319,7 +313,7 @@ async fn dotnet_formatted_state_is_read() {
     use base64::Engine as _;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let dotnet = b64(&json!({ "count": b64("41"), "room": b64("\"lobby\"") }).to_string());
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let answer = Event::text("x")
         .header("ce-connectionState", &dotnet)
         .send(&server)
@@ -338,7 +332,7 @@ async fn dotnet_formatted_state_is_read() {
 
 #[tokio::test]
 async fn connected_disconnected_and_group_events_reach_the_handler() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let cases = [
         (
             Event::connected(),
@@ -530,7 +524,7 @@ async fn the_handler_sees_the_whole_context() {
 
 #[tokio::test]
 async fn unknown_event_types_are_400() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     for ce_type in [
         "azure.webpubsub.sys.bogus",
         "azure.webpubsub.gp.other",
@@ -547,7 +541,7 @@ async fn unknown_event_types_are_400() {
 
 #[tokio::test]
 async fn content_types_are_matched_by_essence_case_insensitively() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     for (content_type, data_type) in [
         ("Text/Plain", "text"),
         ("TEXT/PLAIN; charset=UTF-8", "text"),
@@ -570,7 +564,7 @@ async fn content_types_are_matched_by_essence_case_insensitively() {
 #[tokio::test]
 async fn connect_bodies_from_newer_services_are_tolerated() {
     // Fields the service may add later must not break the handshake.
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let answer = Event::connect(json!({
         "claims": { "sub": ["a"] },
         "query": { "userId": ["a"] },
@@ -589,7 +583,7 @@ async fn connect_bodies_from_newer_services_are_tolerated() {
 #[tokio::test]
 async fn a_query_string_on_the_event_url_is_fine() {
     // Upstream URLs may carry `?code=...` (Functions-style keys) or other parameters.
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let answer = Event::text("q")
         .path("/api/webpubsub/hubs/chat/?code=abc&x=1")
         .send(&server)
@@ -606,7 +600,7 @@ async fn a_query_string_on_the_event_url_is_fine() {
 
 #[tokio::test]
 async fn the_handshake_does_not_need_ce_awpsversion() {
-    let (server, _handler) = server().await;
+    let (server, _handler) = reference_server().await;
     let answer = Event::preflight(Some(ORIGIN))
         .without("ce-awpsversion")
         .send(&server)
@@ -620,7 +614,7 @@ async fn the_handshake_does_not_need_ce_awpsversion() {
 
 #[tokio::test]
 async fn text_that_is_not_utf8_is_refused() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let answer = Event::user("message", "text/plain", vec![0x68, 0xff, 0x69])
         .send(&server)
         .await;

@@ -10,18 +10,11 @@ use http::{Method, StatusCode};
 use serde_json::json;
 use support::layer::{
     Answer, Event, ORIGIN, PRIMARY_KEY, REJECTION_HEADER, ReferenceHandler, TestServer, app,
-    vector_layer,
+    reference_server, vector_layer,
 };
 use webpubsub::handler::{
     ConnectRequest, ConnectResponse, EventError, EventHandler, UserEventRequest, UserEventResponse,
 };
-
-/// The vectors' configuration (hub `chat`, origin allow-list, primary key) with the reference handler.
-async fn server() -> (TestServer, ReferenceHandler) {
-    let handler = ReferenceHandler::default();
-    let server = TestServer::start(app(vector_layer(handler.clone()))).await;
-    (server, handler)
-}
 
 /// Asserts a rejection with `status`, a reason, the `Rejection` extension and no handler call.
 #[track_caller]
@@ -43,7 +36,7 @@ fn assert_rejected_untouched(answer: &Answer, status: StatusCode, handler: &Refe
 
 #[tokio::test]
 async fn options_with_an_allowed_origin_echoes_it_and_allows_post() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     for origin in [
         ORIGIN.to_owned(),
         ORIGIN.to_ascii_uppercase(),
@@ -75,7 +68,7 @@ async fn options_with_an_allowed_origin_echoes_it_and_allows_post() {
 
 #[tokio::test]
 async fn options_from_several_header_lines_finds_the_allowed_origin() {
-    let (server, _handler) = server().await;
+    let (server, _handler) = reference_server().await;
     let answer = Event::preflight(Some("replica-1.webpubsub.azure.com"))
         .append_header("WebHook-Request-Origin", ORIGIN)
         .send(&server)
@@ -107,7 +100,7 @@ async fn options_without_an_allow_list_answers_star() {
 
 #[tokio::test]
 async fn options_with_a_missing_or_disallowed_origin_is_400() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     for origin in [
         None,
         Some(""),
@@ -127,7 +120,7 @@ async fn options_with_a_missing_or_disallowed_origin_is_400() {
 
 #[tokio::test]
 async fn other_methods_are_405_with_allow() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     for method in [
         Method::GET,
         Method::PUT,
@@ -152,7 +145,7 @@ async fn other_methods_are_405_with_allow() {
 
 #[tokio::test]
 async fn missing_or_malformed_ce_headers_are_400() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let cases = [
         ("no ce-type", Event::text("x").without("ce-type")),
         ("no ce-hub", Event::text("x").without("ce-hub")),
@@ -191,7 +184,7 @@ async fn missing_or_malformed_ce_headers_are_400() {
 
 #[tokio::test]
 async fn bad_json_bodies_are_400() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let cases = [
         (
             "connect not JSON",
@@ -220,7 +213,7 @@ async fn bad_json_bodies_are_400() {
 
 #[tokio::test]
 async fn bad_state_headers_are_400() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let cases = [
         ("not base64", "!!not base64!!".to_owned()),
         ("base64 of non-JSON", "bm90IGpzb24=".to_owned()),
@@ -245,7 +238,7 @@ async fn bad_state_headers_are_400() {
 
 #[tokio::test]
 async fn two_state_headers_are_400() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let answer = Event::text("x")
         .states(json!({ "a": 1 }))
         .append_header(
@@ -259,7 +252,7 @@ async fn two_state_headers_are_400() {
 
 #[tokio::test]
 async fn missing_or_wrong_signatures_are_401() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let cases = [
         ("no signature", Event::text("x").without("ce-signature")),
         (
@@ -331,7 +324,7 @@ async fn missing_or_wrong_signatures_are_401() {
 async fn an_event_without_origin_is_refused_when_keys_are_configured() {
     // The key is chosen by origin host, so without an origin no key applies. Whether that reads as
     // a malformed request (400) or an unverifiable signature (401), it must not reach the handler.
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     let answer = Event::text("x")
         .without("WebHook-Request-Origin")
         .send(&server)
@@ -348,7 +341,7 @@ async fn an_event_without_origin_is_refused_when_keys_are_configured() {
 
 #[tokio::test]
 async fn hubs_not_served_are_404() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     for hub in ["other", "chat2", "cha"] {
         let answer = Event::text("x").hub(hub).send(&server).await;
         assert_eq!(
@@ -380,7 +373,7 @@ async fn bodies_over_the_limit_are_413() {
 
 #[tokio::test]
 async fn unsupported_user_event_content_types_are_415() {
-    let (server, handler) = server().await;
+    let (server, handler) = reference_server().await;
     for content_type in [
         "image/png",
         "application/xml",

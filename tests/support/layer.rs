@@ -782,6 +782,13 @@ async fn expose_rejection(mut response: axum::response::Response) -> axum::respo
     response
 }
 
+/// [`app`] with [`vector_layer`] around a fresh [`ReferenceHandler`], served on loopback.
+pub async fn reference_server() -> (TestServer, ReferenceHandler) {
+    let handler = ReferenceHandler::default();
+    let server = TestServer::start(app(vector_layer(handler.clone()))).await;
+    (server, handler)
+}
+
 /// The layer of the vectors' configuration (README.md "Configuration") around `handler`.
 pub fn vector_layer<H: EventHandler>(handler: H) -> WebPubSubLayer<H> {
     let cs: webpubsub_protocol::ConnectionString =
