@@ -50,7 +50,7 @@ impl fmt::Display for SystemEvent {
 /// assert!(!handler.matches_system_event(SystemEvent::Connected));
 /// assert_eq!(handler.url("Chat", "connect"), "http://127.0.0.1:3000/eventhandler/chat/connect");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct EventHandlerSettings {
     url_template: String,
     user_event_pattern: String,
@@ -106,6 +106,22 @@ impl EventHandlerSettings {
         self.url_template
             .replace("{hub}", &hub.to_ascii_lowercase())
             .replace("{event}", event)
+    }
+}
+
+impl fmt::Debug for EventHandlerSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The query may hold a `code=` secret for the upstream: show the template without it.
+        let (template, query) = self
+            .url_template
+            .split_once('?')
+            .map_or((self.url_template.as_str(), false), |(t, _)| (t, true));
+        f.debug_struct("EventHandlerSettings")
+            .field("url_template", &template)
+            .field("query", &if query { "<redacted>" } else { "" })
+            .field("user_event_pattern", &self.user_event_pattern)
+            .field("system_events", &self.system_events)
+            .finish()
     }
 }
 
@@ -212,6 +228,14 @@ mod tests {
                 .url_template(),
             "http://a/{event}"
         );
+    }
+
+    #[test]
+    fn debug_hides_the_query() {
+        let h = EventHandlerSettings::new("http://a/{event}?code=secret");
+        let text = format!("{h:?}");
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("http://a/{event}"), "{text}");
     }
 
     #[test]

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, StatusCode, header::HOST};
 use bytes::Bytes;
 use serde_json::Value;
-use tokio::sync::mpsc;
 use webpubsub_protocol::cloudevents::{ConnectEventBody, ConnectResponseBody, EventType, MultiMap};
 use webpubsub_protocol::token::ClientTokenClaims;
 
@@ -33,7 +32,7 @@ pub(super) struct Accepted {
     outbound: Outbound,
     source: EventSource,
     pub(super) subprotocol: Option<String>,
-    recovery: Option<(String, mpsc::Receiver<axum::extract::ws::WebSocket>)>,
+    recovery: Option<super::recovery::Recoverable>,
 }
 
 impl Accepted {

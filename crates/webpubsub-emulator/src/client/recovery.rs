@@ -11,6 +11,9 @@ use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 use webpubsub_protocol::{AccessKey, signature};
 
+/// What a recoverable connection holds: its token and where recovering sockets arrive.
+pub(crate) type Recoverable = (ReconnectionToken, mpsc::Receiver<WebSocket>);
+
 /// The connections that can be recovered, by hub and connection id. Cheap to clone.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RecoveryStore {
@@ -19,7 +22,7 @@ pub(crate) struct RecoveryStore {
 
 #[derive(Debug)]
 struct Entry {
-    token: String,
+    token: ReconnectionToken,
     attach: mpsc::Sender<WebSocket>,
 }
 
@@ -45,13 +48,34 @@ impl Refusal {
     }
 }
 
+/// A connection's reconnection token: whoever holds it can take the connection over, so it
+/// never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct ReconnectionToken(String);
+
+impl ReconnectionToken {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ReconnectionToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReconnectionToken(<redacted>)")
+    }
+}
+
 /// The reconnection token of a connection: a MAC of its hub and id, so it cannot be guessed
 /// and needs no storage to check.
-pub(crate) fn reconnection_token(key: &AccessKey, hub: &str, connection_id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(signature::digest(
+pub(crate) fn reconnection_token(
+    key: &AccessKey,
+    hub: &str,
+    connection_id: &str,
+) -> ReconnectionToken {
+    ReconnectionToken(URL_SAFE_NO_PAD.encode(signature::digest(
         key,
         &format!("reconnect\n{}\n{connection_id}", hub.to_ascii_lowercase()),
-    ))
+    )))
 }
 
 impl RecoveryStore {
@@ -60,7 +84,7 @@ impl RecoveryStore {
         &self,
         hub: &str,
         connection_id: &str,
-        token: String,
+        token: ReconnectionToken,
     ) -> mpsc::Receiver<WebSocket> {
         let (attach, receiver) = mpsc::channel(1);
         self.lock()
@@ -84,7 +108,7 @@ impl RecoveryStore {
         let entry = entries
             .get(&key(hub, connection_id))
             .ok_or(Refusal::UnknownConnection)?;
-        if bool::from(entry.token.as_bytes().ct_eq(token.as_bytes())) {
+        if bool::from(entry.token.0.as_bytes().ct_eq(token.as_bytes())) {
             Ok(entry.attach.clone())
         } else {
             Err(Refusal::WrongToken)
@@ -108,6 +132,7 @@ mod tests {
     fn tokens_are_bound_to_hub_and_connection() {
         let key = AccessKey::new("k");
         let token = reconnection_token(&key, "Chat", "c1");
+        assert!(!format!("{token:?}").contains(token.as_str()));
         assert_eq!(token, reconnection_token(&key, "chat", "c1"));
         assert_ne!(token, reconnection_token(&key, "chat", "c2"));
         assert_ne!(
@@ -119,7 +144,7 @@ mod tests {
     #[test]
     fn find_checks_the_token() {
         let store = RecoveryStore::default();
-        let _receiver = store.insert("Chat", "c1", "secret".into());
+        let _receiver = store.insert("Chat", "c1", ReconnectionToken("secret".into()));
         assert!(store.find("chat", "c1", "secret").is_ok());
         assert_eq!(
             store.find("chat", "c1", "guess").unwrap_err(),

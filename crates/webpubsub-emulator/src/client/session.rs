@@ -44,7 +44,7 @@ pub(crate) struct Session {
     pub(crate) source: Arc<EventSource>,
     pub(crate) kind: ClientKind,
     /// Reliable clients only: the token and where recovering sockets arrive.
-    pub(crate) recovery: Option<(String, mpsc::Receiver<WebSocket>)>,
+    pub(crate) recovery: Option<super::recovery::Recoverable>,
 }
 
 /// Why a socket stopped being served.
@@ -65,7 +65,7 @@ struct Connection {
     outbound: Outbound,
     source: Arc<EventSource>,
     kind: ClientKind,
-    recovery: Option<(String, mpsc::Receiver<WebSocket>)>,
+    recovery: Option<super::recovery::Recoverable>,
     sequence: super::sequence::SequenceBuffer,
     acks: AckLog,
     jobs: mpsc::Sender<Job>,
@@ -131,7 +131,10 @@ impl Connection {
         let connected = ServerFrame::Connected {
             connection_id: self.source.connection_id.clone(),
             user_id: self.source.user_id.clone(),
-            reconnection_token: self.recovery.as_ref().map(|(token, _)| token.clone()),
+            reconnection_token: self
+                .recovery
+                .as_ref()
+                .map(|(token, _)| token.as_str().to_owned()),
         };
         write(socket, WsMessage::Text(connected.to_json().into())).await?;
         let replay: Vec<String> = self.sequence.unacked().map(str::to_owned).collect();
@@ -538,9 +541,7 @@ async fn stopped(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stopped| *stopped).await.map(drop);
 }
 
-async fn recv_attach(
-    recovery: &mut Option<(String, mpsc::Receiver<WebSocket>)>,
-) -> Option<WebSocket> {
+async fn recv_attach(recovery: &mut Option<super::recovery::Recoverable>) -> Option<WebSocket> {
     match recovery {
         Some((_, attach)) => attach.recv().await,
         None => std::future::pending().await,
