@@ -179,7 +179,8 @@ async fn url(rest: &WebPubSubServiceClient, user: &str) -> String {
         .to_owned()
 }
 
-async fn next_seen(seen: &mut mpsc::UnboundedReceiver<Seen>) -> Seen {
+/// The next thing a recorder saw, waiting at most 10 s.
+async fn next_seen<T>(seen: &mut mpsc::UnboundedReceiver<T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), seen.recv())
         .await
         .expect("the upstream saw an event in time")
@@ -589,4 +590,140 @@ async fn invocations_get_the_upstream_answer() {
     .map(|e| e.0)
     .collect();
     assert_eq!(names, ["connect", "connected", "echo", "fail"]);
+}
+
+/// A bare upstream (no layer) that records each request's method, path and headers and answers
+/// `connect` with `connect_answer` (status, body).
+async fn raw_upstream(
+    connect_answer: (u16, &'static str),
+) -> (
+    SocketAddr,
+    mpsc::UnboundedReceiver<(String, String, http::HeaderMap)>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+        let tx = tx.clone();
+        async move {
+            let (parts, _) = request.into_parts();
+            let _ = tx.send((
+                parts.method.to_string(),
+                parts.uri.path().to_owned(),
+                parts.headers.clone(),
+            ));
+            let mut response = axum::response::Response::new(axum::body::Body::empty());
+            if parts.method == http::Method::OPTIONS {
+                response
+                    .headers_mut()
+                    .insert("webhook-allowed-origin", "*".parse().unwrap());
+            } else if parts.uri.path().ends_with("/connect") {
+                *response.status_mut() = http::StatusCode::from_u16(connect_answer.0).unwrap();
+                *response.body_mut() = axum::body::Body::from(connect_answer.1);
+                response
+                    .headers_mut()
+                    .insert("content-type", "application/json".parse().unwrap());
+            }
+            response
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (address, rx)
+}
+
+type Recorded = (String, String, http::HeaderMap);
+
+#[tokio::test]
+async fn the_upstream_gets_every_cloudevents_header() {
+    let (address, mut requests) = raw_upstream((204, "")).await;
+    let emulator = Emulator::builder()
+        .key("primary-key")
+        .key("secondary-key")
+        .hub(HubSettings::new("Chat").upstream(format!("http://{address}/hooks/{{hub}}/{{event}}")))
+        .start()
+        .await
+        .unwrap();
+    let rest =
+        WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "Chat")
+            .unwrap();
+
+    let (method, path, headers) = next_seen(&mut requests).await;
+    assert_eq!(
+        (method.as_str(), path.as_str()),
+        ("OPTIONS", "/hooks/chat/validate")
+    );
+    assert_eq!(headers["webhook-request-origin"], "127.0.0.1");
+    assert_eq!(headers["ce-awpsversion"], "1.0");
+
+    let mut client = WsClient::connect(&url(&rest, "ann").await, Some(JSON))
+        .await
+        .unwrap();
+    let ServerFrame::Connected { connection_id, .. } = client.next_frame().await else {
+        panic!()
+    };
+    let (method, path, headers) = next_seen(&mut requests).await;
+    assert_eq!(
+        (method.as_str(), path.as_str()),
+        ("POST", "/hooks/chat/connect")
+    );
+    for (name, value) in [
+        ("ce-specversion", "1.0"),
+        ("ce-awpsversion", "1.0"),
+        ("ce-type", "azure.webpubsub.sys.connect"),
+        ("ce-eventname", "connect"),
+        ("ce-hub", "chat"),
+        ("ce-userid", "ann"),
+        ("webhook-request-origin", "127.0.0.1"),
+    ] {
+        assert_eq!(headers[name], value, "{name}");
+    }
+    assert_eq!(headers["ce-connectionid"], connection_id.as_str());
+    assert_eq!(
+        headers["ce-source"],
+        format!("/hubs/chat/client/{connection_id}").as_str()
+    );
+    assert!(headers.contains_key("ce-id") && headers.contains_key("ce-time"));
+    let signature = headers["ce-signature"].to_str().unwrap();
+    for key in ["primary-key", "secondary-key"] {
+        let key = webpubsub::AccessKey::new(key);
+        assert!(
+            webpubsub_protocol::signature::verify([signature], &connection_id, [&key]),
+            "signed with {key:?}"
+        );
+    }
+    let (_, path, headers) = next_seen(&mut requests).await;
+    assert_eq!(path, "/hooks/chat/connected");
+    assert_eq!(headers["ce-subprotocol"], JSON);
+    assert_eq!(headers["content-type"], "application/json; charset=utf-8");
+    client
+        .send_json(json!({"type":"event","event":"note","dataType":"binary","data":"AA=="}))
+        .await;
+    let (_, path, headers) = next_seen(&mut requests).await;
+    assert_eq!(path, "/hooks/chat/note");
+    assert_eq!(headers["ce-type"], "azure.webpubsub.user.note");
+    assert_eq!(headers["content-type"], "application/octet-stream");
+}
+
+#[tokio::test]
+async fn bad_connect_answers_refuse_the_client_with_500() {
+    for (answer, expected) in [
+        ((200, "{not json"), "not valid JSON"),
+        ((200, r#"{"subprotocol":"made.up"}"#), "did not ask for"),
+    ] {
+        let (address, _requests) = raw_upstream(answer).await;
+        let emulator = Emulator::builder()
+            .hub(HubSettings::new("chat").upstream(format!("http://{address}/{{event}}")))
+            .start()
+            .await
+            .unwrap();
+        let rest =
+            WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "chat")
+                .unwrap();
+        let refused = WsClient::connect(&url(&rest, "x").await, Some(JSON))
+            .await
+            .err()
+            .expect("refused");
+        assert_eq!(refused.status, 500);
+        assert!(refused.body.contains(expected), "{}", refused.body);
+    }
 }
