@@ -396,7 +396,7 @@ async fn plain_clients_send_message_events_and_get_the_answer() {
 
 #[tokio::test]
 async fn a_failed_plain_message_drops_the_client() {
-    let (tx, mut seen) = mpsc::unbounded_channel();
+    let (tx, mut seen) = mpsc::unbounded_channel::<Seen>();
     let failing = EventHandlers::new().on_user_event(move |request| {
         let seen = tx.clone();
         async move {
