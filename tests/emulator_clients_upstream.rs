@@ -596,10 +596,7 @@ async fn invocations_get_the_upstream_answer() {
 /// `connect` with `connect_answer` (status, body).
 async fn raw_upstream(
     connect_answer: (u16, &'static str),
-) -> (
-    SocketAddr,
-    mpsc::UnboundedReceiver<(String, String, http::HeaderMap)>,
-) {
+) -> (SocketAddr, mpsc::UnboundedReceiver<Recorded>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
         let tx = tx.clone();
