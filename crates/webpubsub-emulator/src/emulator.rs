@@ -117,3 +117,27 @@ impl Drop for Emulator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handles_cross_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Emulator>();
+        send_sync::<EmulatorBuilder>();
+    }
+
+    #[tokio::test]
+    async fn debug_never_shows_the_key() {
+        let emulator = Emulator::builder()
+            .key("very-secret-key")
+            .start()
+            .await
+            .unwrap();
+        let text = format!("{emulator:?}");
+        assert!(!text.contains("very-secret-key"), "{text}");
+        assert!(emulator.connection_string().contains("very-secret-key"));
+    }
+}
