@@ -5,6 +5,8 @@
 //!   signature check (HMAC-SHA256 over two `ce-signature` entries), the state header, dispatch to
 //!   an echoing handler, and the response with a new state header, body collected;
 //! - `pass_through/layer`: a request on another path, which the layer hands to the inner service;
+//! - `user_event/layer_without_keys`: the same event through a layer with no keys configured,
+//!   which shows what the signature check costs;
 //! - `*/inner_alone`: the same requests sent straight to the inner service: the baseline.
 //!
 //! Every iteration builds its request the same way (the signature is computed once, as the
@@ -130,6 +132,16 @@ fn bench(c: &mut Criterion) {
         });
         group.finish();
     }
+
+    // The same event through a layer without keys: the difference to `user_event/layer` is the
+    // signature check (two HMAC-SHA256 digests compared against the header's entries).
+    let unchecked = WebPubSubLayer::new(Echo).hub("chat").layer(inner);
+    let mut group = c.benchmark_group("user_event");
+    group.bench_function("layer_without_keys", |b| {
+        b.to_async(&runtime)
+            .iter(|| call(unchecked.clone(), user_event()));
+    });
+    group.finish();
 }
 
 /// One request through `service`, the answer body collected: what a server does per request.
