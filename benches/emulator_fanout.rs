@@ -1,0 +1,348 @@
+//! Emulator fan-out (issue 6, row 4), run by `benches/emulator_fanout.sh` against the
+//! `webpubsub-emulator` binary in its own process, so that its memory is its own:
+//!
+//! ```text
+//! emulator_fanout CONNECTION_STRING EMULATOR_PID CLIENTS SECONDS WINDOW
+//! ```
+//!
+//! 1. connects CLIENTS WebSocket clients (tokio-tungstenite, `json.webpubsub.azure.v1`, 4 KiB
+//!    read buffers) to hub `fanout`, each joining group `bench` through its token, and reads
+//!    the emulator's resident memory (`/proc/PID/status`, `VmRSS`) before and after: memory per
+//!    idle connection;
+//! 2. latency: sends one group message at a time with our REST client, waiting until every
+//!    client has it, for 2 s; each client records the time from the start of the REST send to
+//!    the frame's arrival (the payload carries the send time): p50/p99 over all deliveries;
+//! 3. throughput: REST group sends with up to WINDOW messages not yet delivered to every client
+//!    (so the per-connection queues never overflow), for SECONDS: messages delivered per second,
+//!    counted by the clients, and the latency under that load.
+//!
+//! Prints one JSON line. Every client must see every message in order (a gap or a closed
+//! client fails the run).
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures_util::StreamExt as _;
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::{
+    client::IntoClientRequest as _, http::HeaderValue, protocol::WebSocketConfig,
+};
+use webpubsub::rest::WebPubSubServiceClient;
+
+const HUB: &str = "fanout";
+const GROUP: &str = "bench";
+const LATENCY_PHASE: Duration = Duration::from_secs(2);
+const WAIT: Duration = Duration::from_secs(60);
+/// Clients connecting at the same time.
+const CONNECT_CONCURRENCY: usize = 64;
+
+/// Latencies by the microsecond, up to [`Histogram::MAX_US`] (the last bucket takes the rest):
+/// exact percentiles without a lock per delivery.
+struct Histogram {
+    buckets: Vec<AtomicU64>,
+}
+
+impl Histogram {
+    const MAX_US: usize = 1 << 21;
+
+    fn new() -> Self {
+        Self {
+            buckets: (0..=Self::MAX_US).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    fn record(&self, us: u64) {
+        let bucket = (us as usize).min(Self::MAX_US);
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn count(&self) -> u64 {
+        self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The latency at percentile `p` (0..=1), in µs.
+    fn percentile(&self, p: f64) -> usize {
+        let total = self.count();
+        if total == 0 {
+            return 0;
+        }
+        let rank = ((total - 1) as f64 * p).round() as u64;
+        let mut seen = 0;
+        for (us, bucket) in self.buckets.iter().enumerate() {
+            seen += bucket.load(Ordering::Relaxed);
+            if seen > rank {
+                return us;
+            }
+        }
+        Self::MAX_US
+    }
+}
+
+/// What every client task shares.
+struct Shared {
+    epoch: Instant,
+    /// Deliveries counted by all clients.
+    delivered: AtomicU64,
+    /// The count a waiter waits for: clients wake it when they reach it.
+    target: AtomicU64,
+    progress: Notify,
+    /// Which histogram clients record into: 0 none, 1 one message at a time, 2 under load.
+    phase: AtomicU8,
+    idle: Histogram,
+    loaded: Histogram,
+    failed: AtomicBool,
+}
+
+impl Shared {
+    fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
+    /// Waits until at least `target` deliveries were counted.
+    async fn wait_delivered(&self, target: u64) {
+        let waited = Instant::now();
+        loop {
+            let notified = self.progress.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            self.target.store(target, Ordering::Release);
+            let delivered = self.delivered.load(Ordering::Acquire);
+            if delivered >= target {
+                return;
+            }
+            assert!(
+                waited.elapsed() < WAIT,
+                "the clients got {delivered} of {target} deliveries within {WAIT:?}"
+            );
+            // The timeout only bounds a wake-up lost to a race; clients normally wake us.
+            let _ = tokio::time::timeout(Duration::from_millis(10), notified).await;
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let [connection_string, pid, clients, seconds, window] = args.as_slice() else {
+        eprintln!(
+            "emulator_fanout: run benches/emulator_fanout.sh (usage in benches/emulator_fanout.rs)"
+        );
+        return;
+    };
+    let pid: u32 = pid.parse().expect("EMULATOR_PID is a number");
+    let clients: usize = clients.parse().expect("CLIENTS is a number");
+    let seconds: u64 = seconds.parse().expect("SECONDS is a number");
+    let window: u64 = window.parse().expect("WINDOW is a number");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    runtime.block_on(run(connection_string, pid, clients, seconds, window));
+}
+
+async fn run(connection_string: &str, pid: u32, clients: usize, seconds: u64, window: u64) {
+    let rest = WebPubSubServiceClient::from_connection_string(connection_string, HUB)
+        .expect("a connection string");
+    // One call first, so that the emulator's REST path and the hub exist before the baseline.
+    rest.send_to_group(GROUP, "warm-up").await.expect("a send");
+    let url = rest
+        .client_access_token()
+        .groups([GROUP])
+        .expires_after(Duration::from_secs(3600))
+        .await
+        .expect("a client token")
+        .url()
+        .to_owned();
+    let shared = Arc::new(Shared {
+        epoch: Instant::now(),
+        delivered: AtomicU64::new(0),
+        target: AtomicU64::new(u64::MAX),
+        progress: Notify::new(),
+        phase: AtomicU8::new(0),
+        idle: Histogram::new(),
+        loaded: Histogram::new(),
+        failed: AtomicBool::new(false),
+    });
+
+    let rss_before = resident_kib(pid);
+    let connected = Instant::now();
+    let permits = Arc::new(tokio::sync::Semaphore::new(CONNECT_CONCURRENCY));
+    let (connected_tx, mut connected_rx) = tokio::sync::mpsc::unbounded_channel();
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (url, shared, permits) = (url.clone(), shared.clone(), permits.clone());
+            let connected_tx = connected_tx.clone();
+            tokio::spawn(async move {
+                let permit = permits.acquire().await.expect("the semaphore stays open");
+                let ws = connect(&url).await;
+                drop(permit);
+                let _ = connected_tx.send(());
+                read(ws, shared).await;
+            })
+        })
+        .collect();
+    for _ in 0..clients {
+        tokio::time::timeout(WAIT, connected_rx.recv())
+            .await
+            .expect("every client connects in time")
+            .expect("a client task panicked while connecting");
+    }
+    let connect_seconds = connected.elapsed().as_secs_f64();
+    // Let the emulator settle (connected events, buffers) before reading its memory.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_after = resident_kib(pid);
+    let per_connection_kib = (rss_after.saturating_sub(rss_before)) as f64 / clients as f64;
+
+    // Latency, one message at a time.
+    shared.phase.store(1, Ordering::Release);
+    let started = Instant::now();
+    let mut sent = 0u64;
+    while started.elapsed() < LATENCY_PHASE {
+        send(&rest, &shared).await;
+        sent += 1;
+        shared.wait_delivered(sent * clients as u64).await;
+    }
+
+    // Throughput, up to `window` messages in flight.
+    shared.phase.store(2, Ordering::Release);
+    let base = shared.delivered.load(Ordering::Acquire);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut in_phase = 0u64;
+    while Instant::now() < deadline {
+        // Wait until the message `window` places back has reached every client.
+        if in_phase >= window {
+            shared
+                .wait_delivered(base + (in_phase - window + 1) * clients as u64)
+                .await;
+        }
+        send(&rest, &shared).await;
+        in_phase += 1;
+    }
+    shared
+        .wait_delivered(base + in_phase * clients as u64)
+        .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    shared.phase.store(0, Ordering::Release);
+    let delivered = shared.delivered.load(Ordering::Acquire) - base;
+    assert!(
+        !shared.failed.load(Ordering::Acquire),
+        "a client saw a gap or was closed"
+    );
+    for task in tasks {
+        task.abort();
+    }
+
+    println!(
+        concat!(
+            r#"{{"clients":{},"connect_s":{:.2},"rss_before_kib":{},"rss_after_kib":{},"#,
+            r#""kib_per_idle_connection":{:.2},"idle_sends":{},"idle_p50_us":{},"idle_p99_us":{},"#,
+            r#""window":{},"sends":{},"delivered":{},"seconds":{:.3},"messages_per_s":{:.0},"#,
+            r#""loaded_p50_us":{},"loaded_p99_us":{}}}"#
+        ),
+        clients,
+        connect_seconds,
+        rss_before,
+        rss_after,
+        per_connection_kib,
+        sent,
+        shared.idle.percentile(0.50),
+        shared.idle.percentile(0.99),
+        window,
+        in_phase,
+        delivered,
+        elapsed,
+        delivered as f64 / elapsed,
+        shared.loaded.percentile(0.50),
+        shared.loaded.percentile(0.99),
+    );
+}
+
+/// One group message whose text is the send time (µs since `shared.epoch`).
+async fn send(rest: &WebPubSubServiceClient, shared: &Shared) {
+    let stamp = shared.now_us().to_string();
+    rest.send_to_group(GROUP, stamp)
+        .await
+        .expect("the emulator accepts the send");
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(url: &str) -> Socket {
+    let mut request = url.into_client_request().expect("a client URL");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("json.webpubsub.azure.v1"),
+    );
+    let config = WebSocketConfig::default().read_buffer_size(4096);
+    let (mut ws, _) = tokio::time::timeout(
+        WAIT,
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
+    )
+    .await
+    .expect("the client connects in time")
+    .expect("the client connects");
+    // The `connected` frame: registered and in the group from now on.
+    let first = tokio::time::timeout(WAIT, ws.next())
+        .await
+        .expect("connected in time");
+    assert!(
+        matches!(&first, Some(Ok(frame)) if frame.is_text()),
+        "the first frame is `connected`"
+    );
+    ws
+}
+
+/// Counts the client's `message` frames and records their latency in the current phase.
+async fn read(mut ws: Socket, shared: Arc<Shared>) {
+    let mut last_stamp = 0u64;
+    while let Some(frame) = ws.next().await {
+        let Ok(frame) = frame else {
+            shared.failed.store(true, Ordering::Release);
+            break;
+        };
+        let Ok(text) = frame.to_text() else { continue };
+        let Some(stamp) = stamp(text) else { continue };
+        if stamp < last_stamp {
+            shared.failed.store(true, Ordering::Release);
+        }
+        last_stamp = stamp;
+        let latency = shared.now_us().saturating_sub(stamp);
+        match shared.phase.load(Ordering::Acquire) {
+            1 => shared.idle.record(latency),
+            2 => shared.loaded.record(latency),
+            _ => {}
+        }
+        let delivered = shared.delivered.fetch_add(1, Ordering::AcqRel) + 1;
+        if delivered >= shared.target.load(Ordering::Acquire) {
+            shared.progress.notify_waiters();
+        }
+    }
+}
+
+/// The send time in a `message` frame: `"data":"<digits>"`.
+fn stamp(text: &str) -> Option<u64> {
+    let start = text.find(r#""data":""#)? + r#""data":""#.len();
+    let digits = &text[start..];
+    let end = digits.find('"')?;
+    digits[..end].parse().ok()
+}
+
+/// The resident memory of process `pid` in KiB (`VmRSS` of `/proc/PID/status`).
+fn resident_kib(pid: u32) -> u64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the emulator is running");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmRSS line")
+}

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Emulator fan-out (issue 6, row 4): the `webpubsub-emulator` binary in its own process, the
+# WebSocket clients and the REST sender (benches/emulator_fanout.rs) in another. For each client
+# count: messages delivered per second on a group broadcast, the end-to-end latency (REST send to
+# client receipt) one message at a time and under load, and the emulator's resident memory per
+# idle connection. A fresh emulator per client count.
+#
+# Usage: benches/emulator_fanout.sh           (CLIENTS="1000 10000" SECONDS=5 WINDOW=32 ROUNDS=1)
+#        EMULATOR_CPU=0 CLIENT_CPU=1 benches/emulator_fanout.sh   (pin the two processes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CLIENTS=${CLIENTS:-"1000 10000"}
+SECONDS_=${SECONDS:-5}
+WINDOW=${WINDOW:-32}
+ROUNDS=${ROUNDS:-1}
+KEY=fanout-bench-key-not-a-secret-0123456789
+pin() { if [ -n "${1:-}" ]; then echo "taskset -c $1"; fi; }
+
+echo "building (release) ..." >&2
+emu=$(cargo build --profile bench -p webpubsub-emulator --bin webpubsub-emulator --message-format=json 2>/dev/null |
+  jq -r 'select(.target.name == "webpubsub-emulator" and .executable != null) | .executable' | tail -n 1)
+bin=$(cargo bench --bench emulator_fanout --no-run --message-format=json 2>/dev/null |
+  jq -r 'select(.target.name == "emulator_fanout" and .executable != null) | .executable' | tail -n 1)
+[ -x "$emu" ] && [ -x "$bin" ] || { echo "emulator_fanout.sh: build failed" >&2; exit 1; }
+
+work=$(mktemp -d)
+emu_pid=
+cleanup() {
+  if [ -n "$emu_pid" ]; then kill "$emu_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for round in $(seq "$ROUNDS"); do
+  for clients in $CLIENTS; do
+    : >"$work/emu.out"
+    RUST_LOG=warn $(pin "${EMULATOR_CPU:-}") "$emu" --port 0 --key "$KEY" >"$work/emu.out" 2>"$work/emu.err" &
+    emu_pid=$!
+    for _ in $(seq 100); do grep -q '^Endpoint=' "$work/emu.out" && break; sleep 0.1; done
+    cs=$(grep -m1 '^Endpoint=' "$work/emu.out") || { echo "the emulator did not start:" >&2; cat "$work/emu.err" >&2; exit 1; }
+    result=$($(pin "${CLIENT_CPU:-}") "$bin" "$cs" "$emu_pid" "$clients" "$SECONDS_" "$WINDOW")
+    echo "round $round, $clients clients: $result" >&2
+    echo "$result" >>"$work/results"
+    kill "$emu_pid"; wait "$emu_pid" 2>/dev/null || true; emu_pid=
+    if [ -s "$work/emu.err" ]; then echo "emulator stderr:" >&2; head -5 "$work/emu.err" >&2; fi
+  done
+done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+python3 - "$work/results" <<'PY'
+import json, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    rows.setdefault(r["clients"], []).append(r)
+print("| clients | messages delivered/s | latency p50 / p99 µs, one at a time | latency p50 / p99 µs, under load | KiB per idle connection (emulator RSS) |")
+print("|---|---|---|---|---|")
+for clients, rs in sorted(rows.items()):
+    med = lambda k: statistics.median(r[k] for r in rs)
+    print(f"| {clients:,} | {med('messages_per_s'):,.0f} | {med('idle_p50_us'):.0f} / {med('idle_p99_us'):.0f} | "
+          f"{med('loaded_p50_us'):.0f} / {med('loaded_p99_us'):.0f} | {med('kib_per_idle_connection'):.1f} |")
+PY
