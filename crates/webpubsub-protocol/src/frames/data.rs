@@ -1,0 +1,75 @@
+//! [`FrameData`]: a frame's payload with its `dataType`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::Value;
+
+/// The payload of a frame with its `dataType`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FrameData {
+    /// `dataType: text`: `data` is a string.
+    Text(String),
+    /// `dataType: json`: `data` is any JSON value.
+    Json(Value),
+    /// `dataType: binary`: `data` is base64 on the wire.
+    Binary(Vec<u8>),
+}
+
+impl FrameData {
+    /// The `dataType` name.
+    pub fn data_type(&self) -> &'static str {
+        match self {
+            Self::Text(_) => "text",
+            Self::Json(_) => "json",
+            Self::Binary(_) => "binary",
+        }
+    }
+
+    /// The `data` value as it appears on the wire.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Self::Text(text) => Value::String(text.clone()),
+            Self::Json(value) => value.clone(),
+            Self::Binary(bytes) => Value::String(BASE64.encode(bytes)),
+        }
+    }
+
+    pub(super) fn from_wire(data_type: Option<&str>, data: Option<Value>) -> Result<Self, String> {
+        let data = data.ok_or("the frame has no data")?;
+        // The service treats a missing dataType as json.
+        match data_type.unwrap_or("json") {
+            "json" => Ok(Self::Json(data)),
+            "text" => match data {
+                Value::String(text) => Ok(Self::Text(text)),
+                other => Err(format!(
+                    "dataType text needs a string data, got {}",
+                    kind(&other)
+                )),
+            },
+            "binary" => match data {
+                Value::String(text) => BASE64
+                    .decode(text.as_bytes())
+                    .map(Self::Binary)
+                    .map_err(|e| format!("binary data is not valid base64: {e}")),
+                other => Err(format!(
+                    "dataType binary needs a base64 string data, got {}",
+                    kind(&other)
+                )),
+            },
+            "protobuf" => Err("dataType protobuf is not supported by the JSON subprotocols".into()),
+            other => Err(format!("unknown dataType {other:?}")),
+        }
+    }
+}
+
+/// What kind of JSON value `value` is, for error messages.
+pub(super) fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
