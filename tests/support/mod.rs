@@ -3,4 +3,5 @@
 
 pub mod layer;
 pub mod node;
+pub mod raw_http;
 pub mod ws_client;

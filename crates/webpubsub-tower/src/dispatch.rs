@@ -168,6 +168,14 @@ fn parse_json<T: DeserializeOwned + Default>(body: &[u8], event: &str) -> Result
 }
 
 fn parse_required_json<T: DeserializeOwned>(body: &[u8], event: &str) -> Result<T, Rejection> {
+    // serde's derived structs also read a JSON array (fields by position), so `[]` would pass
+    // as an empty event: an event body is an object or nothing.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(Rejection::new(
+            RejectionKind::InvalidBody,
+            format!("the {event} event body is not a json object"),
+        ));
+    }
     serde_json::from_slice(body).map_err(|err| {
         Rejection::new(
             RejectionKind::InvalidBody,

@@ -194,24 +194,34 @@ fn user_data_type(headers: &HeaderMap) -> Result<DataType, Rejection> {
     })
 }
 
-/// The first value of a header as UTF-8. Values are taken as sent: neither the service nor the
-/// official SDKs percent-encode them, so decoding would corrupt ids that contain `%`.
+/// The value of a single-valued header as UTF-8. Values are taken as sent: neither the service
+/// nor the official SDKs percent-encode them, so decoding would corrupt ids that contain `%`.
+/// The service sends each `ce-*` header once; a second line is refused rather than ignored, so
+/// that no proxy in front of the layer can act on one value (say, route by the last `ce-hub`)
+/// while the layer acts on another.
 fn text<'h>(
     headers: &'h HeaderMap,
     name: &HeaderName,
     spelled: &str,
 ) -> Result<Option<&'h str>, Rejection> {
-    headers
-        .get(name)
-        .map(|value| {
-            std::str::from_utf8(value.as_bytes()).map_err(|_| {
-                Rejection::new(
-                    RejectionKind::MalformedHeader,
-                    format!("header {spelled} is not valid utf-8"),
-                )
-            })
+    let mut lines = headers.get_all(name).iter();
+    let Some(value) = lines.next() else {
+        return Ok(None);
+    };
+    if lines.next().is_some() {
+        return Err(Rejection::new(
+            RejectionKind::MalformedHeader,
+            format!("more than one {spelled} header"),
+        ));
+    }
+    std::str::from_utf8(value.as_bytes())
+        .map(Some)
+        .map_err(|_| {
+            Rejection::new(
+                RejectionKind::MalformedHeader,
+                format!("header {spelled} is not valid utf-8"),
+            )
         })
-        .transpose()
 }
 
 fn required<'h>(
@@ -313,6 +323,28 @@ mod tests {
         assert_eq!(context.states().get_value("a"), Some(&serde_json::json!(1)));
         assert_eq!(inbound.data_type, Some(DataType::Text));
         assert!(!format!("{context:?}").contains("sha256=00"));
+    }
+
+    /// Regression (bad-input corpus): a second line of a single-valued `ce-*` header was
+    /// ignored, so `ce-hub: chat` + `ce-hub: admin` was served as `chat`.
+    #[test]
+    fn a_repeated_single_valued_header_is_a_400() {
+        for name in [
+            "ce-type",
+            "ce-hub",
+            "ce-connectionid",
+            "ce-userid",
+            "ce-eventname",
+        ] {
+            let mut headers = base();
+            if !headers.contains_key(name) {
+                headers.append(name, HeaderValue::from_static("first"));
+            }
+            headers.append(name, HeaderValue::from_static("other"));
+            let rejection = read_head(&Config::default(), None, headers).unwrap_err();
+            assert_eq!(rejection.kind(), RejectionKind::MalformedHeader, "{name}");
+            assert!(rejection.message().contains("more than one"), "{name}");
+        }
     }
 
     #[test]

@@ -543,6 +543,13 @@ mod tests {
         let (status, _, _, rejection) = send(&layer, connect("{not json")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(rejection.unwrap().kind(), RejectionKind::InvalidBody);
+        // Regression (bad-input corpus): serde reads a struct from a JSON array too, so `[]`
+        // was served as an empty connect.
+        for not_an_object in ["[]", " [{}]", "\"connect\"", "5"] {
+            let (status, _, _, rejection) = send(&layer, connect(not_an_object)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{not_an_object}");
+            assert_eq!(rejection.unwrap().kind(), RejectionKind::InvalidBody);
+        }
     }
 
     #[tokio::test]

@@ -1,0 +1,30 @@
+//! Connection-string parsing: any text gives a connection string or an error, never a panic; a
+//! parsed one re-parses from its parts to the same value, and its `Debug` hides the key.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use webpubsub_protocol::ConnectionString;
+
+fuzz_target!(|text: &str| {
+    let parsed = match text.parse::<ConnectionString>() {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            let _ = error.to_string();
+            return;
+        }
+    };
+    let key = parsed.access_key().expose().to_owned();
+    let shown = format!("{parsed:?}");
+    // A short key, or one that is part of the endpoint, cannot be told from the endpoint text.
+    if key.len() >= 4 && !parsed.endpoint().contains(&key) && !"ConnectionString".contains(&key) {
+        assert!(!shown.contains(&key), "Debug shows the key: {shown}");
+    }
+    let rebuilt = format!("Endpoint={};AccessKey={key}", parsed.endpoint());
+    if !key.contains(';') && key.trim() == key {
+        let again: ConnectionString = rebuilt
+            .parse()
+            .unwrap_or_else(|e| panic!("{rebuilt:?} (from {text:?}) does not parse: {e}"));
+        assert_eq!(again.endpoint(), parsed.endpoint());
+        assert_eq!(again.host(), parsed.host());
+    }
+});
