@@ -13,6 +13,7 @@ mod protocol;
 mod recovery;
 mod sequence;
 mod session;
+mod socket;
 
 use axum::Router;
 use axum::extract::ws::{
@@ -160,7 +161,7 @@ fn reattach(
 
 async fn refuse_recovery(mut socket: axum::extract::ws::WebSocket, refusal: recovery::Refusal) {
     let frame = CloseFrame {
-        code: 1008,
+        code: socket::close_code::POLICY_VIOLATION,
         reason: refusal.reason().into(),
     };
     let _ = socket.send(WsMessage::Close(Some(frame))).await;

@@ -3,7 +3,6 @@
 //! for the recovery window.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
 use futures_util::SinkExt;
@@ -14,25 +13,12 @@ use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, MessageSource
 use super::commands::{self, AckLog, Effect};
 use super::events::{self, Job, Outcome, Reply};
 use super::protocol::ClientKind;
+use super::socket::{
+    MAX_FRAME_BYTES, WRITE_TIMEOUT, close_code, data_len, plain_frame, truncate, write,
+};
 use crate::app::AppState;
-use crate::registry::{ConnectionGuard, Delivery, Hub, Message, Origin, Outbound};
+use crate::registry::{ConnectionGuard, Delivery, Hub, Origin, Outbound};
 use crate::upstream::EventSource;
-
-/// The largest frame a client may send, as in the service; larger frames close with 1009.
-pub(crate) const MAX_FRAME_BYTES: usize = 1 << 20;
-
-/// How long writing one frame may take before the client counts as gone.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// WebSocket close codes the emulator sends.
-mod close_code {
-    pub(super) const NORMAL: u16 = 1000;
-    pub(super) const GOING_AWAY: u16 = 1001;
-    pub(super) const PROTOCOL_ERROR: u16 = 1002;
-    pub(super) const POLICY_VIOLATION: u16 = 1008;
-    pub(super) const TOO_BIG: u16 = 1009;
-    pub(super) const INTERNAL_ERROR: u16 = 1011;
-}
 
 /// Everything a connection is, handed over by the upgrade.
 #[derive(Debug)]
@@ -546,41 +532,4 @@ async fn recv_attach(recovery: &mut Option<super::recovery::Recoverable>) -> Opt
         Some((_, attach)) => attach.recv().await,
         None => std::future::pending().await,
     }
-}
-
-fn data_len(message: &WsMessage) -> usize {
-    match message {
-        WsMessage::Text(text) => text.len(),
-        WsMessage::Binary(bytes) => bytes.len(),
-        _ => 0,
-    }
-}
-
-/// A registry message as a plain client receives it: text (JSON as text) or binary.
-fn plain_frame(message: &Message) -> Option<WsMessage> {
-    use crate::registry::DataType;
-    Some(match message.data_type {
-        DataType::Text | DataType::Json => match std::str::from_utf8(&message.data) {
-            Ok(text) => WsMessage::Text(text.into()),
-            Err(_) => WsMessage::Binary(message.data.clone()),
-        },
-        DataType::Binary => WsMessage::Binary(message.data.clone()),
-    })
-}
-
-async fn write(socket: &mut WebSocket, message: WsMessage) -> Result<(), String> {
-    match timeout(WRITE_TIMEOUT, socket.send(message)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(format!("writing to the socket failed: {error}")),
-        Err(_) => Err(format!("the client did not read for {WRITE_TIMEOUT:?}")),
-    }
-}
-
-/// At most `max` bytes of `text`, cut at a character boundary.
-fn truncate(text: &str, max: usize) -> &str {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }

@@ -1,0 +1,62 @@
+//! The client's socket: the frame limit, the close codes, bounded writes, and registry
+//! messages as plain clients see them.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message as WsMessage, WebSocket};
+use tokio::time::timeout;
+
+use crate::registry::Message;
+
+/// The largest frame a client may send, as in the service; larger frames close with 1009.
+pub(super) const MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// How long writing one frame may take before the client counts as gone.
+pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// WebSocket close codes the emulator sends.
+pub(super) mod close_code {
+    pub(crate) const NORMAL: u16 = 1000;
+    pub(crate) const GOING_AWAY: u16 = 1001;
+    pub(crate) const PROTOCOL_ERROR: u16 = 1002;
+    pub(crate) const POLICY_VIOLATION: u16 = 1008;
+    pub(crate) const TOO_BIG: u16 = 1009;
+    pub(crate) const INTERNAL_ERROR: u16 = 1011;
+}
+
+pub(super) fn data_len(message: &WsMessage) -> usize {
+    match message {
+        WsMessage::Text(text) => text.len(),
+        WsMessage::Binary(bytes) => bytes.len(),
+        _ => 0,
+    }
+}
+
+/// A registry message as a plain client receives it: text (JSON as text) or binary.
+pub(super) fn plain_frame(message: &Message) -> Option<WsMessage> {
+    use crate::registry::DataType;
+    Some(match message.data_type {
+        DataType::Text | DataType::Json => match std::str::from_utf8(&message.data) {
+            Ok(text) => WsMessage::Text(text.into()),
+            Err(_) => WsMessage::Binary(message.data.clone()),
+        },
+        DataType::Binary => WsMessage::Binary(message.data.clone()),
+    })
+}
+
+pub(super) async fn write(socket: &mut WebSocket, message: WsMessage) -> Result<(), String> {
+    match timeout(WRITE_TIMEOUT, socket.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(format!("writing to the socket failed: {error}")),
+        Err(_) => Err(format!("the client did not read for {WRITE_TIMEOUT:?}")),
+    }
+}
+
+/// At most `max` bytes of `text`, cut at a character boundary.
+pub(super) fn truncate(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
