@@ -78,25 +78,7 @@ pub(super) async fn connect(
     query: &[(String, String)],
     headers: &HeaderMap,
 ) -> Result<Accepted, Refusal> {
-    let claims = match auth::token_of(query, headers) {
-        Some(token) => {
-            let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-            let authorities: Vec<&str> = std::iter::once(app.config.authority())
-                .chain(host)
-                .collect();
-            Some(
-                auth::verify(token, &app.config.keys, hub_name, &authorities)
-                    .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))?,
-            )
-        }
-        None if app.config.allows_anonymous(hub_name) => None,
-        None => {
-            return Err((
-                StatusCode::UNAUTHORIZED,
-                "no access token: pass access_token in the query or an Authorization: Bearer header".into(),
-            ));
-        }
-    };
+    let claims = authenticate(app, hub_name, query, headers)?;
     let requested = protocol::requested(headers);
     let connection_id = new_connection_id();
     let mut user_id = claims.as_ref().and_then(|c| c.sub.clone());
@@ -108,69 +90,25 @@ pub(super) async fn connect(
     let mut subprotocol = None;
     let source = EventSource::new(hub_name, connection_id.clone(), user_id.clone(), None, None);
 
-    if app.upstream.handles(hub_name, &EventType::Connect) {
-        let body = ConnectEventBody {
-            claims: claims.as_ref().map(claims_map).unwrap_or_default(),
-            query: multimap(
-                query
-                    .iter()
-                    .filter(|(k, _)| k != "access_token")
-                    .map(|(k, v)| (k.as_str(), v.as_str())),
-            ),
-            headers: multimap(
-                headers
-                    .iter()
-                    .filter(|(name, _)| *name != http::header::AUTHORIZATION)
-                    .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
-            ),
-            subprotocols: requested.clone(),
-            ..ConnectEventBody::default()
-        };
-        let body = serde_json::to_vec(&body)
-            .map_err(|e| internal(format!("cannot encode the connect event: {e}")))?;
-        let reply = app
-            .upstream
-            .send(
-                &source,
-                EventType::Connect,
-                "application/json; charset=utf-8",
-                body.into(),
-            )
-            .await;
-        match reply {
-            None => {}
-            Some(Ok(reply)) if reply.body.is_empty() => {}
-            Some(Ok(reply)) => {
-                let answer: ConnectResponseBody =
-                    serde_json::from_slice(&reply.body).map_err(|e| {
-                        internal(format!(
-                            "the upstream's connect answer is not valid JSON: {e}"
-                        ))
-                    })?;
-                if let Some(id) = answer.user_id {
-                    user_id = Some(id);
-                }
-                groups.extend(answer.groups.unwrap_or_default());
-                roles.extend(answer.roles.unwrap_or_default());
-                if let Some(chosen) = answer.subprotocol.filter(|p| !p.is_empty()) {
-                    if !requested.contains(&chosen) {
-                        return Err(internal(format!(
-                            "the upstream chose subprotocol {chosen:?}, which the client did not ask for"
-                        )));
-                    }
-                    subprotocol = Some(chosen);
-                }
+    let request = ConnectRequest {
+        claims: claims.as_ref(),
+        query,
+        headers,
+        requested: &requested,
+    };
+    if let Some(answer) = ask_upstream(app, &source, request).await? {
+        if let Some(id) = answer.user_id {
+            user_id = Some(id);
+        }
+        groups.extend(answer.groups.unwrap_or_default());
+        roles.extend(answer.roles.unwrap_or_default());
+        if let Some(chosen) = answer.subprotocol.filter(|p| !p.is_empty()) {
+            if !requested.contains(&chosen) {
+                return Err(internal(format!(
+                    "the upstream chose subprotocol {chosen:?}, which the client did not ask for"
+                )));
             }
-            Some(Err(UpstreamError::Status { status, body, .. })) => {
-                let text = String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned();
-                let reason = if text.is_empty() {
-                    format!("the upstream refused the connection with {status}")
-                } else {
-                    text
-                };
-                return Err((status, reason));
-            }
-            Some(Err(error)) => return Err(internal(format!("the connect event failed: {error}"))),
+            subprotocol = Some(chosen);
         }
     }
 
@@ -202,6 +140,102 @@ pub(super) async fn connect(
         subprotocol,
         recovery,
     })
+}
+
+/// The client's token claims, `None` for an anonymous client where that is allowed.
+fn authenticate(
+    app: &AppState,
+    hub_name: &str,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<Option<ClientTokenClaims>, Refusal> {
+    match auth::token_of(query, headers) {
+        Some(token) => {
+            let host = headers.get(HOST).and_then(|h| h.to_str().ok());
+            let authorities: Vec<&str> = std::iter::once(app.config.authority())
+                .chain(host)
+                .collect();
+            auth::verify(token, &app.config.keys, hub_name, &authorities)
+                .map(Some)
+                .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))
+        }
+        None if app.config.allows_anonymous(hub_name) => Ok(None),
+        None => Err((
+            StatusCode::UNAUTHORIZED,
+            "no access token: pass access_token in the query or an Authorization: Bearer header"
+                .into(),
+        )),
+    }
+}
+
+/// What the `connect` event is made of.
+struct ConnectRequest<'a> {
+    claims: Option<&'a ClientTokenClaims>,
+    query: &'a [(String, String)],
+    headers: &'a HeaderMap,
+    requested: &'a [String],
+}
+
+/// Sends `connect` to the hub's handler. `Ok(None)` when no handler takes it or it answered
+/// without a body (204); a 4xx/5xx answer is the client's refusal.
+async fn ask_upstream(
+    app: &AppState,
+    source: &EventSource,
+    request: ConnectRequest<'_>,
+) -> Result<Option<ConnectResponseBody>, Refusal> {
+    if !app.upstream.handles(&source.hub, &EventType::Connect) {
+        return Ok(None);
+    }
+    let body = ConnectEventBody {
+        claims: request.claims.map(claims_map).unwrap_or_default(),
+        // The credentials are not the upstream's business.
+        query: multimap(
+            request
+                .query
+                .iter()
+                .filter(|(k, _)| k != "access_token")
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        ),
+        headers: multimap(
+            request
+                .headers
+                .iter()
+                .filter(|(name, _)| *name != http::header::AUTHORIZATION)
+                .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?))),
+        ),
+        subprotocols: request.requested.to_vec(),
+        ..ConnectEventBody::default()
+    };
+    let body = serde_json::to_vec(&body)
+        .map_err(|e| internal(format!("cannot encode the connect event: {e}")))?;
+    let reply = app
+        .upstream
+        .send(
+            source,
+            EventType::Connect,
+            "application/json; charset=utf-8",
+            body.into(),
+        )
+        .await;
+    match reply {
+        None => Ok(None),
+        Some(Ok(reply)) if reply.body.is_empty() => Ok(None),
+        Some(Ok(reply)) => serde_json::from_slice(&reply.body).map(Some).map_err(|e| {
+            internal(format!(
+                "the upstream's connect answer is not valid JSON: {e}"
+            ))
+        }),
+        Some(Err(UpstreamError::Status { status, body, .. })) => {
+            let text = String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned();
+            let reason = if text.is_empty() {
+                format!("the upstream refused the connection with {status}")
+            } else {
+                text
+            };
+            Err((status, reason))
+        }
+        Some(Err(error)) => Err(internal(format!("the connect event failed: {error}"))),
+    }
 }
 
 fn internal(reason: String) -> Refusal {
