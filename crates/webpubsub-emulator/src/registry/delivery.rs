@@ -148,6 +148,32 @@ impl Outbound {
         }
     }
 
+    /// The next delivery if one is queued now, without waiting: for draining a batch after
+    /// [`recv`](Self::recv) returned one, to write it with a single flush. `None` means nothing
+    /// is ready (or the connection is over: `recv` then says which). Same order and close
+    /// semantics as `recv`.
+    pub fn try_recv(&mut self) -> Option<Delivery> {
+        if self.finished {
+            return None;
+        }
+        if let Some(close) = self.killed() {
+            return Some(close);
+        }
+        match self.receiver.try_recv() {
+            Ok(Delivery::Close { reason }) => {
+                self.finished = true;
+                Some(Delivery::Close { reason })
+            }
+            Ok(message) => Some(message),
+            Err(mpsc::error::TryRecvError::Empty) => None,
+            Err(mpsc::error::TryRecvError::Disconnected) => {
+                let close = self.killed();
+                self.finished = true;
+                close
+            }
+        }
+    }
+
     fn killed(&mut self) -> Option<Delivery> {
         let reason = self.kill.reason.get()?.clone();
         self.finished = true;

@@ -910,6 +910,47 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn try_recv_drains_without_waiting_with_the_same_close_rules() {
+        let hub = Registry::with_queue_capacity(2).hub("h");
+        let (_guard, mut outbound) = hub.register(info("c", None)).unwrap();
+        assert_eq!(outbound.try_recv(), None, "nothing queued yet");
+        hub.send_to_all(text("1"), &[], None);
+        hub.send_to_all(text("2"), &[], None);
+        assert_eq!(
+            texts(&[outbound.try_recv().unwrap(), outbound.try_recv().unwrap()]),
+            [b"1", b"2"]
+        );
+        assert_eq!(outbound.try_recv(), None);
+        hub.send_to_all(text("3"), &[], None);
+        assert!(hub.close_connection("c", Some("bye")));
+        assert_eq!(texts(&[outbound.try_recv().unwrap()]), [b"3"]);
+        assert_eq!(
+            outbound.try_recv(),
+            Some(Delivery::Close {
+                reason: Some("bye".into())
+            })
+        );
+        assert_eq!(outbound.try_recv(), None);
+        assert_eq!(
+            next(&mut outbound).await,
+            None,
+            "recv agrees the connection is over"
+        );
+
+        let (_guard, mut slow) = hub.register(info("slow", None)).unwrap();
+        for data in ["a", "b", "c"] {
+            hub.send_to_all(text(data), &[], None);
+        }
+        assert_eq!(
+            slow.try_recv(),
+            Some(Delivery::Close {
+                reason: Some(QUEUE_FULL_REASON.into())
+            })
+        );
+        assert_eq!(slow.try_recv(), None);
+    }
+
+    #[tokio::test]
     async fn a_waiting_receiver_gets_the_close_before_the_backlog() {
         let hub = Registry::with_queue_capacity(1).hub("h");
         let (_guard, mut outbound) = hub.register(info("c", None)).unwrap();
