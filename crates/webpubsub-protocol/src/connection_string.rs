@@ -180,6 +180,19 @@ fn normalize_endpoint(
     let path = uri.path().trim_end_matches('/');
     let port = port.or_else(|| authority.port_u16());
     let host_part = authority.host().to_ascii_lowercase();
+    // `http::Uri` lets brackets through in a name (`m[x::1]`), and applying `Port` to such a
+    // host made an endpoint that no longer parses (found by fuzz/connection_string): brackets
+    // only around an IPv6 address.
+    let valid_host = match host_part
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+    {
+        Some(ip) => ip.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => !host_part.contains(['[', ']']),
+    };
+    if !valid_host {
+        return Err(invalid());
+    }
     let endpoint = match port {
         Some(port) => format!("{scheme}://{host_part}:{port}{path}"),
         None => format!("{scheme}://{host_part}{path}"),
@@ -194,6 +207,34 @@ mod tests {
 
     fn parse(s: &str) -> Result<ConnectionString, ConnectionStringError> {
         s.parse()
+    }
+
+    /// Regression (fuzz/connection_string): a bracket inside a host name passed, and `Port`
+    /// then produced the endpoint `https://m[mm:65535`, which does not parse.
+    #[test]
+    fn brackets_only_around_an_ipv6_address() {
+        for endpoint in [
+            "https://m[mm::1]:443",
+            "https://m[mm",
+            "https://[not-ip]",
+            "http://a]b",
+        ] {
+            for port in ["", ";Port=65535"] {
+                let cs = format!("Endpoint={endpoint};AccessKey=k{port}");
+                assert!(
+                    matches!(parse(&cs), Err(ConnectionStringError::InvalidEndpoint(_))),
+                    "{cs}"
+                );
+            }
+        }
+        let cs = parse("Endpoint=http://[::1]:8080;AccessKey=k;Port=9090").unwrap();
+        assert_eq!(cs.endpoint(), "http://[::1]:9090");
+        assert_eq!(
+            cs.endpoint(),
+            parse(&format!("Endpoint={};AccessKey=k", cs.endpoint()))
+                .unwrap()
+                .endpoint()
+        );
     }
 
     #[test]
