@@ -120,7 +120,7 @@ pub use layer::WebPubSubLayer;
 pub use rejection::{Rejection, RejectionKind};
 pub use request::{
     ConnectRequest, ConnectedRequest, DataType, DisconnectedRequest, GroupEventRequest,
-    UserEventRequest,
+    InvalidData, UserEventRequest,
 };
 pub use response::{ConnectResponse, UserEventResponse};
 pub use service::WebPubSubService;

@@ -8,7 +8,7 @@ use webpubsub_protocol::cloudevents::{
     mqtt::{MqttConnectProperties, MqttDisconnectedProperties},
 };
 
-use crate::ConnectionContext;
+use crate::{ConnectionContext, EventError};
 
 /// `azure.webpubsub.sys.connect`: a client asks to connect. Answer with a
 /// [`ConnectResponse`](crate::ConnectResponse) or refuse with an [`EventError`](crate::EventError).
@@ -181,18 +181,20 @@ impl UserEventRequest {
     ///
     /// # Errors
     ///
-    /// When the bytes are not UTF-8.
-    pub fn text(&self) -> Result<&str, std::str::Utf8Error> {
-        std::str::from_utf8(&self.data)
+    /// When the bytes are not UTF-8. The error converts into a `400` [`EventError`], so `?`
+    /// in a handler answers bad client data as bad input.
+    pub fn text(&self) -> Result<&str, InvalidData> {
+        std::str::from_utf8(&self.data).map_err(InvalidData::Utf8)
     }
 
     /// The data deserialized from JSON.
     ///
     /// # Errors
     ///
-    /// When the bytes are not JSON of a `T`.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_slice(&self.data)
+    /// When the bytes are not JSON of a `T`. The error converts into a `400` [`EventError`],
+    /// so `?` in a handler answers bad client data as bad input.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, InvalidData> {
+        serde_json::from_slice(&self.data).map_err(InvalidData::Json)
     }
 
     /// The MQTT 5 user properties of the PUBLISH packet (`mqtt-<name>` headers), in header order.
@@ -207,6 +209,25 @@ impl UserEventRequest {
     /// The context and the data.
     pub fn into_parts(self) -> (ConnectionContext, Bytes) {
         (self.context, self.data)
+    }
+}
+
+/// User-event data that is not what the handler asked for: not UTF-8 text, or not JSON of the
+/// expected shape. It is the client's mistake, so it converts into a `400` [`EventError`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidData {
+    /// The data is not UTF-8.
+    #[error("the event data is not utf-8 text: {0}")]
+    Utf8(#[source] std::str::Utf8Error),
+    /// The data is not JSON of the expected shape.
+    #[error("the event data is not the expected json: {0}")]
+    Json(#[source] serde_json::Error),
+}
+
+impl From<InvalidData> for EventError {
+    fn from(err: InvalidData) -> Self {
+        Self::bad_request(err.to_string())
     }
 }
 
@@ -318,6 +339,29 @@ mod tests {
         let request = UserEventRequest::new(context, Bytes::from_static(&[0xff]), DataType::Text);
         assert!(request.text().is_err());
         assert!(request.json::<serde_json::Value>().is_err());
+    }
+
+    #[test]
+    fn bad_client_data_becomes_a_bad_request() {
+        let context = ConnectionContext::new(EventType::User("e".into()), "h", "c");
+        let request =
+            UserEventRequest::new(context, Bytes::from_static(b"{\"n\":"), DataType::Json);
+        let err = EventError::from(request.json::<serde_json::Value>().unwrap_err());
+        assert_eq!(err.status(), http::StatusCode::BAD_REQUEST);
+        assert!(
+            err.message().contains("not the expected json"),
+            "{}",
+            err.message()
+        );
+        let request = UserEventRequest::new(
+            request.into_parts().0,
+            Bytes::from_static(&[0xc3]),
+            DataType::Text,
+        );
+        assert_eq!(
+            EventError::from(request.text().unwrap_err()).status(),
+            http::StatusCode::BAD_REQUEST
+        );
     }
 
     proptest! {
