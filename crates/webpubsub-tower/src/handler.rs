@@ -42,6 +42,16 @@ use crate::{
 ///     }
 /// }
 /// ```
+///
+/// # Blocking and non-blocking events
+///
+/// `connect` and user events are blocking: the service waits for the answer, so the handler's
+/// result becomes the HTTP response. `connected`, `disconnected` and the group events are
+/// non-blocking: the layer answers `200` whatever the handler returns, and logs a failure. It
+/// still awaits the handler (bounded by the handler timeout) before answering, rather than
+/// detaching it on a task as `@azure/web-pubsub-express` does: the handler's work then has a
+/// deadline, back-pressure reaches the service, and no task outlives the server. A handler that
+/// must outlive the request can spawn its own task.
 pub trait EventHandler: Send + Sync + 'static {
     /// A client asks to connect (blocking). Default: accept as is.
     fn on_connect(
