@@ -91,7 +91,7 @@ impl EmulatorBuilder {
     }
 
     /// How long one attempt of an upstream event call may take (default 30 s). Transient
-    /// failures are retried twice.
+    /// failures are retried twice. A timeout under 10 s also bounds the start-up handshake.
     pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
         self.upstream_timeout = timeout;
         self

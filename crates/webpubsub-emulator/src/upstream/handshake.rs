@@ -81,8 +81,9 @@ pub(super) async fn run(
     hub: &str,
     url: String,
     origin: &str,
+    timeout: Duration,
 ) -> HandshakeReport {
-    let result = check(client, &url, origin).await;
+    let result = check(client, &url, origin, timeout).await;
     let report = HandshakeReport {
         hub: hub.to_owned(),
         // The query may hold a `code=` secret: reports and logs show the URL without it.
@@ -102,12 +103,19 @@ pub(super) async fn run(
     report
 }
 
-async fn check(client: &reqwest::Client, url: &str, origin: &str) -> Result<(), HandshakeError> {
+/// `timeout` is the emulator's upstream timeout: a shorter one than [`HANDSHAKE_TIMEOUT`] also
+/// bounds the handshake, so that a hanging upstream cannot hold `start()` for longer.
+async fn check(
+    client: &reqwest::Client,
+    url: &str,
+    origin: &str,
+    timeout: Duration,
+) -> Result<(), HandshakeError> {
     let response = client
         .request(Method::OPTIONS, url)
         .header(WEBHOOK_REQUEST_ORIGIN, origin)
         .header(CE_AWPS_VERSION, AWPS_VERSION)
-        .timeout(HANDSHAKE_TIMEOUT)
+        .timeout(timeout.min(HANDSHAKE_TIMEOUT))
         .send()
         .await
         .map_err(|e| HandshakeError::Unreachable(super::describe(e)))?;

@@ -115,6 +115,7 @@ impl Upstream {
                     hub.name(),
                     handler.url(hub.name(), "validate"),
                     &self.origin,
+                    self.timeout,
                 )
             })
         });
