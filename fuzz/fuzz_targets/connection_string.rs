@@ -15,8 +15,12 @@ fuzz_target!(|text: &str| {
     };
     let key = parsed.access_key().expose().to_owned();
     let shown = format!("{parsed:?}");
-    // A short key, or one that is part of the endpoint, cannot be told from the endpoint text.
-    if key.len() >= 4 && !parsed.endpoint().contains(&key) && !"ConnectionString".contains(&key) {
+    // The same value with a key of one control character: any text of the key found there (a
+    // field name, the endpoint) cannot tell a leak.
+    let baseline = ConnectionString::new(parsed.endpoint(), "\u{1}")
+        .map(|cs| format!("{cs:?}"))
+        .unwrap_or_default();
+    if key.len() >= 4 && !baseline.contains(&key) {
         assert!(!shown.contains(&key), "Debug shows the key: {shown}");
     }
     let rebuilt = format!("Endpoint={};AccessKey={key}", parsed.endpoint());

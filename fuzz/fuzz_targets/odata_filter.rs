@@ -3,15 +3,9 @@
 //! re-parses from its own text to the same meaning.
 #![no_main]
 
-use arbitrary::Arbitrary;
+use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use webpubsub_protocol::filter::{FilterSubject, ParsedFilter};
-
-#[derive(Debug, Arbitrary)]
-struct Input {
-    filter: String,
-    subjects: Vec<Subject>,
-}
 
 #[derive(Debug, Arbitrary)]
 struct Subject {
@@ -39,15 +33,41 @@ impl FilterSubject for Subject {
     }
 }
 
-fuzz_target!(|input: Input| {
-    let filter = match ParsedFilter::parse(&input.filter) {
+fn fixed() -> [Subject; 2] {
+    [
+        Subject {
+            connection_id: "c1".into(),
+            user_id: Some("alice".into()),
+            protocol: Some("json.webpubsub.azure.v1".into()),
+            groups: vec!["g1".into(), "it's".into()],
+        },
+        Subject {
+            connection_id: String::new(),
+            user_id: None,
+            protocol: None,
+            groups: Vec::new(),
+        },
+    ]
+}
+
+// The input is the filter text, then (after a NUL byte) bytes that make extra connections, so
+// that the seeds can be plain filters.
+fuzz_target!(|data: &[u8]| {
+    let (text, rest) = match data.iter().position(|&b| b == 0) {
+        Some(nul) => (&data[..nul], &data[nul + 1..]),
+        None => (data, &[][..]),
+    };
+    let Ok(text) = std::str::from_utf8(text) else {
+        return;
+    };
+    let extra: Vec<Subject> = Unstructured::new(rest).arbitrary().unwrap_or_default();
+    let filter = match ParsedFilter::parse(text) {
         Ok(filter) => filter,
         Err(error) => {
             if let Some(position) = error.position() {
                 assert!(
-                    position <= input.filter.len(),
-                    "{error} points past the end of {:?}",
-                    input.filter
+                    position <= text.len(),
+                    "{error} points past the end of {text:?}"
                 );
             }
             assert!(!error.to_string().is_empty());
@@ -56,7 +76,7 @@ fuzz_target!(|input: Input| {
     };
     let again = ParsedFilter::parse(filter.as_str()).expect("a parsed filter parses again");
     assert_eq!(again, filter);
-    for subject in input.subjects.iter().take(8) {
+    for subject in fixed().iter().chain(extra.iter().take(8)) {
         assert_eq!(filter.matches(subject), again.matches(subject));
     }
 });
