@@ -102,14 +102,14 @@ pub(super) fn apply(frame: ClientFrame, from: &Sender<'_>, acks: &mut AckLog) ->
             )
             .map(|()| {
                 let (data_type, data) = message_data(data);
-                let message = Message {
+                let message = Message::new(
                     data,
                     data_type,
-                    origin: Origin::Group {
+                    Origin::Group {
                         group: group.clone(),
                         from_user_id: from.user_id.map(str::to_owned),
                     },
-                };
+                );
                 let excluded: &[&str] = if no_echo { &[from.connection_id] } else { &[] };
                 from.hub.send_to_group(&group, message, excluded, None);
             });

@@ -14,10 +14,14 @@ use super::commands::{self, AckLog, Effect};
 use super::events::{self, Job, Outcome, Reply};
 use super::protocol::ClientKind;
 use super::socket::{
-    MAX_FRAME_BYTES, WRITE_TIMEOUT, close_code, data_len, plain_frame, truncate, write,
+    MAX_FRAME_BYTES, WRITE_TIMEOUT, close_code, data_len, feed, flush, plain_frame, truncate, write,
 };
 use crate::app::AppState;
-use crate::registry::{ConnectionGuard, Delivery, Hub, Origin, Outbound};
+use crate::registry::{ConnectionGuard, Delivery, Hub, Message, Origin, Outbound};
+
+/// The most queued messages written with one flush; then the session looks at the client's
+/// frames and its other work again.
+const MAX_BATCH: usize = 64;
 use crate::upstream::EventSource;
 
 /// Everything a connection is, handed over by the upgrade.
@@ -138,7 +142,7 @@ impl Connection {
                     Err(self.close(socket, close_code::GOING_AWAY, "the emulator is shutting down").await)
                 }
                 frame = socket.recv() => self.on_frame(socket, frame).await,
-                delivery = self.outbound.recv() => self.on_delivery(Some(socket), delivery).await,
+                delivery = self.outbound.recv() => self.on_deliveries(socket, delivery).await,
                 Some(outcome) = self.outcomes.recv() => self.on_outcome(Some(socket), outcome).await,
                 Some(next) = recv_attach(&mut self.recovery) => {
                     // The client recovered before the old socket was seen to break.
@@ -314,6 +318,69 @@ impl Connection {
         }
     }
 
+    /// Delivers `first` and, behind it, what is queued already (at most [`MAX_BATCH`] messages),
+    /// with one flush: one write to the socket per batch instead of one per message. A close
+    /// ends the batch and goes through [`Self::on_delivery`].
+    async fn on_deliveries(
+        &mut self,
+        socket: &mut WebSocket,
+        first: Option<Delivery>,
+    ) -> Result<(), SocketEnd> {
+        let mut delivery = first;
+        let mut fed = 0;
+        loop {
+            match delivery {
+                Some(Delivery::Message(message)) => {
+                    if let Some(frame) = self.delivery_frame(true, &message)? {
+                        feed(socket, frame).await.map_err(SocketEnd::Lost)?;
+                    }
+                    fed += 1;
+                }
+                other => {
+                    flush(socket).await.map_err(SocketEnd::Lost)?;
+                    return self.on_delivery(Some(socket), other).await;
+                }
+            }
+            if fed == MAX_BATCH {
+                break;
+            }
+            match self.outbound.try_recv() {
+                Some(next) => delivery = Some(next),
+                None => break,
+            }
+        }
+        flush(socket).await.map_err(SocketEnd::Lost)
+    }
+
+    /// The frame of a registry message for this client. Plain and JSON clients' frames are the
+    /// same for every recipient, so they are built once per message and shared; a reliable
+    /// client's frame carries its own sequence id. `None` when there is no socket to write to.
+    fn delivery_frame(
+        &mut self,
+        attached: bool,
+        message: &Message,
+    ) -> Result<Option<WsMessage>, SocketEnd> {
+        match self.kind {
+            ClientKind::Plain => Ok(plain_frame(message)),
+            ClientKind::Json => Ok(attached.then(|| {
+                WsMessage::Text(message.encoded_or_init(|message| {
+                    ServerFrame::Message {
+                        from: message_source(message),
+                        data: commands::frame_data(message),
+                        sequence_id: None,
+                    }
+                    .to_json()
+                    .into()
+                }))
+            })),
+            ClientKind::Reliable => self.message_frame(
+                attached,
+                message_source(message),
+                commands::frame_data(message),
+            ),
+        }
+    }
+
     /// Delivers a queued message (or buffers it while no socket is attached).
     async fn on_delivery(
         &mut self,
@@ -331,23 +398,7 @@ impl Connection {
                 }
             }
             Some(Delivery::Message(message)) => {
-                let frame = match self.kind {
-                    ClientKind::Plain => plain_frame(&message),
-                    _ => {
-                        let data = commands::frame_data(&message);
-                        let from = match &message.origin {
-                            Origin::Server => MessageSource::Server,
-                            Origin::Group {
-                                group,
-                                from_user_id,
-                            } => MessageSource::Group {
-                                group: group.clone(),
-                                from_user_id: from_user_id.clone(),
-                            },
-                        };
-                        self.message_frame(socket.is_some(), from, data)?
-                    }
-                };
+                let frame = self.delivery_frame(socket.is_some(), &message)?;
                 match (socket, frame) {
                     (Some(socket), Some(frame)) => {
                         write(socket, frame).await.map_err(SocketEnd::Lost)
@@ -518,6 +569,20 @@ impl Connection {
             reason: Some(reason),
         })
         .await;
+    }
+}
+
+/// The `from` of a `message` frame for a registry message.
+fn message_source(message: &Message) -> MessageSource {
+    match &message.origin {
+        Origin::Server => MessageSource::Server,
+        Origin::Group {
+            group,
+            from_user_id,
+        } => MessageSource::Group {
+            group: group.clone(),
+            from_user_id: from_user_id.clone(),
+        },
     }
 }
 

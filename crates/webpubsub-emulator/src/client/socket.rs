@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{Message as WsMessage, WebSocket};
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket};
+use futures_util::SinkExt as _;
 use tokio::time::timeout;
 
 use crate::registry::Message;
@@ -32,20 +33,37 @@ pub(super) fn data_len(message: &WsMessage) -> usize {
     }
 }
 
-/// A registry message as a plain client receives it: text (JSON as text) or binary.
+/// A registry message as a plain client receives it: text (JSON as text) or binary. Shares the
+/// message's bytes (no copy per recipient).
 pub(super) fn plain_frame(message: &Message) -> Option<WsMessage> {
     use crate::registry::DataType;
     Some(match message.data_type {
-        DataType::Text | DataType::Json => match std::str::from_utf8(&message.data) {
-            Ok(text) => WsMessage::Text(text.into()),
+        DataType::Text | DataType::Json => match Utf8Bytes::try_from(message.data.clone()) {
+            Ok(text) => WsMessage::Text(text),
             Err(_) => WsMessage::Binary(message.data.clone()),
         },
         DataType::Binary => WsMessage::Binary(message.data.clone()),
     })
 }
 
+/// Writes one frame and flushes it.
 pub(super) async fn write(socket: &mut WebSocket, message: WsMessage) -> Result<(), String> {
-    match timeout(WRITE_TIMEOUT, socket.send(message)).await {
+    bounded(socket.send(message)).await
+}
+
+/// Puts one frame in the socket's write buffer; [`flush`] sends what is buffered. The buffer
+/// goes out on its own once it passes the upgrade's write buffer size.
+pub(super) async fn feed(socket: &mut WebSocket, message: WsMessage) -> Result<(), String> {
+    bounded(socket.feed(message)).await
+}
+
+/// Sends every buffered frame.
+pub(super) async fn flush(socket: &mut WebSocket) -> Result<(), String> {
+    bounded(socket.flush()).await
+}
+
+async fn bounded(write: impl Future<Output = Result<(), axum::Error>>) -> Result<(), String> {
+    match timeout(WRITE_TIMEOUT, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(format!("writing to the socket failed: {error}")),
         Err(_) => Err(format!("the client did not read for {WRITE_TIMEOUT:?}")),

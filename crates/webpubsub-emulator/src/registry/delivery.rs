@@ -1,8 +1,12 @@
 //! What the registry hands to a connection: messages and close commands, through a bounded
 //! per-connection queue.
 
-use std::sync::{Arc, OnceLock};
+use std::{
+    fmt,
+    sync::{Arc, OnceLock},
+};
 
+use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
 
@@ -43,7 +47,7 @@ pub enum Origin {
 }
 
 /// A message to deliver. Shared by every recipient through an `Arc`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Message {
     /// The payload.
     pub data: Bytes,
@@ -51,6 +55,46 @@ pub struct Message {
     pub data_type: DataType,
     /// Who sent it.
     pub origin: Origin,
+    /// The message as written to the socket, encoded by the first recipient that needs it and
+    /// shared by the others: one serialization per broadcast instead of one per recipient.
+    encoded: OnceLock<Utf8Bytes>,
+}
+
+impl Message {
+    /// A message with `data` read as `data_type`, from `origin`.
+    pub fn new(data: impl Into<Bytes>, data_type: DataType, origin: Origin) -> Self {
+        Self {
+            data: data.into(),
+            data_type,
+            origin,
+            encoded: OnceLock::new(),
+        }
+    }
+
+    /// The shared encoding of this message, made by `encode` on first use. Every caller must
+    /// pass the same encoding (the registry does not know the wire format).
+    pub(crate) fn encoded_or_init(&self, encode: impl FnOnce(&Self) -> Utf8Bytes) -> Utf8Bytes {
+        self.encoded.get_or_init(|| encode(self)).clone()
+    }
+}
+
+// The encoding is a cache: equality and `Debug` are about the message.
+impl PartialEq for Message {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data && self.data_type == other.data_type && self.origin == other.origin
+    }
+}
+
+impl Eq for Message {}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("data", &self.data)
+            .field("data_type", &self.data_type)
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One item of a connection's outbound queue.
@@ -128,6 +172,14 @@ impl Outbound {
         }
         if let Some(close) = self.killed() {
             return Some(close);
+        }
+        // Under load something is usually queued already: take it without arming the kill
+        // signal's waiter, which locks the `Notify` on every call.
+        if let Some(delivery) = self.try_recv() {
+            return Some(delivery);
+        }
+        if self.finished {
+            return None;
         }
         let delivery = tokio::select! {
             biased;

@@ -682,11 +682,11 @@ mod tests {
     }
 
     fn text(data: &'static str) -> Message {
-        Message {
-            data: Bytes::from_static(data.as_bytes()),
-            data_type: DataType::Text,
-            origin: Origin::Server,
-        }
+        Message::new(
+            Bytes::from_static(data.as_bytes()),
+            DataType::Text,
+            Origin::Server,
+        )
     }
 
     async fn next(outbound: &mut Outbound) -> Option<Delivery> {
@@ -1326,11 +1326,8 @@ mod tests {
                     .map(|m| (m.connection_id, m.user_id))
                     .collect();
                 assert_eq!(listed, members);
-                let message = Message {
-                    data: Bytes::from_static(b"x"),
-                    data_type: DataType::Text,
-                    origin: Origin::Server,
-                };
+                let message =
+                    Message::new(Bytes::from_static(b"x"), DataType::Text, Origin::Server);
                 assert_eq!(
                     hub.send_to_group(&g(group), message, &[], None),
                     members.len()

@@ -17,7 +17,7 @@
 //! let (guard, mut outbound) = hub.register(info)?;
 //!
 //! hub.add_connection_to_group("room", "c1")?;
-//! let message = Message { data: Bytes::from("hi"), data_type: DataType::Text, origin: Origin::Server };
+//! let message = Message::new(Bytes::from("hi"), DataType::Text, Origin::Server);
 //! assert_eq!(registry.hub("chat").send_to_group("room", message, &[], None), 1);
 //!
 //! let Some(Delivery::Message(received)) = outbound.recv().await else { panic!() };

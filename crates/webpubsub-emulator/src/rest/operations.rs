@@ -103,11 +103,7 @@ impl Call<'_> {
         let body = std::mem::take(&mut self.body);
         let data = read_body(&self.headers, body).await?;
         let data_type = payload_type(&self.headers, &data)?;
-        Ok(Message {
-            data,
-            data_type,
-            origin,
-        })
+        Ok(Message::new(data, data_type, origin))
     }
 
     pub(crate) async fn execute(mut self, operation: Operation) -> Result<Response, ApiError> {
