@@ -56,8 +56,23 @@ impl SequenceBuffer {
         }
     }
 
+    /// The oldest unacknowledged message whose id is at least `id`: the next one to replay
+    /// after recovery. Acknowledgements that arrive during the replay shrink what is left.
+    pub(super) fn unacked_from(&self, id: u64) -> Option<(u64, &str)> {
+        let at = self.unacked.partition_point(|(seq, _)| *seq < id);
+        self.unacked
+            .get(at)
+            .map(|(seq, frame)| (*seq, frame.as_str()))
+    }
+
+    /// The id of the oldest unacknowledged message.
+    pub(super) fn first_unacked(&self) -> Option<u64> {
+        self.unacked.front().map(|(seq, _)| *seq)
+    }
+
     /// The frames not acknowledged yet, oldest first.
-    pub(super) fn unacked(&self) -> impl Iterator<Item = &str> {
+    #[cfg(test)]
+    fn unacked(&self) -> impl Iterator<Item = &str> {
         self.unacked.iter().map(|(_, frame)| frame.as_str())
     }
 }
@@ -82,6 +97,22 @@ mod tests {
         assert_eq!(buffer.unacked().count(), 0);
         assert_eq!(buffer.bytes, 0);
         assert_eq!(buffer.push(|id| format!("m{id}")).unwrap(), "m4");
+    }
+
+    #[test]
+    fn the_replay_cursor_skips_what_was_acknowledged_meanwhile() {
+        let mut buffer = SequenceBuffer::new();
+        for _ in 0..5 {
+            buffer.push(|id| format!("m{id}")).unwrap();
+        }
+        assert_eq!(buffer.first_unacked(), Some(1));
+        assert_eq!(buffer.unacked_from(1), Some((1, "m1")));
+        // The client acknowledged up to 3 while 1 and 2 were being replayed.
+        buffer.ack(3);
+        assert_eq!(buffer.unacked_from(3), Some((4, "m4")));
+        assert_eq!(buffer.unacked_from(6), None);
+        buffer.ack(5);
+        assert_eq!(buffer.first_unacked(), None);
     }
 
     #[test]

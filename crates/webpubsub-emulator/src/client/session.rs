@@ -57,6 +57,9 @@ struct Connection {
     kind: ClientKind,
     recovery: Option<super::recovery::Recoverable>,
     sequence: super::sequence::SequenceBuffer,
+    /// While a recovered client is being sent its unacknowledged messages: the next sequence
+    /// id to send. New messages wait in the buffer meanwhile, so the client sees ids in order.
+    replay_next: Option<u64>,
     acks: AckLog,
     jobs: mpsc::Sender<Job>,
     outcomes: mpsc::UnboundedReceiver<Outcome>,
@@ -75,6 +78,7 @@ impl Session {
             kind: self.kind,
             recovery: self.recovery,
             sequence: super::sequence::SequenceBuffer::new(),
+            replay_next: None,
             acks: AckLog::default(),
             jobs,
             outcomes,
@@ -113,7 +117,9 @@ impl Connection {
         }
     }
 
-    /// Sends the `connected` frame and, after a recovery, every unacknowledged message.
+    /// Sends the `connected` frame and, after a recovery, starts the replay of every
+    /// unacknowledged message (written by the serve loop, between reads, so that acks sent
+    /// during a long replay count even if this socket breaks too).
     async fn greet(&mut self, socket: &mut WebSocket) -> Result<(), String> {
         if self.kind == ClientKind::Plain {
             return Ok(());
@@ -127,11 +133,26 @@ impl Connection {
                 .map(|(token, _)| token.as_str().to_owned()),
         };
         write(socket, WsMessage::Text(connected.to_json().into())).await?;
-        let replay: Vec<String> = self.sequence.unacked().map(str::to_owned).collect();
-        for frame in replay {
-            write(socket, WsMessage::Text(frame.into())).await?;
-        }
+        self.replay_next = self.sequence.first_unacked();
         Ok(())
+    }
+
+    /// Sends the next unacknowledged message of the replay, or ends the replay.
+    async fn replay_step(&mut self, socket: &mut WebSocket) -> Result<(), SocketEnd> {
+        let Some(next) = self.replay_next else {
+            return Ok(());
+        };
+        match self.sequence.unacked_from(next) {
+            Some((id, frame)) => {
+                let frame = WsMessage::Text(frame.to_owned().into());
+                self.replay_next = Some(id + 1);
+                write(socket, frame).await.map_err(SocketEnd::Lost)
+            }
+            None => {
+                self.replay_next = None;
+                Ok(())
+            }
+        }
     }
 
     async fn serve_socket(&mut self, socket: &mut WebSocket) -> SocketEnd {
@@ -142,6 +163,7 @@ impl Connection {
                     Err(self.close(socket, close_code::GOING_AWAY, "the emulator is shutting down").await)
                 }
                 frame = socket.recv() => self.on_frame(socket, frame).await,
+                () = std::future::ready(()), if self.replay_next.is_some() => self.replay_step(socket).await,
                 delivery = self.outbound.recv() => self.on_deliveries(socket, delivery).await,
                 Some(outcome) = self.outcomes.recv() => self.on_outcome(Some(socket), outcome).await,
                 Some(next) = recv_attach(&mut self.recovery) => {
@@ -523,7 +545,9 @@ impl Connection {
             }
             .to_json()
         };
-        Ok(attached.then(|| WsMessage::Text(text.into())))
+        // A reliable client being replayed to gets this message from the replay, in order.
+        let now = attached && self.replay_next.is_none();
+        Ok(now.then(|| WsMessage::Text(text.into())))
     }
 
     async fn queue_event(&mut self, job: Job) {
