@@ -551,7 +551,15 @@ async fn bad_rest_requests_do_nothing() {
 }
 
 /// (name, method, url, Authorization, content type, body, expected status).
-type RestCase<'a> = (&'a str, &'a str, String, Option<String>, &'a str, Vec<u8>, u16);
+type RestCase<'a> = (
+    &'a str,
+    &'a str,
+    String,
+    Option<String>,
+    &'a str,
+    Vec<u8>,
+    u16,
+);
 
 async fn mallory(s: &Setup, roles: &[ClientRole]) -> WsClient {
     let url = s
