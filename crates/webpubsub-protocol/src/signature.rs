@@ -30,10 +30,54 @@ pub const PREFIX: &str = "sha256=";
 
 /// The raw 32-byte HMAC-SHA256 of `connection_id` under `key`.
 pub fn digest(key: &AccessKey, connection_id: &str) -> [u8; 32] {
-    // HMAC takes keys of any length, so this cannot fail.
-    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).expect("hmac accepts any key length");
-    mac.update(connection_id.as_bytes());
-    mac.finalize().into_bytes().into()
+    SigningKey::new(key).digest(connection_id)
+}
+
+/// An access key ready to sign: the HMAC state after absorbing the key, computed once.
+///
+/// Keep one per configured key to check many requests: each signature then costs two SHA-256
+/// blocks instead of four. `Debug` is redacted (the state is derived from the secret).
+///
+/// ```
+/// use webpubsub_protocol::{AccessKey, signature::{self, SigningKey}};
+///
+/// let key = AccessKey::new("primary-key");
+/// let prepared = SigningKey::new(&key);
+/// assert_eq!(prepared.digest("conn1"), signature::digest(&key, "conn1"));
+/// let header = signature::sign(&key, "conn1");
+/// assert!(signature::verify_prepared([header.as_str()], "conn1", [&prepared]));
+/// ```
+#[derive(Clone)]
+pub struct SigningKey {
+    mac: HmacSha256,
+}
+
+impl SigningKey {
+    /// Prepares `key`.
+    pub fn new(key: &AccessKey) -> Self {
+        // HMAC takes keys of any length, so this cannot fail.
+        let mac = HmacSha256::new_from_slice(key.as_bytes()).expect("hmac accepts any key length");
+        Self { mac }
+    }
+
+    /// The raw 32-byte HMAC-SHA256 of `connection_id`: the same as [`digest`].
+    pub fn digest(&self, connection_id: &str) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        mac.update(connection_id.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl From<&AccessKey> for SigningKey {
+    fn from(key: &AccessKey) -> Self {
+        Self::new(key)
+    }
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
 }
 
 /// One signature entry: `sha256=` followed by the lower-case hex digest.
@@ -63,6 +107,42 @@ pub fn verify<'h, 'k>(
         .into_iter()
         .map(|key| digest(key, connection_id))
         .collect();
+    matches_any(header_values, &expected)
+}
+
+/// [`verify`] with prepared keys (see [`SigningKey`]): the same answer, half the hashing, and no
+/// allocation for up to two keys.
+pub fn verify_prepared<'h, 'k>(
+    header_values: impl IntoIterator<Item = &'h str>,
+    connection_id: &str,
+    keys: impl IntoIterator<Item = &'k SigningKey>,
+) -> bool {
+    let mut keys = keys.into_iter();
+    let (Some(first), second) = (keys.next(), keys.next()) else {
+        return false;
+    };
+    match (second, keys.next()) {
+        (None, _) => matches_any(header_values, &[first.digest(connection_id)]),
+        (Some(second), None) => matches_any(
+            header_values,
+            &[first.digest(connection_id), second.digest(connection_id)],
+        ),
+        (Some(second), Some(third)) => {
+            let expected: Vec<[u8; 32]> = [first, second, third]
+                .into_iter()
+                .chain(keys)
+                .map(|key| key.digest(connection_id))
+                .collect();
+            matches_any(header_values, &expected)
+        }
+    }
+}
+
+/// Whether any well-formed entry of `header_values` equals any of `expected`.
+fn matches_any<'h>(
+    header_values: impl IntoIterator<Item = &'h str>,
+    expected: &[[u8; 32]],
+) -> bool {
     if expected.is_empty() {
         return false;
     }
@@ -71,7 +151,7 @@ pub fn verify<'h, 'k>(
         let Some(candidate) = decode_entry(entry) else {
             continue;
         };
-        for digest in &expected {
+        for digest in expected {
             // Keep comparing after a match: the time taken must not depend on which entry matched.
             found |= bool::from(digest.ct_eq(&candidate));
         }
@@ -143,7 +223,38 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn prepared_keys_agree_with_plain_keys() {
+        let keys: Vec<AccessKey> = ["a", "b", "c"].into_iter().map(AccessKey::new).collect();
+        let prepared: Vec<SigningKey> = keys.iter().map(SigningKey::new).collect();
+        for (key, ready) in keys.iter().zip(&prepared) {
+            assert_eq!(ready.digest("conn"), digest(key, "conn"));
+            let header = sign(key, "conn");
+            for n in 1..=3 {
+                assert_eq!(
+                    verify_prepared([header.as_str()], "conn", &prepared[..n]),
+                    verify([header.as_str()], "conn", &keys[..n]),
+                );
+            }
+        }
+        assert!(!verify_prepared([sign(&keys[0], "c").as_str()], "c", []));
+        assert_eq!(format!("{:?}", prepared[0]), "SigningKey(<redacted>)");
+    }
+
     proptest! {
+        #[test]
+        fn prepared_verify_matches_verify(header in ".*", conn in ".*", n in 0usize..4) {
+            let keys: Vec<AccessKey> = (0..n).map(|i| AccessKey::new(format!("k{i}"))).collect();
+            let prepared: Vec<SigningKey> = keys.iter().map(SigningKey::new).collect();
+            let good = keys.first().map(|k| sign(k, &conn)).unwrap_or_default();
+            for header in [header.as_str(), good.as_str()] {
+                prop_assert_eq!(
+                    verify_prepared([header], &conn, &prepared),
+                    verify([header], &conn, &keys)
+                );
+            }
+        }
+
         #[test]
         fn verify_never_panics(header in ".*", conn in ".*") {
             let key = AccessKey::new("k");

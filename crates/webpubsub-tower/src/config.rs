@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use http::HeaderMap;
-use webpubsub_protocol::{AccessKey, cloudevents::headers::CE_SIGNATURE, signature};
+use webpubsub_protocol::{
+    cloudevents::headers::CE_SIGNATURE,
+    signature::{self, SigningKey},
+};
 
 use crate::{
     origin::{request_origins, same_host},
@@ -27,11 +30,12 @@ pub(crate) struct Config {
     pub(crate) handler_timeout: Option<Duration>,
 }
 
-/// An access key, and the origin host it is accepted from (`None`: any origin).
+/// An access key (prepared once for the HMAC), and the origin host it is accepted from
+/// (`None`: any origin).
 #[derive(Debug, Clone)]
 pub(crate) struct ConfiguredKey {
     pub(crate) host: Option<String>,
-    pub(crate) key: AccessKey,
+    pub(crate) key: SigningKey,
 }
 
 /// Why a signature check failed.
@@ -105,7 +109,7 @@ impl Config {
         let lines = signatures
             .iter()
             .filter_map(|value| std::str::from_utf8(value.as_bytes()).ok());
-        if signature::verify(lines, connection_id, keys) {
+        if signature::verify_prepared(lines, connection_id, keys) {
             Ok(())
         } else {
             Err(SignatureFailure::Mismatch)
@@ -117,6 +121,7 @@ impl Config {
 mod tests {
     use super::*;
     use http::HeaderValue;
+    use webpubsub_protocol::AccessKey;
     use webpubsub_protocol::cloudevents::headers::WEBHOOK_REQUEST_ORIGIN;
 
     fn headers(origin: &str, signature: Option<&str>) -> HeaderMap {
@@ -134,7 +139,7 @@ mod tests {
     fn keyed(host: Option<&str>, key: &str) -> ConfiguredKey {
         ConfiguredKey {
             host: host.map(str::to_owned),
-            key: AccessKey::new(key),
+            key: SigningKey::new(&AccessKey::new(key)),
         }
     }
 

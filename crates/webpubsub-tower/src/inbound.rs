@@ -276,7 +276,10 @@ fn owned(value: Option<&str>) -> Option<String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use webpubsub_protocol::{AccessKey, signature};
+    use webpubsub_protocol::{
+        AccessKey,
+        signature::{self, SigningKey},
+    };
 
     use crate::config::ConfiguredKey;
 
@@ -396,7 +399,7 @@ mod tests {
             hubs: Some(vec!["other".into()]),
             keys: vec![ConfiguredKey {
                 host: None,
-                key: AccessKey::new("k"),
+                key: SigningKey::new(&AccessKey::new("k")),
             }],
             body_limit: 4,
             ..Config::default()
@@ -452,7 +455,7 @@ mod tests {
                 }
             }
             let config = Config {
-                keys: vec![ConfiguredKey { host: Some("a.com".into()), key: AccessKey::new("k") }],
+                keys: vec![ConfiguredKey { host: Some("a.com".into()), key: SigningKey::new(&AccessKey::new("k")) }],
                 ..Config::default()
             };
             let _ = read_head(&config, None, headers.clone());

@@ -3,7 +3,7 @@
 use std::{any::type_name, fmt, sync::Arc, time::Duration};
 
 use tower_layer::Layer;
-use webpubsub_protocol::{AccessKey, ConnectionString};
+use webpubsub_protocol::{AccessKey, ConnectionString, signature::SigningKey};
 
 use crate::{
     EventHandler, WebPubSubService,
@@ -129,7 +129,7 @@ impl<H> WebPubSubLayer<H> {
         let host = host_of(connection_string.host());
         config.keys.push(ConfiguredKey {
             host: Some(host.clone()),
-            key: connection_string.access_key().clone(),
+            key: SigningKey::new(connection_string.access_key()),
         });
         if !config.allowed_origins.contains(&host) {
             config.allowed_origins.push(host);
@@ -142,7 +142,7 @@ impl<H> WebPubSubLayer<H> {
     pub fn access_key(mut self, key: impl Into<AccessKey>) -> Self {
         self.config().keys.push(ConfiguredKey {
             host: None,
-            key: key.into(),
+            key: SigningKey::new(&key.into()),
         });
         self
     }
