@@ -1,0 +1,165 @@
+//! REST client throughput (issue 6, row 3), run by `benches/rest_load.sh` against the
+//! `webpubsub-emulator` binary in its own process:
+//!
+//! ```text
+//! rest_load CONNECTION_STRING MODE CONCURRENCY SECONDS
+//! ```
+//!
+//! CONCURRENCY tasks each send `send_to_group("room", "hello")` (text) one after the other for
+//! SECONDS, after one second of warm-up, and the run prints one JSON line with sends/s and the
+//! p50/p99 latency. MODE:
+//! - `ours`: `webpubsub_rest::WebPubSubServiceClient` (each send builds the URL and signs a REST
+//!   token for it, as in production);
+//! - `reqwest`: a bare `reqwest::Client` posting the same request (same URL, body, content type)
+//!   with one token signed before the run: the floor any client on reqwest pays.
+//!
+//! The third row, the official @azure/web-pubsub 1.2.0 SDK, is `benches/load/rest_sdk.mjs`.
+//! Every answer must be 202; anything else fails the run.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use webpubsub::{
+    ConnectionString,
+    protocol::token::RestTokenClaims,
+    rest::{RetryPolicy, WebPubSubServiceClient},
+};
+
+const HUB: &str = "bench";
+const GROUP: &str = "room";
+const WARM_UP: Duration = Duration::from_secs(1);
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let [connection_string, mode, concurrency, seconds] = args.as_slice() else {
+        eprintln!("rest_load: run benches/rest_load.sh (usage in benches/rest_load.rs)");
+        return;
+    };
+    let concurrency: usize = concurrency.parse().expect("CONCURRENCY is a number");
+    let seconds: u64 = seconds.parse().expect("SECONDS is a number");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let sender = match mode.as_str() {
+        "ours" => Sender::ours(connection_string),
+        "reqwest" => Sender::reqwest(connection_string),
+        other => panic!("MODE is `ours` or `reqwest`, not {other:?}"),
+    };
+    let sender = Arc::new(sender);
+    let latencies = runtime.block_on(async {
+        let start = Instant::now() + WARM_UP;
+        let end = start + Duration::from_secs(seconds);
+        let tasks: Vec<_> = (0..concurrency)
+            .map(|_| {
+                let sender = sender.clone();
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    loop {
+                        let sent = Instant::now();
+                        if sent >= end {
+                            return latencies;
+                        }
+                        sender.send().await;
+                        if sent >= start {
+                            latencies.push(sent.elapsed().as_micros() as u32);
+                        }
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.expect("a sender task finished"));
+        }
+        all.sort_unstable();
+        all
+    });
+    let at = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    println!(
+        r#"{{"mode":"{mode}","concurrency":{concurrency},"sends":{},"seconds":{seconds},"sends_per_s":{:.1},"p50_us":{},"p99_us":{}}}"#,
+        latencies.len(),
+        latencies.len() as f64 / seconds as f64,
+        at(0.50),
+        at(0.99),
+    );
+}
+
+enum Sender {
+    Ours(WebPubSubServiceClient),
+    Reqwest {
+        client: reqwest::Client,
+        url: String,
+        authorization: String,
+    },
+}
+
+impl Sender {
+    /// Our client, without retries (a failure fails the run).
+    fn ours(connection_string: &str) -> Self {
+        let cs: ConnectionString = connection_string.parse().expect("a connection string");
+        let client = WebPubSubServiceClient::builder(cs.endpoint(), HUB)
+            .access_key(cs.access_key().clone())
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .expect("a client");
+        Self::Ours(client)
+    }
+
+    fn reqwest(connection_string: &str) -> Self {
+        let cs: ConnectionString = connection_string.parse().expect("a connection string");
+        let url = format!(
+            "{}/api/hubs/{HUB}/groups/{GROUP}/:send?api-version=2024-12-01",
+            cs.endpoint().trim_end_matches('/')
+        );
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs();
+        let claims = RestTokenClaims::new(url.as_str(), now, 3600);
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(cs.access_key().as_bytes()),
+        )
+        .expect("a token");
+        // reqwest built with `rustls-no-provider` needs a process-wide provider even for http.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self::Reqwest {
+            client: reqwest::Client::new(),
+            url,
+            authorization: format!("Bearer {token}"),
+        }
+    }
+
+    async fn send(&self) {
+        match self {
+            Self::Ours(client) => client
+                .send_to_group(GROUP, "hello")
+                .await
+                .expect("the emulator accepts the send"),
+            Self::Reqwest {
+                client,
+                url,
+                authorization,
+            } => {
+                let response = client
+                    .post(url)
+                    .header("authorization", authorization)
+                    .header("content-type", "text/plain")
+                    .body("hello")
+                    .send()
+                    .await
+                    .expect("the emulator answers");
+                assert_eq!(response.status(), reqwest::StatusCode::ACCEPTED);
+                response.bytes().await.expect("the answer body");
+            }
+        }
+    }
+}
