@@ -88,6 +88,30 @@ impl Registry {
             .or_insert_with(|| Hub::new(name, self.inner.queue_capacity))
             .clone()
     }
+
+    /// The hub named `name` if it exists, else an empty stand-in that is not kept. For callers
+    /// that only act on existing connections (the REST API): every operation on an empty hub is
+    /// a no-op or a "not found", so requests naming arbitrary hubs cannot grow the registry.
+    pub fn hub_or_empty(&self, name: &str) -> Hub {
+        let name = name.to_lowercase();
+        let hubs = self
+            .inner
+            .hubs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        hubs.get(&name)
+            .cloned()
+            .unwrap_or_else(|| Hub::new(name, self.inner.queue_capacity))
+    }
+
+    /// How many hubs exist (had a connection at some point).
+    pub fn hub_count(&self) -> usize {
+        self.inner
+            .hubs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
 }
 
 impl Default for Registry {

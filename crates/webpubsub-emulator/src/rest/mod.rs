@@ -77,7 +77,8 @@ async fn serve(state: &RestState, request: Request) -> Result<Response, ApiError
     let call = Call {
         state,
         hub_name: &hub_name,
-        hub: state.registry.hub(&hub_name),
+        // A REST call never creates a hub: it can only act on connections that exist.
+        hub: state.registry.hub_or_empty(&hub_name),
         query,
         headers: parts.headers.clone(),
         body,

@@ -905,6 +905,45 @@ async fn generate_token_mints_a_client_token() {
 }
 
 #[tokio::test]
+async fn requests_on_hubs_without_connections_change_nothing_and_keep_nothing() {
+    let s = server().await;
+    for (method, path, expected) in [
+        (Method::POST, "/api/hubs/ghost1/:send", 202),
+        (Method::HEAD, "/api/hubs/ghost2/groups/g", 404),
+        (Method::PUT, "/api/hubs/ghost3/groups/g/connections/c", 404),
+        (Method::PUT, "/api/hubs/ghost4/users/u/groups/g", 404),
+        (Method::POST, "/api/hubs/ghost5/:closeConnections", 204),
+        (Method::GET, "/api/hubs/ghost6/groups/g/connections", 200),
+        (
+            Method::PUT,
+            "/api/hubs/ghost7/permissions/sendToGroup/connections/c",
+            404,
+        ),
+    ] {
+        let body = (method == Method::POST).then(|| ("text/plain", b"x".to_vec()));
+        let reply = s.call(method.clone(), &format!("{path}?{API}"), body).await;
+        assert_eq!(reply.status.as_u16(), expected, "{method} {path}");
+    }
+    assert_eq!(s.registry.hub_count(), 0, "no hub was created");
+    let (_g, mut c) = s.connect("c1", None, &[]);
+    assert_eq!(
+        s.call(
+            Method::POST,
+            &format!("/api/hubs/HUB1/:send?{API}"),
+            text("found")
+        )
+        .await
+        .status,
+        202
+    );
+    assert_eq!(
+        payloads(&drain(&mut c).await),
+        ["found"],
+        "an existing hub is found case-insensitively"
+    );
+}
+
+#[tokio::test]
 async fn authentication_failures_are_401_with_reasons() {
     let s = server().await;
     let url = s.url(&format!("/api/hubs/hub1/:send?{API}"));
