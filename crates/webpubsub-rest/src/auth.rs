@@ -5,7 +5,7 @@ use std::{
     fmt,
     future::Future,
     pin::Pin,
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -134,15 +134,7 @@ impl Credential {
     /// The `Authorization` value for a request whose final URL (the audience) is `audience`.
     pub(crate) async fn authorization(&self, audience: &str) -> Result<String, Error> {
         match self {
-            Self::Key(signer) => {
-                let now = unix_now();
-                let claims = webpubsub_protocol::token::RestTokenClaims::new(
-                    audience,
-                    now,
-                    REST_TOKEN_LIFETIME.as_secs(),
-                );
-                Ok(format!("Bearer {}", signer.sign(&claims)?))
-            }
+            Self::Key(signer) => signer.rest_authorization(audience, unix_now()),
             Self::Entra(cache) => Ok(format!("Bearer {}", cache.token().await?.token)),
         }
     }
@@ -151,13 +143,42 @@ impl Credential {
 /// An access key ready to sign HS256 tokens with its UTF-8 bytes.
 pub(crate) struct KeySigner {
     key: EncodingKey,
+    /// The last REST `Authorization` value: its audience, issue second and the header. Claims
+    /// only hold whole seconds, so the same URL in the same second gets the same bytes: sends
+    /// in a burst to one target reuse them instead of signing again.
+    last_rest: Mutex<Option<(String, u64, String)>>,
 }
 
 impl KeySigner {
     pub(crate) fn new(key: &AccessKey) -> Self {
         Self {
             key: EncodingKey::from_secret(key.as_bytes()),
+            last_rest: Mutex::new(None),
         }
+    }
+
+    /// `Bearer <REST token for audience, issued at now>`.
+    pub(crate) fn rest_authorization(&self, audience: &str, now: u64) -> Result<String, Error> {
+        // A panic while holding this lock cannot leave a half-written entry: recover it.
+        let lock = || {
+            self.last_rest
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some((_, _, header)) = lock()
+            .as_ref()
+            .filter(|(last, at, _)| *at == now && last == audience)
+        {
+            return Ok(header.clone());
+        }
+        let claims = webpubsub_protocol::token::RestTokenClaims::new(
+            audience,
+            now,
+            REST_TOKEN_LIFETIME.as_secs(),
+        );
+        let header = format!("Bearer {}", self.sign(&claims)?);
+        *lock() = Some((audience.to_owned(), now, header.clone()));
+        Ok(header)
     }
 
     pub(crate) fn sign(&self, claims: &impl Serialize) -> Result<String, Error> {
@@ -212,6 +233,36 @@ mod tests {
     use jsonwebtoken::{DecodingKey, Validation};
     use std::sync::atomic::{AtomicU32, Ordering};
     use webpubsub_protocol::token::RestTokenClaims;
+
+    #[test]
+    fn a_rest_token_is_reused_only_for_the_same_url_and_second() {
+        let signer = KeySigner::new(&AccessKey::new("k3y"));
+        let (a, b) = (
+            "http://h/api/hubs/x/:send?a=1",
+            "http://h/api/hubs/x/:send?a=2",
+        );
+        let first = signer.rest_authorization(a, 1_700_000_000).unwrap();
+        assert_eq!(signer.rest_authorization(a, 1_700_000_000).unwrap(), first);
+        let audience = |header: &str| {
+            let token = header.strip_prefix("Bearer ").unwrap();
+            let mut validation = Validation::new(Algorithm::HS256);
+            validation.validate_aud = false;
+            validation.validate_exp = false;
+            jsonwebtoken::decode::<RestTokenClaims>(
+                token,
+                &DecodingKey::from_secret(b"k3y"),
+                &validation,
+            )
+            .unwrap()
+            .claims
+        };
+        let other_url = signer.rest_authorization(b, 1_700_000_000).unwrap();
+        assert_eq!(audience(&other_url).aud, b);
+        let later = signer.rest_authorization(b, 1_700_000_001).unwrap();
+        assert_ne!(later, other_url);
+        assert_eq!(audience(&later).iat, Some(1_700_000_001));
+        assert_eq!(audience(&first).aud, a);
+    }
 
     #[tokio::test]
     async fn key_tokens_are_hs256_over_the_key_bytes_with_the_url_as_audience() {

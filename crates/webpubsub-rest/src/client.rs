@@ -263,21 +263,22 @@ impl Inner {
         };
         let status = response.status();
         tracing::Span::current().record("status", status.as_u16());
-        let headers = response.headers().clone();
+        // Only failures read the headers (Retry-After, x-ms-error-code): no copy on success.
+        let headers = (!status.is_success()).then(|| response.headers().clone());
         let body = match response.bytes().await {
             Ok(body) => body,
-            Err(e) => return (Err(Error::transport(e)), Some(headers)),
+            Err(e) => return (Err(Error::transport(e)), headers),
         };
-        let result = if status.is_success() {
-            Ok(Answer { body })
-        } else {
+        let result = if let Some(headers) = &headers {
             let code = headers
                 .get("x-ms-error-code")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             Err(Error::from_answer(status, code, &body))
+        } else {
+            Ok(Answer { body })
         };
-        (result, Some(headers))
+        (result, headers)
     }
 }
 
