@@ -2,7 +2,7 @@
 //! `webpubsub-emulator` binary in its own process, so that its memory is its own:
 //!
 //! ```text
-//! emulator_fanout CONNECTION_STRING EMULATOR_PID CLIENTS SECONDS WINDOW
+//! emulator_fanout CONNECTION_STRING EMULATOR_PID CLIENTS SECONDS WINDOW SENDERS
 //! ```
 //!
 //! 1. connects CLIENTS WebSocket clients (tokio-tungstenite, `json.webpubsub.azure.v1`, 4 KiB
@@ -12,12 +12,13 @@
 //! 2. latency: sends one group message at a time with our REST client, waiting until every
 //!    client has it, for 2 s; each client records the time from the start of the REST send to
 //!    the frame's arrival (the payload carries the send time): p50/p99 over all deliveries;
-//! 3. throughput: REST group sends with up to WINDOW messages not yet delivered to every client
-//!    (so the per-connection queues never overflow), for SECONDS: messages delivered per second,
-//!    counted by the clients, and the latency under that load.
+//! 3. throughput: REST group sends, SENDERS requests at a time, with up to WINDOW messages not
+//!    yet delivered to every client (so the per-connection queues never overflow), for SECONDS: messages delivered per second,
+//!    counted by the clients, the latency under that load, and the CPU time (user + system) the
+//!    emulator and this process spent per delivered message.
 //!
-//! Prints one JSON line. Every client must see every message in order (a gap or a closed
-//! client fails the run).
+//! Prints one JSON line. Every client must see every message (the run waits for all of them),
+//! in order when SENDERS is 1; a closed client fails the run.
 
 use std::{
     sync::{
@@ -96,6 +97,8 @@ struct Shared {
     idle: Histogram,
     loaded: Histogram,
     failed: AtomicBool,
+    /// Whether sends are sequential, so that every client must see increasing stamps.
+    ordered: bool,
 }
 
 impl Shared {
@@ -130,7 +133,7 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    let [connection_string, pid, clients, seconds, window] = args.as_slice() else {
+    let [connection_string, pid, clients, seconds, window, senders] = args.as_slice() else {
         eprintln!(
             "emulator_fanout: run benches/emulator_fanout.sh (usage in benches/emulator_fanout.rs)"
         );
@@ -140,14 +143,29 @@ fn main() {
     let clients: usize = clients.parse().expect("CLIENTS is a number");
     let seconds: u64 = seconds.parse().expect("SECONDS is a number");
     let window: u64 = window.parse().expect("WINDOW is a number");
+    let senders: usize = senders.parse().expect("SENDERS is a number");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    runtime.block_on(run(connection_string, pid, clients, seconds, window));
+    runtime.block_on(run(
+        connection_string,
+        pid,
+        clients,
+        seconds,
+        window,
+        senders,
+    ));
 }
 
-async fn run(connection_string: &str, pid: u32, clients: usize, seconds: u64, window: u64) {
+async fn run(
+    connection_string: &str,
+    pid: u32,
+    clients: usize,
+    seconds: u64,
+    window: u64,
+    senders: usize,
+) {
     let rest = WebPubSubServiceClient::from_connection_string(connection_string, HUB)
         .expect("a connection string");
     // One call first, so that the emulator's REST path and the hub exist before the baseline.
@@ -169,6 +187,7 @@ async fn run(connection_string: &str, pid: u32, clients: usize, seconds: u64, wi
         idle: Histogram::new(),
         loaded: Histogram::new(),
         failed: AtomicBool::new(false),
+        ordered: senders == 1,
     });
 
     let rss_before = resident_kib(pid);
@@ -213,9 +232,11 @@ async fn run(connection_string: &str, pid: u32, clients: usize, seconds: u64, wi
     // Throughput, up to `window` messages in flight.
     shared.phase.store(2, Ordering::Release);
     let base = shared.delivered.load(Ordering::Acquire);
+    let cpu_before = (cpu_ticks(&pid.to_string()), cpu_ticks("self"));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let mut in_phase = 0u64;
+    let mut in_flight = tokio::task::JoinSet::new();
     while Instant::now() < deadline {
         // Wait until the message `window` places back has reached every client.
         if in_phase >= window {
@@ -223,8 +244,15 @@ async fn run(connection_string: &str, pid: u32, clients: usize, seconds: u64, wi
                 .wait_delivered(base + (in_phase - window + 1) * clients as u64)
                 .await;
         }
-        send(&rest, &shared).await;
+        while in_flight.len() >= senders {
+            in_flight.join_next().await;
+        }
+        let (rest, shared) = (rest.clone(), shared.clone());
+        in_flight.spawn(async move { send(&rest, &shared).await });
         in_phase += 1;
+    }
+    while let Some(done) = in_flight.join_next().await {
+        done.expect("a send task finished");
     }
     shared
         .wait_delivered(base + in_phase * clients as u64)
@@ -232,6 +260,12 @@ async fn run(connection_string: &str, pid: u32, clients: usize, seconds: u64, wi
     let elapsed = started.elapsed().as_secs_f64();
     shared.phase.store(0, Ordering::Release);
     let delivered = shared.delivered.load(Ordering::Acquire) - base;
+    // CPU time per delivery, which other processes on the machine disturb far less than rates.
+    let per_delivery_us = |before: u64, after: u64| {
+        (after - before) as f64 * 1e6 / TICKS_PER_SECOND / delivered as f64
+    };
+    let emulator_cpu_us = per_delivery_us(cpu_before.0, cpu_ticks(&pid.to_string()));
+    let client_cpu_us = per_delivery_us(cpu_before.1, cpu_ticks("self"));
     assert!(
         !shared.failed.load(Ordering::Acquire),
         "a client saw a gap or was closed"
@@ -244,8 +278,9 @@ async fn run(connection_string: &str, pid: u32, clients: usize, seconds: u64, wi
         concat!(
             r#"{{"clients":{},"connect_s":{:.2},"rss_before_kib":{},"rss_after_kib":{},"#,
             r#""kib_per_idle_connection":{:.2},"idle_sends":{},"idle_p50_us":{},"idle_p99_us":{},"#,
-            r#""window":{},"sends":{},"delivered":{},"seconds":{:.3},"messages_per_s":{:.0},"#,
-            r#""loaded_p50_us":{},"loaded_p99_us":{}}}"#
+            r#""window":{},"senders":{},"sends":{},"delivered":{},"seconds":{:.3},"messages_per_s":{:.0},"#,
+            r#""loaded_p50_us":{},"loaded_p99_us":{},"#,
+            r#""emulator_cpu_us_per_message":{:.3},"clients_cpu_us_per_message":{:.3}}}"#
         ),
         clients,
         connect_seconds,
@@ -256,12 +291,15 @@ async fn run(connection_string: &str, pid: u32, clients: usize, seconds: u64, wi
         shared.idle.percentile(0.50),
         shared.idle.percentile(0.99),
         window,
+        senders,
         in_phase,
         delivered,
         elapsed,
         delivered as f64 / elapsed,
         shared.loaded.percentile(0.50),
         shared.loaded.percentile(0.99),
+        emulator_cpu_us,
+        client_cpu_us,
     );
 }
 
@@ -311,7 +349,8 @@ async fn read(mut ws: Socket, shared: Arc<Shared>) {
         };
         let Ok(text) = frame.to_text() else { continue };
         let Some(stamp) = stamp(text) else { continue };
-        if stamp < last_stamp {
+        // One publisher at a time keeps the order; concurrent publishers' sends race.
+        if stamp < last_stamp && shared.ordered {
             shared.failed.store(true, Ordering::Release);
         }
         last_stamp = stamp;
@@ -334,6 +373,18 @@ fn stamp(text: &str) -> Option<u64> {
     let digits = &text[start..];
     let end = digits.find('"')?;
     digits[..end].parse().ok()
+}
+
+/// Clock ticks per second of `/proc/PID/stat` times (`USER_HZ`, 100 on Linux).
+const TICKS_PER_SECOND: f64 = 100.0;
+
+/// User + system CPU time of process `pid` (or `self`), in clock ticks.
+fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("a running process");
+    // Fields after the `(comm)`, which may hold spaces: state is field 3, utime 14, stime 15.
+    let after_comm = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
 }
 
 /// The resident memory of process `pid` in KiB (`VmRSS` of `/proc/PID/status`).

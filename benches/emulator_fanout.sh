@@ -5,21 +5,24 @@
 # client receipt) one message at a time and under load, and the emulator's resident memory per
 # idle connection. A fresh emulator per client count.
 #
-# Usage: benches/emulator_fanout.sh           (CLIENTS="1000 10000" SECONDS=5 WINDOW=32 ROUNDS=1)
+# Usage: benches/emulator_fanout.sh   (CLIENTS="1000 10000" SECONDS=5 WINDOW=32 SENDERS=1 ROUNDS=1)
 #        EMULATOR_CPU=0 CLIENT_CPU=1 benches/emulator_fanout.sh   (pin the two processes)
+#        EMULATOR_BIN=/path/to/webpubsub-emulator benches/emulator_fanout.sh   (another build,
+#        e.g. an older commit's, for a before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CLIENTS=${CLIENTS:-"1000 10000"}
 SECONDS_=${SECONDS:-5}
 WINDOW=${WINDOW:-32}
+SENDERS=${SENDERS:-1}
 ROUNDS=${ROUNDS:-1}
 KEY=fanout-bench-key-not-a-secret-0123456789
 pin() { if [ -n "${1:-}" ]; then echo "taskset -c $1"; fi; }
 
 echo "building (release) ..." >&2
-emu=$(cargo build --profile bench -p webpubsub-emulator --bin webpubsub-emulator --message-format=json 2>/dev/null |
-  jq -r 'select(.target.name == "webpubsub-emulator" and .executable != null) | .executable' | tail -n 1)
+emu=${EMULATOR_BIN:-$(cargo build --profile bench -p webpubsub-emulator --bin webpubsub-emulator --message-format=json 2>/dev/null |
+  jq -r 'select(.target.name == "webpubsub-emulator" and .executable != null) | .executable' | tail -n 1)}
 bin=$(cargo bench --bench emulator_fanout --no-run --message-format=json 2>/dev/null |
   jq -r 'select(.target.name == "emulator_fanout" and .executable != null) | .executable' | tail -n 1)
 [ -x "$emu" ] && [ -x "$bin" ] || { echo "emulator_fanout.sh: build failed" >&2; exit 1; }
@@ -40,7 +43,7 @@ for round in $(seq "$ROUNDS"); do
     emu_pid=$!
     for _ in $(seq 100); do grep -q '^Endpoint=' "$work/emu.out" && break; sleep 0.1; done
     cs=$(grep -m1 '^Endpoint=' "$work/emu.out") || { echo "the emulator did not start:" >&2; cat "$work/emu.err" >&2; exit 1; }
-    result=$($(pin "${CLIENT_CPU:-}") "$bin" "$cs" "$emu_pid" "$clients" "$SECONDS_" "$WINDOW")
+    result=$($(pin "${CLIENT_CPU:-}") "$bin" "$cs" "$emu_pid" "$clients" "$SECONDS_" "$WINDOW" "$SENDERS")
     echo "round $round, $clients clients: $result" >&2
     echo "$result" >>"$work/results"
     kill "$emu_pid"; wait "$emu_pid" 2>/dev/null || true; emu_pid=
@@ -55,10 +58,11 @@ rows = {}
 for line in open(sys.argv[1]):
     r = json.loads(line)
     rows.setdefault(r["clients"], []).append(r)
-print("| clients | messages delivered/s | latency p50 / p99 µs, one at a time | latency p50 / p99 µs, under load | KiB per idle connection (emulator RSS) |")
-print("|---|---|---|---|---|")
+print("| clients | messages delivered/s | latency p50 / p99 µs, one at a time | latency p50 / p99 µs, under load | CPU µs per message: emulator / clients | KiB per idle connection (emulator RSS) |")
+print("|---|---|---|---|---|---|")
 for clients, rs in sorted(rows.items()):
     med = lambda k: statistics.median(r[k] for r in rs)
     print(f"| {clients:,} | {med('messages_per_s'):,.0f} | {med('idle_p50_us'):.0f} / {med('idle_p99_us'):.0f} | "
-          f"{med('loaded_p50_us'):.0f} / {med('loaded_p99_us'):.0f} | {med('kib_per_idle_connection'):.1f} |")
+          f"{med('loaded_p50_us'):.0f} / {med('loaded_p99_us'):.0f} | "
+          f"{med('emulator_cpu_us_per_message'):.2f} / {med('clients_cpu_us_per_message'):.2f} | {med('kib_per_idle_connection'):.1f} |")
 PY
