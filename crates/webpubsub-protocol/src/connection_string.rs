@@ -154,6 +154,12 @@ fn normalize_endpoint(
     port: Option<u16>,
 ) -> Result<(String, String), ConnectionStringError> {
     let invalid = || ConnectionStringError::InvalidEndpoint(raw.to_owned());
+    // A URL is ASCII (international hosts are written in punycode). `http::Uri` lets other
+    // bytes into the path, where a trailing U+0085 (whitespace to `str::trim`) made an endpoint
+    // that read back differently (found by fuzz/connection_string).
+    if !raw.is_ascii() {
+        return Err(invalid());
+    }
     let uri: Uri = raw
         .trim()
         .trim_end_matches('/')
@@ -235,6 +241,23 @@ mod tests {
                 .unwrap()
                 .endpoint()
         );
+    }
+
+    /// Regression (fuzz/connection_string): a non-ASCII path ending in U+0085 was accepted, and
+    /// `Endpoint=<that endpoint>` then parsed to another endpoint (`trim` removes U+0085).
+    #[test]
+    fn endpoints_are_ascii() {
+        for endpoint in [
+            "https://x.com/a\u{85}/",
+            "https://x.com/é",
+            "https://bücher.example",
+        ] {
+            let cs = format!("Endpoint={endpoint};AccessKey=k");
+            assert!(
+                matches!(parse(&cs), Err(ConnectionStringError::InvalidEndpoint(_))),
+                "{cs}"
+            );
+        }
     }
 
     #[test]
