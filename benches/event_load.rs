@@ -6,6 +6,8 @@
 //! event_load serve-layer ADDR        (a) axum + WebPubSubLayer; the handler answers "Hey " + data
 //! event_load serve-fixed ADDR        (b) the same axum stack answering the event path with a
 //!                                        fixed body, reading nothing: the stack's limit
+//! event_load wrk-script EVENT          a wrk Lua script sending the same request as `load`
+//!                                    (headers, body) and printing the same JSON line
 //! event_load load URL EVENT CONNECTIONS SECONDS
 //!                                    closed-loop load: CONNECTIONS keep-alive HTTP/1.1
 //!                                    connections (hyper client) each send one signed EVENT
@@ -74,6 +76,7 @@ fn main() {
     match args.as_slice() {
         ["serve-layer", addr] => runtime.block_on(serve(addr, layer_app())),
         ["serve-fixed", addr] => runtime.block_on(serve(addr, fixed_app())),
+        ["wrk-script", event] => print!("{}", wrk_script(Event::parse(event))),
         ["load", url, event, connections, seconds] => {
             let event = Event::parse(event);
             let connections = connections.parse().expect("CONNECTIONS is a number");
@@ -187,6 +190,35 @@ impl Event {
     fn accepts(self, status: http::StatusCode, body: &[u8]) -> bool {
         status.is_success() && (self == Self::Connect || body == USER_ANSWER.as_bytes())
     }
+}
+
+/// A wrk script for `event`: the same method, headers and body as [`load`], and a `done`
+/// hook printing the JSON line of [`Report::to_json`] (wrk counts non-2xx answers as errors;
+/// it does not read bodies, so the script's caller checks them once with `load`).
+fn wrk_script(event: Event) -> String {
+    let lua = |s: &str| format!("{s:?}"); // Rust's escaping is valid Lua for these ASCII strings
+    let mut script = String::from("wrk.method = \"POST\"\n");
+    script += &format!(
+        "wrk.body = {}\n",
+        lua(std::str::from_utf8(&event.body()).expect("a UTF-8 body"))
+    );
+    for (name, value) in &event.headers() {
+        script += &format!(
+            "wrk.headers[{}] = {}\n",
+            lua(name.as_str()),
+            lua(value.to_str().expect("an ASCII header"))
+        );
+    }
+    script += r#"
+function done(summary, latency, requests)
+  local e = summary.errors
+  local seconds = summary.duration / 1e6
+  io.write(string.format('{"requests":%d,"errors":%d,"seconds":%.3f,"rps":%.1f,"p50_us":%d,"p99_us":%d}\n',
+    summary.requests, e.connect + e.read + e.write + e.status + e.timeout, seconds,
+    summary.requests / seconds, latency:percentile(50), latency:percentile(99)))
+end
+"#;
+    script
 }
 
 /// What one load run measured.

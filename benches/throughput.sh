@@ -4,13 +4,16 @@
 #   (a) WebPubSubLayer in axum, the handler answering "Hey " + data  (event_load serve-layer)
 #   (b) the same axum stack answering the event path with a fixed body  (event_load serve-fixed)
 #   (c) @azure/web-pubsub-express 1.1.0 on express 4, the same handler  (load/express_server.mjs)
-# with the same load generator (benches/event_load.rs: hyper client, keep-alive connections,
-# closed loop), the same connections and duration, interleaved: every round runs a, b, c in turn.
+# with the same load generator, the same connections and duration, interleaved: every round runs
+# a, b, c in turn. The load generator is wrk (Debian's, installed here if missing; LOADGEN=wrk),
+# which costs less per request than the servers, so that (b) measures the stack and not the
+# generator; LOADGEN=hyper uses benches/event_load.rs's hyper client instead. Either way every
+# server's answers are checked first (status and "Hey hello world") with the hyper client.
 # The servers share CPU 0 and the load generator runs on CPU 1 (taskset), so each server gets
 # one core, as Node has. Prints a table: median requests/s, p50/p99 latency over the rounds,
 # and the ratios a/b and a/c (each computed within a round, then the median).
 #
-# Usage: benches/throughput.sh            (ROUNDS=5 DURATION=5 CONNECTIONS=32 by default)
+# Usage: benches/throughput.sh            (ROUNDS=5 DURATION=5 CONNECTIONS=32 LOADGEN=wrk by default)
 #        ROUNDS=3 DURATION=3 EVENTS=user benches/throughput.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +25,11 @@ EVENTS=${EVENTS:-"user connect"}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 PATH_=/api/webpubsub/hubs/chat/
+LOADGEN=${LOADGEN:-wrk}
+if [ "$LOADGEN" = wrk ] && ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian) ..." >&2
+  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null 2>&1 && apt-get install -y wrk >/dev/null; }
+fi
 
 echo "building (release) ..." >&2
 bin=$(cargo bench --bench event_load --no-run --message-format=json 2>/dev/null |
@@ -57,11 +65,32 @@ start a "$bin" serve-layer 127.0.0.1:0
 start b "$bin" serve-fixed 127.0.0.1:0
 start c node benches/load/express_server.mjs 0
 
+# Check every server's answers once (the hyper client reads and compares the bodies).
+for event in $EVENTS; do
+  "$bin" wrk-script "$event" >"$work/$event.lua"
+  for server in a b c; do
+    check=$("$bin" load "$(cat "$work/$server.url")" "$event" 2 1)
+    case $check in
+      *'"errors":0,'*) ;;
+      *) echo "throughput.sh: server $server answers $event events wrongly: $check" >&2; exit 1 ;;
+    esac
+  done
+done
+
+# run SERVER EVENT: one measured run, one JSON line.
+run() {
+  if [ "$LOADGEN" = wrk ]; then
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$work/$2.lua" "$(cat "$work/$1.url")" | grep '^{'
+  else
+    taskset -c "$LOAD_CPU" "$bin" load "$(cat "$work/$1.url")" "$2" "$CONNECTIONS" "$DURATION"
+  fi
+}
+
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for event in $EVENTS; do
   for round in $(seq "$ROUNDS"); do
     for server in a b c; do
-      result=$(taskset -c "$LOAD_CPU" "$bin" load "$(cat "$work/$server.url")" "$event" "$CONNECTIONS" "$DURATION")
+      result=$(run "$server" "$event")
       echo "$event round $round $server: $result" >&2
       echo "$event $round $server $result" >>"$work/results"
     done
@@ -69,15 +98,15 @@ for event in $EVENTS; do
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-python3 - "$work/results" "$CONNECTIONS" "$DURATION" "$ROUNDS" <<'EOF'
+python3 - "$work/results" "$CONNECTIONS" "$DURATION" "$ROUNDS" "$LOADGEN" <<'EOF'
 import json, statistics, sys
-path, connections, duration, rounds = sys.argv[1:]
+path, connections, duration, rounds, loadgen = sys.argv[1:]
 runs = {}
 for line in open(path):
     event, rnd, server, js = line.split(" ", 3)
     runs.setdefault(event, {}).setdefault(int(rnd), {})[server] = json.loads(js)
 names = {"a": "(a) WebPubSubLayer + axum", "b": "(b) axum, fixed answer", "c": "(c) web-pubsub-express 1.1.0"}
-print(f"{connections} connections, {duration} s per run, {rounds} interleaved rounds; medians over the rounds")
+print(f"load generator {loadgen}, {connections} connections, {duration} s per run, {rounds} interleaved rounds; medians over the rounds")
 print()
 print("| event | server | requests/s | p50 µs | p99 µs | errors |")
 print("|---|---|---|---|---|---|")
