@@ -52,6 +52,7 @@ start() {
   local name=$1; shift
   taskset -c "$SERVER_CPU" "$@" >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
+  echo $! >"$work/$name.pid"
   for _ in $(seq 100); do
     if grep -q '^listening ' "$work/$name.out"; then
       echo "http://$(sed -n 's/^listening //p' "$work/$name.out")$PATH_" >"$work/$name.url"
@@ -77,6 +78,11 @@ for event in $EVENTS; do
   done
 done
 
+# cpu_ticks SERVER: the server process's user + system CPU time, in clock ticks (1/100 s).
+cpu_ticks() {
+  awk '{ print $14 + $15 }' "/proc/$(cat "$work/$1.pid")/stat"
+}
+
 # run SERVER EVENT: one measured run, one JSON line.
 run() {
   if [ "$LOADGEN" = wrk ]; then
@@ -90,9 +96,11 @@ echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 for event in $EVENTS; do
   for round in $(seq "$ROUNDS"); do
     for server in a b c; do
+      before=$(cpu_ticks "$server")
       result=$(run "$server" "$event")
-      echo "$event round $round $server: $result" >&2
-      echo "$event $round $server $result" >>"$work/results"
+      ticks=$(( $(cpu_ticks "$server") - before ))
+      echo "$event round $round $server: $result (server CPU $ticks ticks)" >&2
+      echo "$event $round $server $ticks $result" >>"$work/results"
     done
   done
 done
@@ -103,24 +111,28 @@ import json, statistics, sys
 path, connections, duration, rounds, loadgen = sys.argv[1:]
 runs = {}
 for line in open(path):
-    event, rnd, server, js = line.split(" ", 3)
-    runs.setdefault(event, {}).setdefault(int(rnd), {})[server] = json.loads(js)
+    event, rnd, server, ticks, js = line.split(" ", 4)
+    run = json.loads(js)
+    # Server CPU per request: what the server pays whatever else shares its core.
+    run["cpu_us"] = int(ticks) * 10_000 / max(run["requests"], 1)
+    runs.setdefault(event, {}).setdefault(int(rnd), {})[server] = run
 names = {"a": "(a) WebPubSubLayer + axum", "b": "(b) axum, fixed answer", "c": "(c) web-pubsub-express 1.1.0"}
 print(f"load generator {loadgen}, {connections} connections, {duration} s per run, {rounds} interleaved rounds; medians over the rounds")
 print()
-print("| event | server | requests/s | p50 µs | p99 µs | errors |")
-print("|---|---|---|---|---|---|")
+print("| event | server | requests/s | p50 µs | p99 µs | server CPU µs/request | errors |")
+print("|---|---|---|---|---|---|---|")
 for event, by_round in runs.items():
     for s in "abc":
         rs = [r[s] for r in by_round.values()]
         med = lambda k: statistics.median(x[k] for x in rs)
-        print(f"| {event} | {names[s]} | {med('rps'):,.0f} | {med('p50_us'):.0f} | {med('p99_us'):.0f} | {sum(x['errors'] for x in rs)} |")
+        print(f"| {event} | {names[s]} | {med('rps'):,.0f} | {med('p50_us'):.0f} | {med('p99_us'):.0f} | {med('cpu_us'):.1f} | {sum(x['errors'] for x in rs)} |")
 print()
-print("| event | a/b (target ≥ 0.90) | a/c (target ≥ 8) | a/b per round | a/c per round |")
-print("|---|---|---|---|---|")
+print("| event | a/b (target ≥ 0.90) | a/c (target ≥ 8) | a/b per round | a/c per round | CPU per request b/a, c/a |")
+print("|---|---|---|---|---|---|")
 for event, by_round in runs.items():
     ab = [r["a"]["rps"] / r["b"]["rps"] for r in by_round.values()]
     ac = [r["a"]["rps"] / r["c"]["rps"] for r in by_round.values()]
     fmt = lambda xs: " ".join(f"{x:.2f}" for x in xs)
-    print(f"| {event} | {statistics.median(ab):.2f} | {statistics.median(ac):.2f} | {fmt(ab)} | {fmt(ac)} |")
+    cpu = lambda s: statistics.median(r[s]["cpu_us"] for r in by_round.values())
+    print(f"| {event} | {statistics.median(ab):.2f} | {statistics.median(ac):.2f} | {fmt(ab)} | {fmt(ac)} | {cpu('b') / cpu('a'):.2f}, {cpu('c') / cpu('a'):.2f} |")
 EOF
