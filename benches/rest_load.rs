@@ -6,8 +6,8 @@
 //! ```
 //!
 //! CONCURRENCY tasks each send `send_to_group("room", "hello")` (text) one after the other for
-//! SECONDS, after one second of warm-up, and the run prints one JSON line with sends/s and the
-//! p50/p99 latency. MODE:
+//! SECONDS, after one second of warm-up, and the run prints one JSON line with sends/s, the
+//! p50/p99 latency and this process's CPU time per send (robust to other load). MODE:
 //! - `ours`: `webpubsub_rest::WebPubSubServiceClient` (each send builds the URL and signs a REST
 //!   token for it, as in production);
 //! - `reqwest`: a bare `reqwest::Client` posting the same request (same URL, body, content type)
@@ -53,7 +53,7 @@ fn main() {
         other => panic!("MODE is `ours` or `reqwest`, not {other:?}"),
     };
     let sender = Arc::new(sender);
-    let latencies = runtime.block_on(async {
+    let (latencies, cpu_ticks) = runtime.block_on(async {
         let start = Instant::now() + WARM_UP;
         let end = start + Duration::from_secs(seconds);
         let tasks: Vec<_> = (0..concurrency)
@@ -74,21 +74,34 @@ fn main() {
                 })
             })
             .collect();
+        tokio::time::sleep_until(start.into()).await;
+        let cpu_start = own_cpu_ticks();
         let mut all = Vec::new();
         for task in tasks {
             all.extend(task.await.expect("a sender task finished"));
         }
+        let cpu_ticks = own_cpu_ticks() - cpu_start;
         all.sort_unstable();
-        all
+        (all, cpu_ticks)
     });
     let at = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        r#"{{"mode":"{mode}","concurrency":{concurrency},"sends":{},"seconds":{seconds},"sends_per_s":{:.1},"p50_us":{},"p99_us":{}}}"#,
+        r#"{{"mode":"{mode}","concurrency":{concurrency},"sends":{},"seconds":{seconds},"sends_per_s":{:.1},"p50_us":{},"p99_us":{},"client_cpu_us_per_send":{:.2}}}"#,
         latencies.len(),
         latencies.len() as f64 / seconds as f64,
         at(0.50),
         at(0.99),
+        cpu_ticks as f64 * 10_000.0 / latencies.len() as f64,
     );
+}
+
+/// This process's user + system CPU time in clock ticks (1/100 s, `/proc/self/stat`).
+fn own_cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc");
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 2..]
+        .split_whitespace()
+        .collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
 }
 
 enum Sender {

@@ -68,12 +68,12 @@ for line in open(path):
 names = {"ours": "webpubsub-rest", "reqwest": "bare reqwest, pre-signed token", "js": "@azure/web-pubsub 1.2.0 (Node)"}
 print(f"concurrency {concurrency}, {duration} s per run, {rounds} interleaved rounds; medians over the rounds")
 print()
-print("| client | sends/s | p50 µs | p99 µs |")
-print("|---|---|---|---|")
+print("| client | sends/s | p50 µs | p99 µs | client CPU µs/send |")
+print("|---|---|---|---|---|")
 for m in ("ours", "reqwest", "js"):
     rs = [r[m] for r in by_round.values()]
     med = lambda k: statistics.median(x[k] for x in rs)
-    print(f"| {names[m]} | {med('sends_per_s'):,.0f} | {med('p50_us'):.0f} | {med('p99_us'):.0f} |")
+    print(f"| {names[m]} | {med('sends_per_s'):,.0f} | {med('p50_us'):.0f} | {med('p99_us'):.0f} | {med('client_cpu_us_per_send'):.1f} |")
 ratio = lambda a, b: [r[a]["sends_per_s"] / r[b]["sends_per_s"] for r in by_round.values()]
 fmt = lambda xs: " ".join(f"{x:.2f}" for x in xs)
 print()
@@ -81,4 +81,7 @@ print("| ratio | median | per round |")
 print("|---|---|---|")
 print(f"| ours / reqwest (target ≥ 0.9) | {statistics.median(ratio('ours', 'reqwest')):.2f} | {fmt(ratio('ours', 'reqwest'))} |")
 print(f"| ours / js (target ≥ 3) | {statistics.median(ratio('ours', 'js')):.2f} | {fmt(ratio('ours', 'js'))} |")
+cpu = lambda m: statistics.median(r[m]["client_cpu_us_per_send"] for r in by_round.values())
+print(f"| client CPU per send, reqwest / ours | {cpu('reqwest') / cpu('ours'):.2f} | |")
+print(f"| client CPU per send, js / ours | {cpu('js') / cpu('ours'):.2f} | |")
 PY

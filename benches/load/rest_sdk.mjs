@@ -31,7 +31,10 @@ async function loop() {
     if (sent >= start) latencies.push(Math.round((performance.now() - sent) * 1000));
   }
 }
+let cpuStart;
+setTimeout(() => (cpuStart = process.cpuUsage()), start - performance.now());
 await Promise.all(Array.from({ length: concurrency }, loop));
+const cpu = process.cpuUsage(cpuStart);
 latencies.sort((a, b) => a - b);
 const at = (p) => latencies[Math.round((latencies.length - 1) * p)];
 console.log(
@@ -43,5 +46,6 @@ console.log(
     sends_per_s: latencies.length / seconds,
     p50_us: at(0.5),
     p99_us: at(0.99),
+    client_cpu_us_per_send: (cpu.user + cpu.system) / latencies.length,
   }),
 );
