@@ -25,9 +25,7 @@ use std::{
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::{
-    client::IntoClientRequest, http::HeaderValue, protocol::WebSocketConfig,
-};
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue};
 use webpubsub::{emulator::Emulator, rest::WebPubSubServiceClient};
 
 const KEY: &str = "bench-emulator-key-not-a-secret-0123456789";
