@@ -11,6 +11,7 @@
 #        e.g. an older commit's, for a before/after)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/load/common.sh
 
 CLIENTS=${CLIENTS:-"1000 10000"}
 SECONDS_=${SECONDS:-5}
@@ -21,10 +22,8 @@ KEY=fanout-bench-key-not-a-secret-0123456789
 pin() { if [ -n "${1:-}" ]; then echo "taskset -c $1"; fi; }
 
 echo "building (release) ..." >&2
-emu=${EMULATOR_BIN:-$(cargo build --profile bench -p webpubsub-emulator --bin webpubsub-emulator --message-format=json 2>/dev/null |
-  jq -r 'select(.target.name == "webpubsub-emulator" and .executable != null) | .executable' | tail -n 1)}
-bin=$(cargo bench --bench emulator_fanout --no-run --message-format=json 2>/dev/null |
-  jq -r 'select(.target.name == "emulator_fanout" and .executable != null) | .executable' | tail -n 1)
+emu=$(emulator_bin)
+bin=$(bench_bin emulator_fanout)
 [ -x "$emu" ] && [ -x "$bin" ] || { echo "emulator_fanout.sh: build failed" >&2; exit 1; }
 
 work=$(mktemp -d)
@@ -35,14 +34,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "$(machine_line) (before)" >&2
 for round in $(seq "$ROUNDS"); do
   for clients in $CLIENTS; do
-    : >"$work/emu.out"
-    RUST_LOG=warn $(pin "${EMULATOR_CPU:-}") "$emu" --port 0 --key "$KEY" >"$work/emu.out" 2>"$work/emu.err" &
-    emu_pid=$!
-    for _ in $(seq 100); do grep -q '^Endpoint=' "$work/emu.out" && break; sleep 0.1; done
-    cs=$(grep -m1 '^Endpoint=' "$work/emu.out") || { echo "the emulator did not start:" >&2; cat "$work/emu.err" >&2; exit 1; }
+    start_emulator "$emu" "$KEY" "${EMULATOR_CPU:-}"
     result=$($(pin "${CLIENT_CPU:-}") "$bin" "$cs" "$emu_pid" "$clients" "$SECONDS_" "$WINDOW" "$SENDERS")
     echo "round $round, $clients clients: $result" >&2
     echo "$result" >>"$work/results"

@@ -11,6 +11,7 @@
 # Usage: benches/rest_load.sh      (ROUNDS=5 DURATION=5 CONCURRENCY=16 by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/load/common.sh
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
@@ -20,10 +21,8 @@ LOAD_CPU=${LOAD_CPU:-1}
 KEY=rest-load-bench-key-not-a-secret-0123456789
 
 echo "building (release) ..." >&2
-emu=$(cargo build --profile bench -p webpubsub-emulator --bin webpubsub-emulator --message-format=json 2>/dev/null |
-  jq -r 'select(.target.name == "webpubsub-emulator" and .executable != null) | .executable' | tail -n 1)
-bin=$(cargo bench --bench rest_load --no-run --message-format=json 2>/dev/null |
-  jq -r 'select(.target.name == "rest_load" and .executable != null) | .executable' | tail -n 1)
+emu=$(emulator_bin)
+bin=$(bench_bin rest_load)
 [ -x "$emu" ] && [ -x "$bin" ] || { echo "rest_load.sh: build failed" >&2; exit 1; }
 if [ ! -d tests/interop/node_modules/@azure/web-pubsub ]; then
   (cd tests/interop && npm ci --no-audit --no-fund --silent)
@@ -37,13 +36,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-: >"$work/emu.out"
-RUST_LOG=warn taskset -c "$SERVER_CPU" "$emu" --port 0 --key "$KEY" >"$work/emu.out" 2>"$work/emu.err" &
-emu_pid=$!
-for _ in $(seq 100); do grep -q '^Endpoint=' "$work/emu.out" && break; sleep 0.1; done
-cs=$(grep -m1 '^Endpoint=' "$work/emu.out") || { echo "the emulator did not start:" >&2; cat "$work/emu.err" >&2; exit 1; }
+start_emulator "$emu" "$KEY" "$SERVER_CPU"
 
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "$(machine_line) (before)" >&2
 for round in $(seq "$ROUNDS"); do
   for mode in ours reqwest js; do
     if [ "$mode" = js ]; then

@@ -17,6 +17,7 @@
 #        ROUNDS=3 DURATION=3 EVENTS=user benches/throughput.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/load/common.sh
 
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-5}
@@ -32,8 +33,7 @@ if [ "$LOADGEN" = wrk ] && ! command -v wrk >/dev/null; then
 fi
 
 echo "building (release) ..." >&2
-bin=$(cargo bench --bench event_load --no-run --message-format=json 2>/dev/null |
-  jq -r 'select(.target.name == "event_load" and .executable != null) | .executable' | tail -n 1)
+bin=$(bench_bin event_load)
 [ -x "$bin" ] || { echo "throughput.sh: the event_load bench did not build" >&2; exit 1; }
 if [ ! -d tests/interop/node_modules/@azure/web-pubsub-express ]; then
   (cd tests/interop && npm ci --no-audit --no-fund --silent)
@@ -92,7 +92,7 @@ run() {
   fi
 }
 
-echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "$(machine_line) (before)" >&2
 for event in $EVENTS; do
   for round in $(seq "$ROUNDS"); do
     for server in a b c; do
