@@ -10,16 +10,18 @@ use std::time::Duration;
 use base64::{Engine as _, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
-use support::ws_client::WsClient;
+use support::{
+    emulator::{JSON, json_client},
+    ws_client::WsClient,
+};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-use webpubsub::emulator::{Emulator, HubSettings};
+use webpubsub::emulator::Emulator;
 use webpubsub_protocol::frames::{AckErrorName, ServerFrame};
 use webpubsub_protocol::token::{ClientRole, Permission};
 use webpubsub_rest::WebPubSubServiceClient;
 
 const KEY: &str = "bad-input-emulator-key-not-a-secret";
 const HUB: &str = "chat";
-const JSON: &str = "json.webpubsub.azure.v1";
 /// How long "nothing arrives" is watched for, after all cases ran.
 const QUIET: Duration = Duration::from_millis(300);
 
@@ -31,27 +33,8 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let emulator = Emulator::builder()
-        .key(KEY)
-        .hub(HubSettings::new(HUB))
-        .start()
-        .await
-        .expect("emulator starts");
-    let rest = WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), HUB)
-        .expect("connection string");
-    let url = rest
-        .client_access_token()
-        .user_id("watcher")
-        .groups(["g"])
-        .await
-        .expect("token")
-        .url()
-        .to_owned();
-    let mut watcher = WsClient::connect(&url, Some(JSON)).await.expect("watcher");
-    assert!(matches!(
-        watcher.next_frame().await,
-        ServerFrame::Connected { .. }
-    ));
+    let (emulator, rest) = support::emulator::start(KEY, HUB).await;
+    let watcher = json_client(&rest, "watcher", &["g"], &[]).await;
     Setup {
         emulator,
         rest,
@@ -562,21 +545,7 @@ type RestCase<'a> = (
 );
 
 async fn mallory(s: &Setup, roles: &[ClientRole]) -> WsClient {
-    let url = s
-        .rest
-        .client_access_token()
-        .user_id("mallory")
-        .roles(roles.iter().cloned())
-        .await
-        .expect("token")
-        .url()
-        .to_owned();
-    let mut client = WsClient::connect(&url, Some(JSON)).await.expect("connects");
-    assert!(matches!(
-        client.next_frame().await,
-        ServerFrame::Connected { .. }
-    ));
-    client
+    json_client(&s.rest, "mallory", &[], roles).await
 }
 
 async fn ack_error(client: &mut WsClient, ack_id: u64) -> Option<AckErrorName> {

@@ -15,10 +15,9 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use serde_json::json;
 use support::{
     chaos_proxy::{ChaosProxy, Fault},
-    ws_client::WsClient,
+    emulator::json_client,
 };
 use tokio_tungstenite::tungstenite::{Message as WsMessage, client::IntoClientRequest as _};
-use webpubsub::emulator::{Emulator, HubSettings};
 use webpubsub_protocol::{
     frames::{AckErrorName, FrameData, ServerFrame},
     token::{ClientRole, Permission},
@@ -208,31 +207,10 @@ async fn one_socket(state: &mut Reliable, base_url: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reliable_client_cut_at_random_points_loses_and_duplicates_nothing() {
-    let emulator = Emulator::builder()
-        .key(KEY)
-        .hub(HubSettings::new(HUB))
-        .start()
-        .await
-        .expect("emulator starts");
-    let direct = WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), HUB)
-        .expect("client");
+    let (emulator, direct) = support::emulator::start(KEY, HUB).await;
 
     // The watcher of `sink`, straight to the emulator.
-    let watcher_url = direct
-        .client_access_token()
-        .user_id("watcher")
-        .groups(["sink"])
-        .await
-        .expect("token")
-        .url()
-        .to_owned();
-    let mut watcher = WsClient::connect(&watcher_url, Some("json.webpubsub.azure.v1"))
-        .await
-        .expect("watcher");
-    assert!(matches!(
-        watcher.next_frame().await,
-        ServerFrame::Connected { .. }
-    ));
+    let mut watcher = json_client(&direct, "watcher", &["sink"], &[]).await;
 
     // The reliable client goes through the proxy; its token names the proxy's address.
     let seed = std::env::var("FAULTS_SEED")

@@ -9,9 +9,10 @@ use std::{collections::HashMap, time::Duration};
 
 use support::{
     chaos_proxy::{ChaosProxy, Fault},
+    emulator::json_client,
     ws_client::WsClient,
 };
-use webpubsub::emulator::{Emulator, HubSettings};
+use webpubsub::emulator::Emulator;
 use webpubsub_protocol::frames::{FrameData, ServerFrame};
 use webpubsub_rest::{Message, RetryPolicy, WebPubSubServiceClient};
 
@@ -20,12 +21,7 @@ const HUB: &str = "chat";
 const SEED: u64 = 0x5eed_0007;
 
 async fn emulator() -> Emulator {
-    Emulator::builder()
-        .key(KEY)
-        .hub(HubSettings::new(HUB))
-        .start()
-        .await
-        .expect("emulator starts")
+    support::emulator::start(KEY, HUB).await.0
 }
 
 /// A client through `proxy`, one TCP connection per request (so each request meets its own
@@ -55,21 +51,7 @@ fn client_via(proxy: &ChaosProxy, retries: u32) -> WebPubSubServiceClient {
 async fn watcher(emulator: &Emulator) -> WsClient {
     let rest = WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), HUB)
         .expect("client");
-    let url = rest
-        .client_access_token()
-        .user_id("watcher")
-        .await
-        .expect("token")
-        .url()
-        .to_owned();
-    let mut client = WsClient::connect(&url, Some("json.webpubsub.azure.v1"))
-        .await
-        .expect("watcher connects");
-    assert!(matches!(
-        client.next_frame().await,
-        ServerFrame::Connected { .. }
-    ));
-    client
+    json_client(&rest, "watcher", &[], &[]).await
 }
 
 /// Every text message the watcher gets until `marker` arrives (sent last, without faults).

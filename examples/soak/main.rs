@@ -143,6 +143,54 @@ fn event(kind: usize, id: &str, key: &AccessKey) -> Request<Full<Bytes>> {
         .expect("a valid request")
 }
 
+/// The layer run's shared state: the client, the next event number, and what came back.
+struct Load {
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    key: AccessKey,
+    url: String,
+    next: AtomicUsize,
+    statuses: std::sync::Mutex<std::collections::BTreeMap<u16, u64>>,
+    errors: AtomicU64,
+}
+
+/// Sends events 0..total from 64 workers over the pool's keep-alive connections.
+async fn run_load(load: Arc<Load>, total: usize) {
+    load.next.store(0, Ordering::SeqCst);
+    let workers: Vec<_> = (0..64)
+        .map(|_| {
+            let load = load.clone();
+            tokio::spawn(async move {
+                let mut local = std::collections::BTreeMap::<u16, u64>::new();
+                loop {
+                    let i = load.next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total {
+                        break;
+                    }
+                    let mut request = event(i % 5, &format!("conn-{}", i % 1000), &load.key);
+                    *request.uri_mut() = load.url.parse().expect("uri");
+                    match load.client.request(request).await {
+                        Ok(response) => {
+                            let status = response.status();
+                            let _ = response.into_body().collect().await;
+                            *local.entry(status.as_u16()).or_default() += 1;
+                        }
+                        Err(_) => {
+                            load.errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                let mut all = load.statuses.lock().unwrap_or_else(|e| e.into_inner());
+                for (status, n) in local {
+                    *all.entry(status).or_default() += n;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.expect("worker");
+    }
+}
+
 async fn layer(events: usize) -> Result<(), Failure> {
     let handler = Counting::default();
     let cs: ConnectionString = format!("Endpoint=http://127.0.0.1;AccessKey={KEY}").parse()?;
@@ -156,67 +204,19 @@ async fn layer(events: usize) -> Result<(), Failure> {
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(64)
-        .build_http();
-    let key = AccessKey::new(KEY);
+    let load = Arc::new(Load {
+        client: Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(64)
+            .build_http(),
+        key: AccessKey::new(KEY),
+        url: format!("http://{addr}/eventhandler"),
+        next: AtomicUsize::new(0),
+        statuses: std::sync::Mutex::default(),
+        errors: AtomicU64::new(0),
+    });
     let pid = std::process::id();
-    let workers = 64;
-    let next = Arc::new(AtomicUsize::new(0));
-    let statuses: Arc<std::sync::Mutex<std::collections::BTreeMap<u16, u64>>> = Arc::default();
-    let errors = Arc::new(AtomicU64::new(0));
-    let run = |total: usize| {
-        let (client, key, next, statuses, errors) = (
-            client.clone(),
-            key.clone(),
-            next.clone(),
-            statuses.clone(),
-            errors.clone(),
-        );
-        async move {
-            next.store(0, Ordering::SeqCst);
-            let tasks: Vec<_> = (0..workers)
-                .map(|_| {
-                    let (client, key, next, statuses, errors) = (
-                        client.clone(),
-                        key.clone(),
-                        next.clone(),
-                        statuses.clone(),
-                        errors.clone(),
-                    );
-                    tokio::spawn(async move {
-                        let mut local = std::collections::BTreeMap::<u16, u64>::new();
-                        loop {
-                            let i = next.fetch_add(1, Ordering::Relaxed);
-                            if i >= total {
-                                break;
-                            }
-                            let mut request = event(i % 5, &format!("conn-{}", i % 1000), &key);
-                            *request.uri_mut() =
-                                format!("http://{addr}/eventhandler").parse().expect("uri");
-                            match client.request(request).await {
-                                Ok(response) => {
-                                    let status = response.status();
-                                    let _ = response.into_body().collect().await;
-                                    *local.entry(status.as_u16()).or_default() += 1;
-                                }
-                                Err(_) => {
-                                    errors.fetch_add(1, Ordering::Relaxed);
-                                }
-                            }
-                        }
-                        let mut all = statuses.lock().unwrap_or_else(|e| e.into_inner());
-                        for (status, n) in local {
-                            *all.entry(status).or_default() += n;
-                        }
-                    })
-                })
-                .collect();
-            for task in tasks {
-                task.await.expect("worker");
-            }
-        }
-    };
+    let run = |total: usize| run_load(load.clone(), total);
+    let (statuses, errors) = (&load.statuses, &load.errors);
     run(10_000).await; // warm-up: connections, allocator
     statuses.lock().unwrap_or_else(|e| e.into_inner()).clear();
     let calls_before = handler.0.load(Ordering::SeqCst);
