@@ -10,9 +10,11 @@ pub mod cloudevents;
 mod connection_string;
 pub mod filter;
 pub mod frames;
+mod hub_name;
 pub mod signature;
 pub mod state;
 pub mod token;
 
 pub use access_key::AccessKey;
 pub use connection_string::{ConnectionString, ConnectionStringError};
+pub use hub_name::{HUB_NAME_RULE, is_valid_hub_name};

@@ -458,17 +458,13 @@ fn refuse_bearer_in_clear(target: &str) -> Result<(), Error> {
     }
 }
 
-/// The service's hub rule: ``^[A-Za-z][A-Za-z0-9_`,.[\]]{0,127}$``.
 fn validate_hub(hub: &str) -> Result<(), Error> {
-    let mut chars = hub.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && hub.len() <= 128
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_`,.[]".contains(c));
-    if valid {
+    if webpubsub_protocol::is_valid_hub_name(hub) {
         Ok(())
     } else {
         Err(Error::builder(format!(
-            "the hub name {hub:?} must start with a letter and have at most 128 letters, digits or _`,.[]"
+            "invalid hub name {hub:?}: {}",
+            webpubsub_protocol::HUB_NAME_RULE
         )))
     }
 }
@@ -549,8 +545,8 @@ mod tests {
             build("ftp://x", "chat"),
             "cannot build the client: the endpoint \"ftp://x\" is not an absolute http or https url"
         );
-        assert!(build("http://x", "1chat").contains("the hub name \"1chat\""));
-        assert!(build("http://x", "").contains("the hub name \"\""));
+        assert!(build("http://x", "1chat").contains("invalid hub name \"1chat\""));
+        assert!(build("http://x", "").contains("invalid hub name \"\""));
         assert!(build("http://x", &"h".repeat(129)).contains("at most 128"));
         let no_credential = WebPubSubServiceClient::builder("http://x", "chat")
             .build()

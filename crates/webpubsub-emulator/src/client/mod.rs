@@ -28,7 +28,7 @@ use webpubsub_protocol::frames::JSON_RELIABLE_SUBPROTOCOL;
 pub(crate) use recovery::RecoveryStore;
 
 use crate::app::AppState;
-use crate::builder::is_valid_hub_name;
+use webpubsub_protocol::is_valid_hub_name;
 
 /// The initial size of each connection's read and write buffer.
 const IO_BUFFER_BYTES: usize = 4 * 1024;

@@ -87,17 +87,13 @@ async fn serve(state: &RestState, request: Request) -> Result<Response, ApiError
     call.execute(operation).await
 }
 
-/// The service's hub name rule: a letter, then up to 127 letters, digits or `` _`,.[] ``.
 fn validate_hub(hub: &str) -> Result<(), ApiError> {
-    let mut chars = hub.chars();
-    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
-        && hub.len() <= 128
-        && chars.all(|c| c.is_ascii_alphanumeric() || "_`,.[]".contains(c));
-    if valid {
+    if webpubsub_protocol::is_valid_hub_name(hub) {
         Ok(())
     } else {
         Err(ApiError::bad_request(format!(
-            "invalid hub name {hub:?}: it must start with a letter and have at most 128 letters, digits or _`,.[]"
+            "invalid hub name {hub:?}: {}",
+            webpubsub_protocol::HUB_NAME_RULE
         )))
     }
 }
