@@ -1,12 +1,20 @@
 //! The asynchronous part of an event: read the body, call the handler, turn its answer into HTTP.
 
-use std::{any::Any, future::Future, panic::AssertUnwindSafe, sync::Arc, time::Duration};
+use std::{
+    any::Any,
+    future::{Future, poll_fn},
+    panic::AssertUnwindSafe,
+    pin::pin,
+    sync::Arc,
+    task::Poll,
+    time::Duration,
+};
 
-use bytes::Bytes;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use futures_util::FutureExt as _;
 use http::{HeaderName, HeaderValue, Response, StatusCode, header};
 use http_body::Body;
-use http_body_util::{BodyExt as _, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt as _, Full};
 use serde::de::DeserializeOwned;
 use webpubsub_protocol::{
     cloudevents::{
@@ -144,19 +152,44 @@ where
 }
 
 /// Collects the body, enforcing the limit while it streams (chunked bodies have no length).
+///
+/// By hand rather than `Limited` + `collect()`: an event body is almost always one frame, which
+/// this keeps as it is, with no buffer list to allocate and no copy.
 async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, Rejection>
 where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<LengthLimitError>() => Err(too_large(limit)),
-        Err(err) => Err(Rejection::new(
-            RejectionKind::InvalidBody,
-            format!("could not read the request body: {err}"),
-        )),
+    let mut body = pin!(body);
+    let mut first = Bytes::new();
+    let mut more: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            Rejection::new(
+                RejectionKind::InvalidBody,
+                format!("could not read the request body: {}", err.into()),
+            )
+        })?;
+        // Trailers carry nothing an event uses.
+        let Ok(mut data) = frame.into_data() else {
+            continue;
+        };
+        let length = more.as_ref().map_or(first.len(), BytesMut::len) + data.remaining();
+        if length > limit {
+            return Err(too_large(limit));
+        }
+        match &mut more {
+            None if first.is_empty() => first = data.copy_to_bytes(data.remaining()),
+            None => {
+                let mut joined = BytesMut::with_capacity(length);
+                joined.extend_from_slice(&first);
+                joined.put(data);
+                more = Some(joined);
+            }
+            Some(joined) => joined.put(data),
+        }
     }
+    Ok(more.map_or(first, BytesMut::freeze))
 }
 
 /// A system event body; an empty body reads as the default (`connect` may come without one).
@@ -200,12 +233,20 @@ async fn run<T>(
 ) -> Result<T, Failure> {
     // The handler owns everything it touches through `&self` behind an `Arc`; a panic leaves
     // nothing of ours half-updated, so asserting unwind safety is sound.
-    let guarded = AssertUnwindSafe(future).catch_unwind();
+    let mut guarded = pin!(AssertUnwindSafe(future).catch_unwind());
     let outcome = match timeout {
-        Some(limit) => match tokio::time::timeout(limit, guarded).await {
-            Ok(outcome) => outcome,
-            Err(_) => return Err(Failure::TimedOut(limit)),
-        },
+        Some(limit) => {
+            // Most handlers answer without waiting: poll once before arming a timer, so that
+            // they do not pay for registering one and cancelling it. The limit thus counts from
+            // the handler's first wait, which is where a timer can interrupt it anyway.
+            match poll_fn(|cx| Poll::Ready(guarded.as_mut().poll(cx))).await {
+                Poll::Ready(outcome) => outcome,
+                Poll::Pending => match tokio::time::timeout(limit, guarded).await {
+                    Ok(outcome) => outcome,
+                    Err(_) => return Err(Failure::TimedOut(limit)),
+                },
+            }
+        }
         None => guarded.await,
     };
     match outcome {
@@ -367,4 +408,58 @@ fn with_body(body: impl Into<Bytes>, content_type: &'static str) -> HandledRespo
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     reply
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+    use http_body::Frame;
+    use http_body_util::StreamBody;
+
+    type Frames = Vec<Result<Frame<Bytes>, std::io::Error>>;
+
+    fn frames(frames: Frames) -> StreamBody<stream::Iter<<Frames as IntoIterator>::IntoIter>> {
+        StreamBody::new(stream::iter(frames))
+    }
+
+    fn data(text: &'static str) -> Result<Frame<Bytes>, std::io::Error> {
+        Ok(Frame::data(Bytes::from_static(text.as_bytes())))
+    }
+
+    #[tokio::test]
+    async fn bodies_are_joined_across_frames_up_to_the_limit() {
+        let one = read_body(frames(vec![data("hello")]), 5).await.unwrap();
+        assert_eq!(one, "hello");
+        let trailers = Ok(Frame::trailers(http::HeaderMap::new()));
+        let many = vec![
+            data(""),
+            data("he"),
+            data(""),
+            data("ll"),
+            trailers,
+            data("o"),
+        ];
+        assert_eq!(read_body(frames(many), 5).await.unwrap(), "hello");
+        assert_eq!(read_body(frames(vec![]), 5).await.unwrap(), "");
+
+        let over = vec![data("hel"), data("lo"), data("!")];
+        let rejection = read_body(frames(over), 5).await.unwrap_err();
+        assert_eq!(rejection.kind(), RejectionKind::PayloadTooLarge);
+        let rejection = read_body(frames(vec![data("hello!")]), 5)
+            .await
+            .unwrap_err();
+        assert_eq!(rejection.kind(), RejectionKind::PayloadTooLarge);
+    }
+
+    #[tokio::test]
+    async fn a_broken_body_is_a_400_that_says_why() {
+        let broken = vec![data("he"), Err(std::io::Error::other("connection reset"))];
+        let rejection = read_body(frames(broken), 5).await.unwrap_err();
+        assert_eq!(rejection.kind(), RejectionKind::InvalidBody);
+        assert_eq!(
+            rejection.message(),
+            "could not read the request body: connection reset"
+        );
+    }
 }

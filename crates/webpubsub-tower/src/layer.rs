@@ -155,7 +155,9 @@ impl<H> WebPubSubLayer<H> {
     }
 
     /// How long a handler may take (default 30 s); slower calls are dropped and answered `504`.
-    /// This needs a tokio runtime with the time driver.
+    /// The limit counts from the handler's first wait (`.await` that does not complete at once):
+    /// a handler that answers without waiting never arms a timer. This needs a tokio runtime with
+    /// the time driver.
     pub fn handler_timeout(mut self, timeout: Duration) -> Self {
         self.config().handler_timeout = Some(timeout);
         self
