@@ -5,6 +5,8 @@ use std::fmt;
 use http::HeaderMap;
 use webpubsub_protocol::{cloudevents::EventType, state::ConnectionStates};
 
+use crate::text::Text;
+
 /// The connection an event comes from, read from the request's `ce-*` headers.
 ///
 /// Every request type has it through `.context()`. `Debug` shows the signature redacted, and the
@@ -25,17 +27,17 @@ use webpubsub_protocol::{cloudevents::EventType, state::ConnectionStates};
 #[derive(Clone)]
 pub struct ConnectionContext {
     pub(crate) event_type: EventType,
-    pub(crate) hub: String,
-    pub(crate) connection_id: String,
-    pub(crate) event_name: String,
-    pub(crate) user_id: Option<String>,
-    pub(crate) subprotocol: Option<String>,
+    pub(crate) hub: Text,
+    pub(crate) connection_id: Text,
+    pub(crate) event_name: Text,
+    pub(crate) user_id: Option<Text>,
+    pub(crate) subprotocol: Option<Text>,
     pub(crate) states: ConnectionStates,
-    pub(crate) origin: Option<String>,
-    pub(crate) id: Option<String>,
-    pub(crate) time: Option<String>,
-    pub(crate) source: Option<String>,
-    pub(crate) signature: Option<String>,
+    pub(crate) origin: Option<Text>,
+    pub(crate) id: Option<Text>,
+    pub(crate) time: Option<Text>,
+    pub(crate) source: Option<Text>,
+    pub(crate) signature: Option<Text>,
     pub(crate) mqtt: Option<MqttContext>,
     pub(crate) headers: HeaderMap,
 }
@@ -75,11 +77,15 @@ impl ConnectionContext {
         hub: impl Into<String>,
         connection_id: impl Into<String>,
     ) -> Self {
-        let event_name = event_type.event_name().unwrap_or_default().to_owned();
+        let event_name = event_type
+            .event_name()
+            .unwrap_or_default()
+            .to_owned()
+            .into();
         Self {
             event_type,
-            hub: hub.into(),
-            connection_id: connection_id.into(),
+            hub: hub.into().into(),
+            connection_id: connection_id.into().into(),
             event_name,
             user_id: None,
             subprotocol: None,
@@ -97,14 +103,14 @@ impl ConnectionContext {
     /// Sets the user id.
     #[must_use]
     pub fn with_user_id(mut self, user_id: impl Into<String>) -> Self {
-        self.user_id = Some(user_id.into());
+        self.user_id = Some(user_id.into().into());
         self
     }
 
     /// Sets the subprotocol.
     #[must_use]
     pub fn with_subprotocol(mut self, subprotocol: impl Into<String>) -> Self {
-        self.subprotocol = Some(subprotocol.into());
+        self.subprotocol = Some(subprotocol.into().into());
         self
     }
 
@@ -129,27 +135,27 @@ impl ConnectionContext {
 
     /// The hub (`ce-hub`), as the service sent it (lower-cased).
     pub fn hub(&self) -> &str {
-        &self.hub
+        self.hub.as_str()
     }
 
     /// The connection id (`ce-connectionId`; for MQTT, the client id).
     pub fn connection_id(&self) -> &str {
-        &self.connection_id
+        self.connection_id.as_str()
     }
 
     /// The event name (`ce-eventName`): `connect`, `message`, `joined`, ...
     pub fn event_name(&self) -> &str {
-        &self.event_name
+        self.event_name.as_str()
     }
 
     /// The user id (`ce-userId`), absent for an anonymous client's `connect`.
     pub fn user_id(&self) -> Option<&str> {
-        self.user_id.as_deref()
+        self.user_id.as_ref().map(Text::as_str)
     }
 
     /// The subprotocol the client negotiated (`ce-subprotocol`).
     pub fn subprotocol(&self) -> Option<&str> {
-        self.subprotocol.as_deref()
+        self.subprotocol.as_ref().map(Text::as_str)
     }
 
     /// The connection state (`ce-connectionState`), empty when none was set.
@@ -159,28 +165,28 @@ impl ConnectionContext {
 
     /// The service host(s) that sent the event (`WebHook-Request-Origin`).
     pub fn origin(&self) -> Option<&str> {
-        self.origin.as_deref()
+        self.origin.as_ref().map(Text::as_str)
     }
 
     /// The event id (`ce-id`), unique among the events of one connection: a key to drop
     /// duplicates.
     pub fn id(&self) -> Option<&str> {
-        self.id.as_deref()
+        self.id.as_ref().map(Text::as_str)
     }
 
     /// When the event happened (`ce-time`, `yyyy-MM-ddTHH:mm:ssZ`).
     pub fn time(&self) -> Option<&str> {
-        self.time.as_deref()
+        self.time.as_ref().map(Text::as_str)
     }
 
     /// The event source (`ce-source`, `/hubs/{hub}/client/{connectionId}`).
     pub fn source(&self) -> Option<&str> {
-        self.source.as_deref()
+        self.source.as_ref().map(Text::as_str)
     }
 
     /// The raw `ce-signature` (already checked by the layer when keys are configured).
     pub fn signature(&self) -> Option<&str> {
-        self.signature.as_deref()
+        self.signature.as_ref().map(Text::as_str)
     }
 
     /// The MQTT identifiers, for MQTT clients (`ce-subprotocol: mqtt` with a

@@ -6,11 +6,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, header};
 use webpubsub_protocol::{
     cloudevents::{
         EventType,
-        headers::{
-            CE_CONNECTION_ID, CE_CONNECTION_STATE, CE_EVENT_NAME, CE_HUB, CE_ID,
-            CE_PHYSICAL_CONNECTION_ID, CE_SESSION_ID, CE_SIGNATURE, CE_SOURCE, CE_SUBPROTOCOL,
-            CE_TIME, CE_TYPE, CE_USER_ID, MQTT_SUBPROTOCOL, WEBHOOK_REQUEST_ORIGIN,
-        },
+        headers::{CE_SIGNATURE, MQTT_SUBPROTOCOL, WEBHOOK_REQUEST_ORIGIN},
     },
     state::ConnectionStates,
 };
@@ -18,6 +14,7 @@ use webpubsub_protocol::{
 use crate::{
     ConnectionContext, DataType, MqttContext, Rejection, RejectionKind,
     config::{Config, SignatureFailure},
+    text::Text,
 };
 
 /// An event whose head passed every check; the body is still unread.
@@ -37,18 +34,22 @@ pub(crate) fn read_head(
     path_hub: Option<&str>,
     mut headers: HeaderMap,
 ) -> Result<Inbound, Rejection> {
-    let ce_type = required(&headers, &CE_TYPE, "ce-type")?;
-    let event_type = EventType::parse(ce_type);
+    let found = EventHeaders::scan(&headers);
+    let ce_type = found.ce_type.required("ce-type")?;
+    let event_type = EventType::parse(ce_type.as_str());
     let Some(type_event_name) = event_type.event_name() else {
         return Err(Rejection::new(
             RejectionKind::UnknownEventType,
-            format!("ce-type {ce_type:?} is not a web pubsub event type this layer handles"),
+            format!(
+                "ce-type {:?} is not a web pubsub event type this layer handles",
+                ce_type.as_str()
+            ),
         ));
     };
-    let hub = required(&headers, &CE_HUB, "ce-hub")?;
-    let connection_id = required(&headers, &CE_CONNECTION_ID, "ce-connectionId")?;
+    let hub = found.hub.required("ce-hub")?;
+    let connection_id = found.connection_id.required("ce-connectionId")?;
 
-    if let Err(failure) = config.check_signature(&headers, connection_id) {
+    if let Err(failure) = config.check_signature(&headers, connection_id.as_str()) {
         let (kind, message) = match failure {
             SignatureFailure::Missing => (
                 RejectionKind::MissingSignature,
@@ -56,10 +57,16 @@ pub(crate) fn read_head(
             ),
             SignatureFailure::NoKeyForOrigin => (
                 RejectionKind::InvalidSignature,
-                match joined(&headers, &WEBHOOK_REQUEST_ORIGIN, "WebHook-Request-Origin")? {
-                    Some(origin) => {
-                        format!("no access key is configured for the origin {origin:?}")
-                    }
+                match joined(
+                    &headers,
+                    found.origin,
+                    &WEBHOOK_REQUEST_ORIGIN,
+                    "WebHook-Request-Origin",
+                )? {
+                    Some(origin) => format!(
+                        "no access key is configured for the origin {:?}",
+                        origin.as_str()
+                    ),
                     None => "missing WebHook-Request-Origin header, which selects the access key"
                         .to_owned(),
                 },
@@ -67,99 +74,110 @@ pub(crate) fn read_head(
             SignatureFailure::Mismatch => (
                 RejectionKind::InvalidSignature,
                 format!(
-                    "ce-signature matches no configured access key for connection {connection_id:?}"
+                    "ce-signature matches no configured access key for connection {:?}",
+                    connection_id.as_str()
                 ),
             ),
         };
         return Err(Rejection::new(kind, message));
     }
 
-    if !config.serves_hub(hub) {
+    if !config.serves_hub(hub.as_str()) {
         return Err(Rejection::new(
             RejectionKind::HubNotServed,
-            format!("hub {hub:?} is not served here"),
+            format!("hub {:?} is not served here", hub.as_str()),
         ));
     }
     if let Some(path_hub) = path_hub
-        && !path_hub.eq_ignore_ascii_case(hub)
+        && !path_hub.eq_ignore_ascii_case(hub.as_str())
     {
         return Err(Rejection::new(
             RejectionKind::HubNotServed,
-            format!("ce-hub {hub:?} is not the hub {path_hub:?} of the path"),
+            format!(
+                "ce-hub {:?} is not the hub {path_hub:?} of the path",
+                hub.as_str()
+            ),
         ));
     }
 
-    let mut state_lines = headers.get_all(CE_CONNECTION_STATE).iter();
-    let state_header = state_lines.next().cloned();
-    if state_lines.next().is_some() {
-        return Err(Rejection::new(
-            RejectionKind::MalformedHeader,
-            "more than one ce-connectionState header",
-        ));
-    }
+    let state_header = match found.connection_state {
+        Slot::Absent => None,
+        Slot::Once(value) => Some(value.clone()),
+        Slot::Repeated => {
+            return Err(Rejection::new(
+                RejectionKind::MalformedHeader,
+                "more than one ce-connectionState header",
+            ));
+        }
+    };
     let states = match &state_header {
         Some(value) => ConnectionStates::decode_bytes(value.as_bytes())
             .map_err(|err| Rejection::new(RejectionKind::InvalidState, err.to_string()))?,
         None => ConnectionStates::new(),
     };
 
-    if let Some(length) = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
+    if let Slot::Once(length) = found.content_length
+        && let Some(length) = std::str::from_utf8(length.as_bytes())
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
         && length > config.body_limit as u64
     {
         return Err(too_large(config.body_limit));
     }
 
     let data_type = match event_type {
-        EventType::User(_) => Some(user_data_type(&headers)?),
+        EventType::User(_) => Some(user_data_type(headers.get(header::CONTENT_TYPE))?),
         _ => None,
     };
 
-    let event_name = match text(&headers, &CE_EVENT_NAME, "ce-eventName")? {
-        Some(name) if !name.is_empty() => name,
-        _ => type_event_name,
+    let event_name = match found.event_name.text("ce-eventName")? {
+        Some(name) if !name.as_str().is_empty() => name,
+        // The service always sends the name; this fallback is for other senders.
+        _ => Text::from(type_event_name.to_owned()),
     };
-    let subprotocol = text(&headers, &CE_SUBPROTOCOL, "ce-subprotocol")?;
-    let physical_connection_id = text(
-        &headers,
-        &CE_PHYSICAL_CONNECTION_ID,
-        "ce-physicalConnectionId",
-    )?;
-    let mqtt = match (subprotocol, physical_connection_id) {
+    let subprotocol = found.subprotocol.text("ce-subprotocol")?;
+    let physical_connection_id = found
+        .physical_connection_id
+        .text("ce-physicalConnectionId")?;
+    let mqtt = match (&subprotocol, physical_connection_id) {
         (Some(subprotocol), Some(physical))
-            if subprotocol.eq_ignore_ascii_case(MQTT_SUBPROTOCOL) =>
+            if subprotocol.as_str().eq_ignore_ascii_case(MQTT_SUBPROTOCOL) =>
         {
             Some(MqttContext {
-                physical_connection_id: physical.to_owned(),
-                session_id: owned(text(&headers, &CE_SESSION_ID, "ce-sessionId")?),
+                physical_connection_id: physical.as_str().to_owned(),
+                session_id: found
+                    .session_id
+                    .text("ce-sessionId")?
+                    .map(|id| id.as_str().to_owned()),
             })
         }
         _ => None,
     };
     let mut context = ConnectionContext {
-        hub: hub.to_owned(),
-        connection_id: connection_id.to_owned(),
-        event_name: event_name.to_owned(),
-        user_id: owned(text(&headers, &CE_USER_ID, "ce-userId")?),
-        subprotocol: owned(subprotocol),
+        hub,
+        connection_id,
+        event_name,
+        user_id: found.user_id.text("ce-userId")?,
+        subprotocol,
         states,
-        origin: joined(&headers, &WEBHOOK_REQUEST_ORIGIN, "WebHook-Request-Origin")?,
-        id: owned(text(&headers, &CE_ID, "ce-id")?),
-        time: owned(text(&headers, &CE_TIME, "ce-time")?),
-        source: owned(text(&headers, &CE_SOURCE, "ce-source")?),
-        signature: joined(&headers, &CE_SIGNATURE, "ce-signature")?,
+        origin: joined(
+            &headers,
+            found.origin,
+            &WEBHOOK_REQUEST_ORIGIN,
+            "WebHook-Request-Origin",
+        )?,
+        id: found.id.text("ce-id")?,
+        time: found.time.text("ce-time")?,
+        source: found.source.text("ce-source")?,
+        signature: joined(&headers, found.signature, &CE_SIGNATURE, "ce-signature")?,
         mqtt,
         event_type,
         headers: HeaderMap::new(),
     };
     // Handlers may log the context; keep replayable credentials out of `Debug`.
-    for name in [CE_SIGNATURE, header::AUTHORIZATION] {
-        if let http::header::Entry::Occupied(mut entry) = headers.entry(name) {
-            for value in entry.iter_mut() {
-                value.set_sensitive(true);
-            }
+    for (name, value) in headers.iter_mut() {
+        if name == CE_SIGNATURE || name == header::AUTHORIZATION {
+            value.set_sensitive(true);
         }
     }
     context.headers = headers;
@@ -168,6 +186,109 @@ pub(crate) fn read_head(
         data_type,
         state_header,
     })
+}
+
+/// The headers an event is read from, found in one pass over the request's header map rather
+/// than one hashed lookup each.
+#[derive(Default)]
+struct EventHeaders<'h> {
+    ce_type: Slot<'h>,
+    hub: Slot<'h>,
+    connection_id: Slot<'h>,
+    event_name: Slot<'h>,
+    user_id: Slot<'h>,
+    subprotocol: Slot<'h>,
+    physical_connection_id: Slot<'h>,
+    session_id: Slot<'h>,
+    id: Slot<'h>,
+    time: Slot<'h>,
+    source: Slot<'h>,
+    connection_state: Slot<'h>,
+    content_length: Slot<'h>,
+    // These two may come as several lines.
+    origin: Slot<'h>,
+    signature: Slot<'h>,
+}
+
+impl<'h> EventHeaders<'h> {
+    fn scan(headers: &'h HeaderMap) -> Self {
+        let mut found = Self::default();
+        for (name, value) in headers {
+            let slot = match name.as_str() {
+                "ce-type" => &mut found.ce_type,
+                "ce-hub" => &mut found.hub,
+                "ce-connectionid" => &mut found.connection_id,
+                "ce-eventname" => &mut found.event_name,
+                "ce-userid" => &mut found.user_id,
+                "ce-subprotocol" => &mut found.subprotocol,
+                "ce-physicalconnectionid" => &mut found.physical_connection_id,
+                "ce-sessionid" => &mut found.session_id,
+                "ce-id" => &mut found.id,
+                "ce-time" => &mut found.time,
+                "ce-source" => &mut found.source,
+                "ce-connectionstate" => &mut found.connection_state,
+                "content-length" => &mut found.content_length,
+                "webhook-request-origin" => &mut found.origin,
+                "ce-signature" => &mut found.signature,
+                _ => continue,
+            };
+            slot.push(value);
+        }
+        found
+    }
+}
+
+/// What the scan found of one header.
+#[derive(Debug, Default, Clone, Copy)]
+enum Slot<'h> {
+    #[default]
+    Absent,
+    Once(&'h HeaderValue),
+    Repeated,
+}
+
+impl<'h> Slot<'h> {
+    fn push(&mut self, value: &'h HeaderValue) {
+        *self = match self {
+            Self::Absent => Self::Once(value),
+            _ => Self::Repeated,
+        };
+    }
+
+    /// The value of a single-valued header as UTF-8. Values are taken as sent: neither the
+    /// service nor the official SDKs percent-encode them, so decoding would corrupt ids that
+    /// contain `%`. The service sends each `ce-*` header once; a second line is refused rather
+    /// than ignored, so that no proxy in front of the layer can act on one value (say, route by
+    /// the last `ce-hub`) while the layer acts on another.
+    fn text(self, spelled: &str) -> Result<Option<Text>, Rejection> {
+        match self {
+            Self::Absent => Ok(None),
+            Self::Once(value) => Text::from_header(value).map(Some).ok_or_else(|| {
+                Rejection::new(
+                    RejectionKind::MalformedHeader,
+                    format!("header {spelled} is not valid utf-8"),
+                )
+            }),
+            Self::Repeated => Err(Rejection::new(
+                RejectionKind::MalformedHeader,
+                format!("more than one {spelled} header"),
+            )),
+        }
+    }
+
+    fn required(self, spelled: &str) -> Result<Text, Rejection> {
+        match self.text(spelled)? {
+            Some(value) if !value.as_str().trim().is_empty() => Ok(value),
+            Some(_) => Err(Rejection::new(
+                RejectionKind::MalformedHeader,
+                format!("header {spelled} is empty"),
+            )),
+            None => Err(Rejection::new(
+                RejectionKind::MissingHeader,
+                format!("missing {spelled} header"),
+            )),
+        }
+    }
 }
 
 pub(crate) fn too_large(limit: usize) -> Rejection {
@@ -179,8 +300,8 @@ pub(crate) fn too_large(limit: usize) -> Rejection {
 
 /// A user event's data type. No `Content-Type` means binary data (RFC 9110 §8.3 lets a
 /// recipient assume `application/octet-stream`; MQTT 3.1.1 publishes carry no type).
-fn user_data_type(headers: &HeaderMap) -> Result<DataType, Rejection> {
-    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+fn user_data_type(content_type: Option<&HeaderValue>) -> Result<DataType, Rejection> {
+    let Some(value) = content_type else {
         return Ok(DataType::Binary);
     };
     let value = String::from_utf8_lossy(value.as_bytes());
@@ -194,82 +315,34 @@ fn user_data_type(headers: &HeaderMap) -> Result<DataType, Rejection> {
     })
 }
 
-/// The value of a single-valued header as UTF-8. Values are taken as sent: neither the service
-/// nor the official SDKs percent-encode them, so decoding would corrupt ids that contain `%`.
-/// The service sends each `ce-*` header once; a second line is refused rather than ignored, so
-/// that no proxy in front of the layer can act on one value (say, route by the last `ce-hub`)
-/// while the layer acts on another.
-fn text<'h>(
-    headers: &'h HeaderMap,
-    name: &HeaderName,
-    spelled: &str,
-) -> Result<Option<&'h str>, Rejection> {
-    let mut lines = headers.get_all(name).iter();
-    let Some(value) = lines.next() else {
-        return Ok(None);
-    };
-    if lines.next().is_some() {
-        return Err(Rejection::new(
-            RejectionKind::MalformedHeader,
-            format!("more than one {spelled} header"),
-        ));
-    }
-    std::str::from_utf8(value.as_bytes())
-        .map(Some)
-        .map_err(|_| {
-            Rejection::new(
-                RejectionKind::MalformedHeader,
-                format!("header {spelled} is not valid utf-8"),
-            )
-        })
-}
-
-fn required<'h>(
-    headers: &'h HeaderMap,
-    name: &HeaderName,
-    spelled: &str,
-) -> Result<&'h str, Rejection> {
-    match text(headers, name, spelled)? {
-        Some(value) if !value.trim().is_empty() => Ok(value),
-        Some(_) => Err(Rejection::new(
-            RejectionKind::MalformedHeader,
-            format!("header {spelled} is empty"),
-        )),
-        None => Err(Rejection::new(
-            RejectionKind::MissingHeader,
-            format!("missing {spelled} header"),
-        )),
-    }
-}
-
-/// Every line of a header joined with `, `.
+/// A header that may come as several lines (`slot`, from the scan), every line joined with
+/// `, `.
 fn joined(
     headers: &HeaderMap,
+    slot: Slot<'_>,
     name: &HeaderName,
     spelled: &str,
-) -> Result<Option<String>, Rejection> {
-    let mut lines = headers.get_all(name).iter();
-    let Some(first) = lines.next() else {
-        return Ok(None);
-    };
+) -> Result<Option<Text>, Rejection> {
     let bad = || {
         Rejection::new(
             RejectionKind::MalformedHeader,
             format!("header {spelled} is not valid utf-8"),
         )
     };
-    let mut out = std::str::from_utf8(first.as_bytes())
-        .map_err(|_| bad())?
-        .to_owned();
-    for line in lines {
-        out.push_str(", ");
-        out.push_str(std::str::from_utf8(line.as_bytes()).map_err(|_| bad())?);
+    match slot {
+        Slot::Absent => Ok(None),
+        Slot::Once(value) => Text::from_header(value).map(Some).ok_or_else(bad),
+        Slot::Repeated => {
+            let mut out = String::new();
+            for line in &headers.get_all(name) {
+                if !out.is_empty() {
+                    out.push_str(", ");
+                }
+                out.push_str(std::str::from_utf8(line.as_bytes()).map_err(|_| bad())?);
+            }
+            Ok(Some(Text::from(out)))
+        }
     }
-    Ok(Some(out))
-}
-
-fn owned(value: Option<&str>) -> Option<String> {
-    value.map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -278,6 +351,11 @@ mod tests {
     use proptest::prelude::*;
     use webpubsub_protocol::{
         AccessKey,
+        cloudevents::headers::{
+            CE_CONNECTION_ID, CE_CONNECTION_STATE, CE_EVENT_NAME, CE_HUB, CE_ID,
+            CE_PHYSICAL_CONNECTION_ID, CE_SESSION_ID, CE_SOURCE, CE_SUBPROTOCOL, CE_TIME, CE_TYPE,
+            CE_USER_ID,
+        },
         signature::{self, SigningKey},
     };
 
@@ -433,6 +511,57 @@ mod tests {
             read_head(&config, None, headers).unwrap().data_type,
             Some(DataType::Binary)
         );
+    }
+
+    /// The scan matches names as strings; they must be the protocol crate's header names.
+    #[test]
+    fn the_scan_finds_every_header_by_its_protocol_name() {
+        let names = [
+            CE_TYPE,
+            CE_HUB,
+            CE_CONNECTION_ID,
+            CE_EVENT_NAME,
+            CE_USER_ID,
+            CE_SUBPROTOCOL,
+            CE_PHYSICAL_CONNECTION_ID,
+            CE_SESSION_ID,
+            CE_ID,
+            CE_TIME,
+            CE_SOURCE,
+            CE_CONNECTION_STATE,
+            header::CONTENT_LENGTH,
+            WEBHOOK_REQUEST_ORIGIN,
+            CE_SIGNATURE,
+        ];
+        let mut headers = HeaderMap::new();
+        for name in &names {
+            headers.insert(name, HeaderValue::from_static("x"));
+        }
+        headers.append(CE_SIGNATURE, HeaderValue::from_static("y"));
+        let found = EventHeaders::scan(&headers);
+        let slots = [
+            found.ce_type,
+            found.hub,
+            found.connection_id,
+            found.event_name,
+            found.user_id,
+            found.subprotocol,
+            found.physical_connection_id,
+            found.session_id,
+            found.id,
+            found.time,
+            found.source,
+            found.connection_state,
+            found.content_length,
+            found.origin,
+        ];
+        for (name, slot) in names.iter().zip(slots) {
+            assert!(
+                matches!(slot, Slot::Once(v) if v == "x"),
+                "{name}: {slot:?}"
+            );
+        }
+        assert!(matches!(found.signature, Slot::Repeated));
     }
 
     #[test]

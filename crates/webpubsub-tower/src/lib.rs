@@ -109,6 +109,7 @@ mod rejection;
 mod request;
 mod response;
 mod service;
+mod text;
 
 pub use body::ResponseBody;
 pub use context::{ConnectionContext, MqttContext};
