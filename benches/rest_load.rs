@@ -7,9 +7,12 @@
 //!
 //! CONCURRENCY tasks each send `send_to_group("room", "hello")` (text) one after the other for
 //! SECONDS, after one second of warm-up, and the run prints one JSON line with sends/s, the
-//! p50/p99 latency and this process's CPU time per send (robust to other load). MODE:
-//! - `ours`: `webpubsub_rest::WebPubSubServiceClient` (each send builds the URL and signs a REST
-//!   token for it, as in production);
+//! p50/p99 latency and this process's CPU time per send (robust to other load), and the sends
+//! including the warm-up (`sends_with_warm_up`: instruction counts of two runs of different
+//! lengths, e.g. under `valgrind --tool=callgrind`, differ by that many sends). MODE:
+//! - `ours`: `webpubsub_rest::WebPubSubServiceClient`, as in production: each send builds its
+//!   path and query, and takes the parsed URL and the signed token from the client's caches
+//!   when it repeats a target (the token: within the same second);
 //! - `reqwest`: a bare `reqwest::Client` posting the same request (same URL, body, content type)
 //!   with one token signed before the run: the floor any client on reqwest pays.
 //!
@@ -43,17 +46,20 @@ fn main() {
     };
     let concurrency: usize = concurrency.parse().expect("CONCURRENCY is a number");
     let seconds: u64 = seconds.parse().expect("SECONDS is a number");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    // `REST_LOAD_CURRENT_THREAD=1`: one thread, so that instruction counts (callgrind) do not
+    // depend on how work was spread over the workers.
+    let mut runtime = match std::env::var_os("REST_LOAD_CURRENT_THREAD") {
+        Some(_) => tokio::runtime::Builder::new_current_thread(),
+        None => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = runtime.enable_all().build().expect("a tokio runtime");
     let sender = match mode.as_str() {
         "ours" => Sender::ours(connection_string),
         "reqwest" => Sender::reqwest(connection_string),
         other => panic!("MODE is `ours` or `reqwest`, not {other:?}"),
     };
     let sender = Arc::new(sender);
-    let (latencies, cpu_ticks) = runtime.block_on(async {
+    let (latencies, all_sends, cpu_ticks) = runtime.block_on(async {
         let start = Instant::now() + WARM_UP;
         let end = start + Duration::from_secs(seconds);
         let tasks: Vec<_> = (0..concurrency)
@@ -61,12 +67,14 @@ fn main() {
                 let sender = sender.clone();
                 tokio::spawn(async move {
                     let mut latencies = Vec::new();
+                    let mut sends = 0_u64;
                     loop {
                         let sent = Instant::now();
                         if sent >= end {
-                            return latencies;
+                            return (latencies, sends);
                         }
                         sender.send().await;
+                        sends += 1;
                         if sent >= start {
                             latencies.push(sent.elapsed().as_micros() as u32);
                         }
@@ -76,17 +84,19 @@ fn main() {
             .collect();
         tokio::time::sleep_until(start.into()).await;
         let cpu_start = own_cpu_ticks();
-        let mut all = Vec::new();
+        let (mut all, mut all_sends) = (Vec::new(), 0);
         for task in tasks {
-            all.extend(task.await.expect("a sender task finished"));
+            let (latencies, sends) = task.await.expect("a sender task finished");
+            all.extend(latencies);
+            all_sends += sends;
         }
         let cpu_ticks = own_cpu_ticks() - cpu_start;
         all.sort_unstable();
-        (all, cpu_ticks)
+        (all, all_sends, cpu_ticks)
     });
     let at = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
     println!(
-        r#"{{"mode":"{mode}","concurrency":{concurrency},"sends":{},"seconds":{seconds},"sends_per_s":{:.1},"p50_us":{},"p99_us":{},"client_cpu_us_per_send":{:.2}}}"#,
+        r#"{{"mode":"{mode}","concurrency":{concurrency},"sends":{},"seconds":{seconds},"sends_per_s":{:.1},"p50_us":{},"p99_us":{},"client_cpu_us_per_send":{:.2},"sends_with_warm_up":{all_sends}}}"#,
         latencies.len(),
         latencies.len() as f64 / seconds as f64,
         at(0.50),
