@@ -28,7 +28,7 @@
 //! # Ok::<(), serde_json::Error>(())
 //! ```
 
-use std::{fmt, str::FromStr};
+use std::{borrow::Cow, fmt, str::FromStr};
 
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -59,7 +59,7 @@ pub const PATH_SEGMENT: &AsciiSet = &CONTROLS
 /// `.` and `..` cannot be made safe this way: URL parsers resolve them (even as `%2E`), so
 /// callers must refuse them as names.
 pub fn encode_path_segment(segment: &str) -> String {
-    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+    Cow::from(utf8_percent_encode(segment, PATH_SEGMENT)).into_owned()
 }
 
 /// The kind of client a client access token is for; each has its own endpoint path.

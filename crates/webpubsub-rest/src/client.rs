@@ -15,7 +15,7 @@ use webpubsub_protocol::{AccessKey, ConnectionString};
 use crate::{
     Error, RetryPolicy, TokenCredential,
     auth::Credential,
-    request::{Described, ResponseFuture, Spec},
+    request::{Described, Name, ResponseFuture, Spec},
 };
 
 /// The api-version sent by default: the newest stable data-plane API.
@@ -131,7 +131,26 @@ impl WebPubSubServiceClient {
 
     /// `/api/hubs/{hub}` + `rest`.
     pub(crate) fn hub_path(&self, rest: &str) -> String {
-        format!("/api/hubs/{}{rest}", self.inner.hub_segment)
+        self.hub_path_of(&[rest])
+    }
+
+    /// `/api/hubs/{hub}/{groups|users|connections}/{value}` + `rest`, with `value` checked and
+    /// encoded as a `name`.
+    pub(crate) fn name_path(&self, name: Name, value: &str, rest: &str) -> Result<String, Error> {
+        Ok(self.hub_path_of(&[name.collection(), &name.segment(value)?, rest]))
+    }
+
+    /// `/api/hubs/{hub}` followed by `parts`, joined without `format!`: every request runs
+    /// this, and the formatting machinery costs more than the copies.
+    fn hub_path_of(&self, parts: &[&str]) -> String {
+        const API_HUBS: &str = "/api/hubs/";
+        let hub = &self.inner.hub_segment;
+        let len = parts.iter().map(|part| part.len()).sum::<usize>();
+        let mut path = String::with_capacity(API_HUBS.len() + hub.len() + len);
+        path.push_str(API_HUBS);
+        path.push_str(hub);
+        parts.iter().for_each(|part| path.push_str(part));
+        path
     }
 
     /// Runs `described` and maps its answer with `decode`.

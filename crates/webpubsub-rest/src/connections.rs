@@ -87,10 +87,7 @@ impl WebPubSubServiceClient {
     }
 
     pub(crate) fn connection_path(&self, connection_id: &str, rest: &str) -> Result<String, Error> {
-        Ok(self.hub_path(&format!(
-            "/connections/{}{rest}",
-            Name::Connection.segment(connection_id)?
-        )))
+        self.name_path(Name::Connection, connection_id, rest)
     }
 
     fn group_connection_spec(

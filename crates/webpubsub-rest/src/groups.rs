@@ -70,7 +70,7 @@ impl WebPubSubServiceClient {
 
     /// `/api/hubs/{hub}/groups/{group}` + `rest`, with the group checked and encoded.
     pub(crate) fn group_path(&self, group: &str, rest: &str) -> Result<String, Error> {
-        Ok(self.hub_path(&format!("/groups/{}{rest}", Name::Group.segment(group)?)))
+        self.name_path(Name::Group, group, rest)
     }
 }
 

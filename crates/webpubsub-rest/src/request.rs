@@ -77,11 +77,11 @@ impl Spec {
 
     /// `path?api-version=…&k=v…`, api-version first as the official SDKs send it.
     pub(crate) fn path_and_query(&self, api_version: &str) -> String {
-        let mut out = format!(
-            "{}?api-version={}",
-            self.path,
-            utf8_percent_encode(api_version, QUERY_VALUE)
-        );
+        // Built with pushes rather than `format!`, which costs more than the copies.
+        let mut out = String::with_capacity(self.path.len() + 64);
+        out.push_str(&self.path);
+        out.push_str("?api-version=");
+        out.extend(utf8_percent_encode(api_version, QUERY_VALUE));
         for (key, value) in &self.query {
             if key == "api-version" {
                 continue;
@@ -108,6 +108,15 @@ pub(crate) enum Name {
 }
 
 impl Name {
+    /// The path segment before a name of this kind, with its slashes.
+    pub(crate) fn collection(self) -> &'static str {
+        match self {
+            Self::Group => "/groups/",
+            Self::User => "/users/",
+            Self::Connection => "/connections/",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Self::Group => "group name",

@@ -64,7 +64,7 @@ impl WebPubSubServiceClient {
     }
 
     fn user_path(&self, user_id: &str, rest: &str) -> Result<String, Error> {
-        Ok(self.hub_path(&format!("/users/{}{rest}", Name::User.segment(user_id)?)))
+        self.name_path(Name::User, user_id, rest)
     }
 
     fn user_group_spec(
