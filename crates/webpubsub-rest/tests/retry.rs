@@ -1,5 +1,6 @@
 //! Retries against a scripted loopback server: 503s with Retry-After, a dropped connection, a
-//! 400 that is not retried, an exhausted budget, a timeout and a refused connection.
+//! 400 that is not retried, an exhausted budget, timeouts (no answer, a stalled body) and a
+//! refused connection.
 
 #[path = "support/recorder.rs"]
 mod recorder;
@@ -161,6 +162,39 @@ async fn an_attempt_that_takes_too_long_times_out() {
     let error = bounded(client.group_exists("g")).await.unwrap_err();
     assert!(error.is_timeout(), "{error:?}");
     assert_eq!(error.to_string(), "group_exists: the request timed out");
+}
+
+#[tokio::test]
+async fn an_answer_whose_body_stalls_times_out() {
+    // A raw server: the status line and headers arrive, the body never ends.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = Vec::new();
+        let mut buffer = [0; 1024];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = socket.read(&mut buffer).await.unwrap();
+            assert_ne!(read, 0, "the request ended before its headers");
+            request.extend_from_slice(&buffer[..read]);
+        }
+        socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n{\"va")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    let client = WebPubSubServiceClient::builder(endpoint, "chat")
+        .access_key(KEY)
+        .retry_policy(RetryPolicy::none())
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let error = bounded(client.send_to_group("g", "x")).await.unwrap_err();
+    assert!(error.is_timeout(), "{error:?}");
+    assert_eq!(error.to_string(), "send_to_group: the request timed out");
+    server.abort();
 }
 
 #[tokio::test]
