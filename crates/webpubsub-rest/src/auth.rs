@@ -9,6 +9,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use http::HeaderValue;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use webpubsub_protocol::AccessKey;
@@ -131,11 +132,12 @@ impl Credential {
         }))
     }
 
-    /// The `Authorization` value for a request whose final URL (the audience) is `audience`.
-    pub(crate) async fn authorization(&self, audience: &str) -> Result<String, Error> {
+    /// The `Authorization` value (marked sensitive) for a request whose final URL (the
+    /// audience) is `audience`.
+    pub(crate) async fn authorization(&self, audience: &str) -> Result<HeaderValue, Error> {
         match self {
             Self::Key(signer) => signer.rest_authorization(audience, unix_now()),
-            Self::Entra(cache) => Ok(format!("Bearer {}", cache.token().await?.token)),
+            Self::Entra(cache) => bearer(&cache.token().await?.token),
         }
     }
 }
@@ -146,7 +148,7 @@ pub(crate) struct KeySigner {
     /// The last REST `Authorization` value: its audience, issue second and the header. Claims
     /// only hold whole seconds, so the same URL in the same second gets the same bytes: sends
     /// in a burst to one target reuse them instead of signing again.
-    last_rest: Mutex<Option<(String, u64, String)>>,
+    last_rest: Mutex<Option<(String, u64, HeaderValue)>>,
 }
 
 impl KeySigner {
@@ -158,7 +160,11 @@ impl KeySigner {
     }
 
     /// `Bearer <REST token for audience, issued at now>`.
-    pub(crate) fn rest_authorization(&self, audience: &str, now: u64) -> Result<String, Error> {
+    pub(crate) fn rest_authorization(
+        &self,
+        audience: &str,
+        now: u64,
+    ) -> Result<HeaderValue, Error> {
         // A panic while holding this lock cannot leave a half-written entry: recover it.
         let lock = || {
             self.last_rest
@@ -176,7 +182,7 @@ impl KeySigner {
             now,
             REST_TOKEN_LIFETIME.as_secs(),
         );
-        let header = format!("Bearer {}", self.sign(&claims)?);
+        let header = bearer(&self.sign(&claims)?)?;
         *lock() = Some((audience.to_owned(), now, header.clone()));
         Ok(header)
     }
@@ -220,6 +226,15 @@ impl EntraCache {
     }
 }
 
+/// `Bearer <token>` as a header value that debug output and HTTP/2 header compression leave
+/// alone.
+fn bearer(token: &str) -> Result<HeaderValue, Error> {
+    let mut value = HeaderValue::try_from(format!("Bearer {token}"))
+        .map_err(|_| Error::credential("the token is not a valid header value"))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 /// Seconds since the Unix epoch.
 pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
@@ -243,8 +258,9 @@ mod tests {
         );
         let first = signer.rest_authorization(a, 1_700_000_000).unwrap();
         assert_eq!(signer.rest_authorization(a, 1_700_000_000).unwrap(), first);
-        let audience = |header: &str| {
-            let token = header.strip_prefix("Bearer ").unwrap();
+        let audience = |header: &HeaderValue| {
+            assert!(header.is_sensitive());
+            let token = header.to_str().unwrap().strip_prefix("Bearer ").unwrap();
             let mut validation = Validation::new(Algorithm::HS256);
             validation.validate_aud = false;
             validation.validate_exp = false;
@@ -269,7 +285,8 @@ mod tests {
         let credential = Credential::key(AccessKey::new("k3y"));
         let url = "http://h/api/hubs/x/:send?api-version=2024-12-01";
         let header = credential.authorization(url).await.unwrap();
-        let token = header.strip_prefix("Bearer ").unwrap();
+        assert!(header.is_sensitive());
+        let token = header.to_str().unwrap().strip_prefix("Bearer ").unwrap();
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_audience(&[url]);
         validation.set_required_spec_claims(&["exp", "aud", "iat", "nbf"]);

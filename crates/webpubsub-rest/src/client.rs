@@ -5,7 +5,7 @@ use std::{fmt, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use http::{
-    HeaderMap, HeaderValue,
+    HeaderMap,
     header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT},
 };
 use reqwest::Url;
@@ -259,13 +259,6 @@ impl Inner {
             Ok(value) => value,
             Err(e) => return (Err(e), None),
         };
-        let Ok(mut authorization) = HeaderValue::try_from(authorization) else {
-            return (
-                Err(Error::credential("the token is not a valid header value")),
-                None,
-            );
-        };
-        authorization.set_sensitive(true);
         let mut request = self
             .http
             .request(spec.method.clone(), target_url.clone())
