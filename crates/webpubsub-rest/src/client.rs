@@ -17,6 +17,7 @@ use crate::{
     auth::Credential,
     error::Kind,
     request::{Described, Name, ResponseFuture, Spec},
+    urls::{RequestUrls, UrlCache},
 };
 
 /// The api-version sent by default: the newest stable data-plane API.
@@ -64,6 +65,7 @@ pub(crate) struct Inner {
     retry: RetryPolicy,
     timeout: Duration,
     http: reqwest::Client,
+    urls: UrlCache,
 }
 
 impl fmt::Debug for WebPubSubServiceClient {
@@ -190,8 +192,11 @@ pub(crate) struct Answer {
 
 impl Inner {
     /// The service URL of `spec` (what the token is signed for) and the URL it is sent to.
-    fn urls(&self, spec: &Spec) -> Result<(Url, Url), Error> {
+    fn urls(&self, spec: &Spec) -> Result<Arc<RequestUrls>, Error> {
         let path_and_query = spec.path_and_query(&self.api_version);
+        if let Some(urls) = self.urls.get(&path_and_query) {
+            return Ok(urls);
+        }
         let parse = |base: &str| {
             Url::parse(&format!("{base}{path_and_query}")).map_err(|e| {
                 Error::invalid_argument(format!(
@@ -201,11 +206,10 @@ impl Inner {
             })
         };
         let service = parse(&self.endpoint)?;
-        let target = match &self.proxy {
-            Some(proxy) => parse(proxy)?,
-            None => service.clone(),
-        };
-        Ok((service, target))
+        let proxy = self.proxy.as_deref().map(parse).transpose()?;
+        Ok(self
+            .urls
+            .insert(path_and_query, RequestUrls::new(service, proxy)))
     }
 
     async fn execute(&self, spec: Spec) -> Result<Answer, Error> {
@@ -222,11 +226,11 @@ impl Inner {
     }
 
     async fn execute_with_retries(&self, spec: Spec) -> Result<Answer, Error> {
-        let (service_url, target_url) = self.urls(&spec)?;
+        let urls = self.urls(&spec)?;
         let span = tracing::Span::current();
         let mut attempt = 1;
         loop {
-            let (result, headers) = self.attempt(&spec, &service_url, &target_url).await;
+            let (result, headers) = self.attempt(&spec, &urls).await;
             match result {
                 Ok(answer) => {
                     span.record("attempts", attempt);
@@ -251,17 +255,16 @@ impl Inner {
     async fn attempt(
         &self,
         spec: &Spec,
-        service_url: &Url,
-        target_url: &Url,
+        urls: &RequestUrls,
     ) -> (Result<Answer, Error>, Option<HeaderMap>) {
         // Signed per attempt so a retry after a long Retry-After still carries a fresh token.
-        let authorization = match self.credential.authorization(service_url.as_str()).await {
+        let authorization = match self.credential.authorization(urls.service.as_str()).await {
             Ok(value) => value,
             Err(e) => return (Err(e), None),
         };
         let mut request = self
             .http
-            .request(spec.method.clone(), target_url.clone())
+            .request(spec.method.clone(), urls.target().clone())
             .header(AUTHORIZATION, authorization)
             .header(USER_AGENT, USER_AGENT_VALUE);
         if let Some(message) = &spec.body {
@@ -437,6 +440,7 @@ impl WebPubSubServiceClientBuilder {
                 retry: self.retry,
                 timeout: self.timeout,
                 http,
+                urls: UrlCache::default(),
             }),
         })
     }
@@ -538,7 +542,7 @@ mod tests {
             let path = client.group_path(&group, &format!("/users/{path}")).unwrap();
             let mut spec = Spec::new("t", Method::PUT, path);
             spec.param("filter", filter.clone());
-            let (url, _) = client.inner.urls(&spec).unwrap();
+            let url = &client.inner.urls(&spec).unwrap().service;
             prop_assert_eq!(
                 url.as_str(),
                 format!("http://127.0.0.1:8080{}", spec.path_and_query("2024-12-01"))
@@ -648,14 +652,16 @@ mod tests {
             .unwrap();
         let mut spec = Spec::new("t", Method::POST, client.hub_path("/:send"));
         spec.param("filter", "userId eq 'a'");
-        let (service, target) = client.inner.urls(&spec).unwrap();
+        let urls = client.inner.urls(&spec).unwrap();
         assert_eq!(
-            service.as_str(),
+            urls.service.as_str(),
             "https://svc.example.com/api/hubs/h/:send?api-version=2024-12-01&filter=userId%20eq%20%27a%27"
         );
         assert_eq!(
-            target.as_str(),
+            urls.target().as_str(),
             "https://proxy.example.com/prefix/api/hubs/h/:send?api-version=2024-12-01&filter=userId%20eq%20%27a%27"
         );
+        // The same path and query again: parsed once, then served from the cache.
+        assert!(Arc::ptr_eq(&urls, &client.inner.urls(&spec).unwrap()));
     }
 }

@@ -45,6 +45,7 @@ mod permissions;
 mod request;
 mod retry;
 mod tokens;
+mod urls;
 mod users;
 
 pub use auth::{AccessToken, ENTRA_SCOPE, TokenCredential, TokenFuture};
