@@ -16,6 +16,10 @@
 //! - `reqwest`: a bare `reqwest::Client` posting the same request (same URL, body, content type)
 //!   with one token signed before the run: the floor any client on reqwest pays.
 //!
+//! `REST_LOAD_GROUPS=N` (default 1) spreads each task's sends over N groups in turn (`room`,
+//! `room1`, …; the `reqwest` mode signs one token per group before the run), to see what a
+//! client pays when its sends change target.
+//!
 //! The third row, the official @azure/web-pubsub 1.2.0 SDK, is `benches/load/rest_sdk.mjs`.
 //! Every answer must be 202; anything else fails the run.
 
@@ -32,7 +36,13 @@ use webpubsub::{
 };
 
 const HUB: &str = "bench";
-const GROUP: &str = "room";
+/// Group number `n`: `room`, `room1`, `room2`, …
+fn group(n: usize) -> String {
+    match n {
+        0 => "room".to_owned(),
+        n => format!("room{n}"),
+    }
+}
 const WARM_UP: Duration = Duration::from_secs(1);
 
 fn main() {
@@ -53,9 +63,16 @@ fn main() {
         None => tokio::runtime::Builder::new_multi_thread(),
     };
     let runtime = runtime.enable_all().build().expect("a tokio runtime");
+    let groups: Vec<String> = match std::env::var("REST_LOAD_GROUPS") {
+        Ok(count) => (0..count.parse().expect("REST_LOAD_GROUPS is a number"))
+            .map(group)
+            .collect(),
+        Err(_) => vec![group(0)],
+    };
+    assert!(!groups.is_empty(), "REST_LOAD_GROUPS is at least 1");
     let sender = match mode.as_str() {
-        "ours" => Sender::ours(connection_string),
-        "reqwest" => Sender::reqwest(connection_string),
+        "ours" => Sender::ours(connection_string, groups),
+        "reqwest" => Sender::reqwest(connection_string, &groups),
         other => panic!("MODE is `ours` or `reqwest`, not {other:?}"),
     };
     let sender = Arc::new(sender);
@@ -73,7 +90,7 @@ fn main() {
                         if sent >= end {
                             return (latencies, sends);
                         }
-                        sender.send().await;
+                        sender.send(sends as usize).await;
                         sends += 1;
                         if sent >= start {
                             latencies.push(sent.elapsed().as_micros() as u32);
@@ -115,63 +132,66 @@ fn own_cpu_ticks() -> u64 {
 }
 
 enum Sender {
-    Ours(WebPubSubServiceClient),
+    Ours {
+        client: WebPubSubServiceClient,
+        groups: Vec<String>,
+    },
     Reqwest {
         client: reqwest::Client,
-        url: String,
-        authorization: String,
+        /// The URL and `Authorization` of each group.
+        targets: Vec<(String, String)>,
     },
 }
 
 impl Sender {
     /// Our client, without retries (a failure fails the run).
-    fn ours(connection_string: &str) -> Self {
+    fn ours(connection_string: &str, groups: Vec<String>) -> Self {
         let cs: ConnectionString = connection_string.parse().expect("a connection string");
         let client = WebPubSubServiceClient::builder(cs.endpoint(), HUB)
             .access_key(cs.access_key().clone())
             .retry_policy(RetryPolicy::none())
             .build()
             .expect("a client");
-        Self::Ours(client)
+        Self::Ours { client, groups }
     }
 
-    fn reqwest(connection_string: &str) -> Self {
+    fn reqwest(connection_string: &str, groups: &[String]) -> Self {
         let cs: ConnectionString = connection_string.parse().expect("a connection string");
-        let url = format!(
-            "{}/api/hubs/{HUB}/groups/{GROUP}/:send?api-version=2024-12-01",
-            cs.endpoint().trim_end_matches('/')
-        );
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("after 1970")
             .as_secs();
-        let claims = RestTokenClaims::new(url.as_str(), now, 3600);
-        let token = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &EncodingKey::from_secret(cs.access_key().as_bytes()),
-        )
-        .expect("a token");
+        let key = EncodingKey::from_secret(cs.access_key().as_bytes());
+        let targets = groups
+            .iter()
+            .map(|group| {
+                let url = format!(
+                    "{}/api/hubs/{HUB}/groups/{group}/:send?api-version=2024-12-01",
+                    cs.endpoint().trim_end_matches('/')
+                );
+                let claims = RestTokenClaims::new(url.as_str(), now, 3600);
+                let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key)
+                    .expect("a token");
+                (url, format!("Bearer {token}"))
+            })
+            .collect();
         // reqwest built with `rustls-no-provider` needs a process-wide provider even for http.
         let _ = rustls::crypto::ring::default_provider().install_default();
         Self::Reqwest {
             client: reqwest::Client::new(),
-            url,
-            authorization: format!("Bearer {token}"),
+            targets,
         }
     }
 
-    async fn send(&self) {
+    /// Send number `i` of a task.
+    async fn send(&self, i: usize) {
         match self {
-            Self::Ours(client) => client
-                .send_to_group(GROUP, "hello")
+            Self::Ours { client, groups } => client
+                .send_to_group(&groups[i % groups.len()], "hello")
                 .await
                 .expect("the emulator accepts the send"),
-            Self::Reqwest {
-                client,
-                url,
-                authorization,
-            } => {
+            Self::Reqwest { client, targets } => {
+                let (url, authorization) = &targets[i % targets.len()];
                 let response = client
                     .post(url)
                     .header("authorization", authorization)
