@@ -14,7 +14,10 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use webpubsub_protocol::AccessKey;
 
-use crate::error::{BoxError, Error};
+use crate::{
+    error::{BoxError, Error},
+    urls::RequestUrls,
+};
 
 /// The OAuth scope of Web PubSub data-plane tokens.
 pub const ENTRA_SCOPE: &str = "https://webpubsub.azure.com/.default";
@@ -132,50 +135,66 @@ impl Credential {
         }))
     }
 
-    /// The `Authorization` value (marked sensitive) for a request whose final URL (the
-    /// audience) is `audience`.
-    pub(crate) async fn authorization(&self, audience: &str) -> Result<HeaderValue, Error> {
+    /// The `Authorization` value (marked sensitive) for a request to `urls`: signed for
+    /// (the audience is) its service URL.
+    pub(crate) async fn authorization(&self, urls: &RequestUrls) -> Result<HeaderValue, Error> {
         match self {
-            Self::Key(signer) => signer.rest_authorization(audience, unix_now()),
+            Self::Key(signer) => {
+                signer.rest_authorization(urls.service.as_str(), &urls.token, unix_now())
+            }
             Self::Entra(cache) => bearer(&cache.token().await?.token),
         }
+    }
+}
+
+/// The last REST `Authorization` value signed for one audience, with its issue second. Claims
+/// only hold whole seconds, so the same URL in the same second gets the same bytes: requests to
+/// one target within a second reuse them instead of signing again (signing costs about half as
+/// much as the rest of a send). Each target keeps its own (in its [`RequestUrls`]), so sends
+/// that alternate between targets reuse them too.
+#[derive(Debug, Default)]
+pub(crate) struct TokenSlot(Mutex<Option<(u64, HeaderValue)>>);
+
+impl TokenSlot {
+    fn get(&self, now: u64) -> Option<HeaderValue> {
+        let last = self.lock();
+        last.as_ref()
+            .filter(|(at, _)| *at == now)
+            .map(|(_, header)| header.clone())
+    }
+
+    fn set(&self, now: u64, header: HeaderValue) {
+        *self.lock() = Some((now, header));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(u64, HeaderValue)>> {
+        // A panic while holding this lock cannot leave a half-written entry: recover it.
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 /// An access key ready to sign HS256 tokens with its UTF-8 bytes.
 pub(crate) struct KeySigner {
     key: EncodingKey,
-    /// The last REST `Authorization` value: its audience, issue second and the header. Claims
-    /// only hold whole seconds, so the same URL in the same second gets the same bytes: sends
-    /// in a burst to one target reuse them instead of signing again.
-    last_rest: Mutex<Option<(String, u64, HeaderValue)>>,
 }
 
 impl KeySigner {
     pub(crate) fn new(key: &AccessKey) -> Self {
         Self {
             key: EncodingKey::from_secret(key.as_bytes()),
-            last_rest: Mutex::new(None),
         }
     }
 
-    /// `Bearer <REST token for audience, issued at now>`.
+    /// `Bearer <REST token for audience, issued at now>`, from `slot` (which must only ever
+    /// hold tokens for `audience`) if it was signed in the same second.
     pub(crate) fn rest_authorization(
         &self,
         audience: &str,
+        slot: &TokenSlot,
         now: u64,
     ) -> Result<HeaderValue, Error> {
-        // A panic while holding this lock cannot leave a half-written entry: recover it.
-        let lock = || {
-            self.last_rest
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-        };
-        if let Some((_, _, header)) = lock()
-            .as_ref()
-            .filter(|(last, at, _)| *at == now && last == audience)
-        {
-            return Ok(header.clone());
+        if let Some(header) = slot.get(now) {
+            return Ok(header);
         }
         let claims = webpubsub_protocol::token::RestTokenClaims::new(
             audience,
@@ -183,7 +202,7 @@ impl KeySigner {
             REST_TOKEN_LIFETIME.as_secs(),
         );
         let header = bearer(&self.sign(&claims)?)?;
-        *lock() = Some((audience.to_owned(), now, header.clone()));
+        slot.set(now, header.clone());
         Ok(header)
     }
 
@@ -249,6 +268,10 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
     use webpubsub_protocol::token::RestTokenClaims;
 
+    fn urls(service: &str) -> RequestUrls {
+        RequestUrls::new(reqwest::Url::parse(service).unwrap(), None)
+    }
+
     #[test]
     fn a_rest_token_is_reused_only_for_the_same_url_and_second() {
         let signer = KeySigner::new(&AccessKey::new("k3y"));
@@ -256,8 +279,22 @@ mod tests {
             "http://h/api/hubs/x/:send?a=1",
             "http://h/api/hubs/x/:send?a=2",
         );
-        let first = signer.rest_authorization(a, 1_700_000_000).unwrap();
-        assert_eq!(signer.rest_authorization(a, 1_700_000_000).unwrap(), first);
+        let (slot_a, slot_b) = (TokenSlot::default(), TokenSlot::default());
+        let first = signer
+            .rest_authorization(a, &slot_a, 1_700_000_000)
+            .unwrap();
+        let other_url = signer
+            .rest_authorization(b, &slot_b, 1_700_000_000)
+            .unwrap();
+        // Alternating targets: each one's token is still there, for this second only.
+        assert_eq!(slot_a.get(1_700_000_000), Some(first.clone()));
+        assert_eq!(
+            signer
+                .rest_authorization(a, &slot_a, 1_700_000_000)
+                .unwrap(),
+            first
+        );
+        assert_eq!(slot_a.get(1_700_000_001), None);
         let audience = |header: &HeaderValue| {
             assert!(header.is_sensitive());
             let token = header.to_str().unwrap().strip_prefix("Bearer ").unwrap();
@@ -272,9 +309,10 @@ mod tests {
             .unwrap()
             .claims
         };
-        let other_url = signer.rest_authorization(b, 1_700_000_000).unwrap();
         assert_eq!(audience(&other_url).aud, b);
-        let later = signer.rest_authorization(b, 1_700_000_001).unwrap();
+        let later = signer
+            .rest_authorization(b, &slot_b, 1_700_000_001)
+            .unwrap();
         assert_ne!(later, other_url);
         assert_eq!(audience(&later).iat, Some(1_700_000_001));
         assert_eq!(audience(&first).aud, a);
@@ -284,7 +322,7 @@ mod tests {
     async fn key_tokens_are_hs256_over_the_key_bytes_with_the_url_as_audience() {
         let credential = Credential::key(AccessKey::new("k3y"));
         let url = "http://h/api/hubs/x/:send?api-version=2024-12-01";
-        let header = credential.authorization(url).await.unwrap();
+        let header = credential.authorization(&urls(url)).await.unwrap();
         assert!(header.is_sensitive());
         let token = header.to_str().unwrap().strip_prefix("Bearer ").unwrap();
         let mut validation = Validation::new(Algorithm::HS256);
@@ -327,10 +365,11 @@ mod tests {
     async fn entra_tokens_are_cached_until_close_to_expiry() {
         let source = Arc::new(Counting::default());
         let credential = Credential::entra(source.clone());
-        assert_eq!(credential.authorization("u").await.unwrap(), "Bearer t0");
+        let u = urls("http://h/u");
+        assert_eq!(credential.authorization(&u).await.unwrap(), "Bearer t0");
         // t0 expires within the refresh margin, so a new token is fetched, then reused.
-        assert_eq!(credential.authorization("u").await.unwrap(), "Bearer t1");
-        assert_eq!(credential.authorization("u").await.unwrap(), "Bearer t1");
+        assert_eq!(credential.authorization(&u).await.unwrap(), "Bearer t1");
+        assert_eq!(credential.authorization(&u).await.unwrap(), "Bearer t1");
         assert_eq!(source.0.load(Ordering::SeqCst), 2);
         let token = AccessToken::new("secret-token", SystemTime::now());
         assert!(!format!("{token:?}").contains("secret-token"));

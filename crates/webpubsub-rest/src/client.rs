@@ -258,7 +258,7 @@ impl Inner {
         urls: &RequestUrls,
     ) -> (Result<Answer, Error>, Option<HeaderMap>) {
         // Signed per attempt so a retry after a long Retry-After still carries a fresh token.
-        let authorization = match self.credential.authorization(urls.service.as_str()).await {
+        let authorization = match self.credential.authorization(urls).await {
             Ok(value) => value,
             Err(e) => return (Err(e), None),
         };

@@ -1,6 +1,6 @@
 //! The URLs of a request, parsed once per path and query: parsing a URL (scheme, host, port,
 //! path, query) costs more than the rest of what the client adds to a request, and sends mostly
-//! repeat a few targets (a hub, a group).
+//! repeat a few targets (a hub, a group). Each target also keeps the last token signed for it.
 
 use std::{
     collections::HashMap,
@@ -9,6 +9,8 @@ use std::{
 
 use reqwest::Url;
 
+use crate::auth::TokenSlot;
+
 /// What a request is signed for and where it goes.
 #[derive(Debug)]
 pub(crate) struct RequestUrls {
@@ -16,11 +18,17 @@ pub(crate) struct RequestUrls {
     pub(crate) service: Url,
     /// The reverse proxy's URL, if one is set.
     proxy: Option<Url>,
+    /// The last token signed for `service`.
+    pub(crate) token: TokenSlot,
 }
 
 impl RequestUrls {
     pub(crate) fn new(service: Url, proxy: Option<Url>) -> Self {
-        Self { service, proxy }
+        Self {
+            service,
+            proxy,
+            token: TokenSlot::default(),
+        }
     }
 
     /// Where the request is sent.
