@@ -2,6 +2,8 @@
 //! order of the status map (malformed 400, signature 401, hub 404, state 400, size 413, content
 //! type 415), all before the body is read.
 
+use std::borrow::Cow;
+
 use http::{HeaderMap, HeaderName, HeaderValue, header};
 use webpubsub_protocol::{
     cloudevents::{
@@ -14,7 +16,8 @@ use webpubsub_protocol::{
 use crate::{
     ConnectionContext, DataType, MqttContext, Rejection, RejectionKind,
     config::{Config, SignatureFailure},
-    text::Text,
+    context::ContextFields,
+    field::Field,
 };
 
 /// An event whose head passed every check; the body is still unread.
@@ -36,20 +39,17 @@ pub(crate) fn read_head(
 ) -> Result<Inbound, Rejection> {
     let found = EventHeaders::scan(&headers);
     let ce_type = found.ce_type.required("ce-type")?;
-    let event_type = EventType::parse(ce_type.as_str());
+    let event_type = EventType::parse(ce_type);
     let Some(type_event_name) = event_type.event_name() else {
         return Err(Rejection::new(
             RejectionKind::UnknownEventType,
-            format!(
-                "ce-type {:?} is not a web pubsub event type this layer handles",
-                ce_type.as_str()
-            ),
+            format!("ce-type {ce_type:?} is not a web pubsub event type this layer handles"),
         ));
     };
     let hub = found.hub.required("ce-hub")?;
     let connection_id = found.connection_id.required("ce-connectionId")?;
 
-    if let Err(failure) = config.check_signature(&headers, connection_id.as_str()) {
+    if let Err(failure) = config.check_signature(&headers, connection_id) {
         let (kind, message) = match failure {
             SignatureFailure::Missing => (
                 RejectionKind::MissingSignature,
@@ -63,10 +63,9 @@ pub(crate) fn read_head(
                     &WEBHOOK_REQUEST_ORIGIN,
                     "WebHook-Request-Origin",
                 )? {
-                    Some(origin) => format!(
-                        "no access key is configured for the origin {:?}",
-                        origin.as_str()
-                    ),
+                    Some(origin) => {
+                        format!("no access key is configured for the origin {origin:?}")
+                    }
                     None => "missing WebHook-Request-Origin header, which selects the access key"
                         .to_owned(),
                 },
@@ -74,29 +73,25 @@ pub(crate) fn read_head(
             SignatureFailure::Mismatch => (
                 RejectionKind::InvalidSignature,
                 format!(
-                    "ce-signature matches no configured access key for connection {:?}",
-                    connection_id.as_str()
+                    "ce-signature matches no configured access key for connection {connection_id:?}"
                 ),
             ),
         };
         return Err(Rejection::new(kind, message));
     }
 
-    if !config.serves_hub(hub.as_str()) {
+    if !config.serves_hub(hub) {
         return Err(Rejection::new(
             RejectionKind::HubNotServed,
-            format!("hub {:?} is not served here", hub.as_str()),
+            format!("hub {hub:?} is not served here"),
         ));
     }
     if let Some(path_hub) = path_hub
-        && !path_hub.eq_ignore_ascii_case(hub.as_str())
+        && !path_hub.eq_ignore_ascii_case(hub)
     {
         return Err(Rejection::new(
             RejectionKind::HubNotServed,
-            format!(
-                "ce-hub {:?} is not the hub {path_hub:?} of the path",
-                hub.as_str()
-            ),
+            format!("ce-hub {hub:?} is not the hub {path_hub:?} of the path"),
         ));
     }
 
@@ -131,9 +126,9 @@ pub(crate) fn read_head(
     };
 
     let event_name = match found.event_name.text("ce-eventName")? {
-        Some(name) if !name.as_str().is_empty() => name,
+        Some(name) if !name.is_empty() => Field::InHeaders,
         // The service always sends the name; this fallback is for other senders.
-        _ => Text::from(type_event_name.to_owned()),
+        _ => Field::from(type_event_name.to_owned()),
     };
     let subprotocol = found.subprotocol.text("ce-subprotocol")?;
     let physical_connection_id = found
@@ -141,35 +136,34 @@ pub(crate) fn read_head(
         .text("ce-physicalConnectionId")?;
     let mqtt = match (&subprotocol, physical_connection_id) {
         (Some(subprotocol), Some(physical))
-            if subprotocol.as_str().eq_ignore_ascii_case(MQTT_SUBPROTOCOL) =>
+            if subprotocol.eq_ignore_ascii_case(MQTT_SUBPROTOCOL) =>
         {
             Some(MqttContext {
-                physical_connection_id: physical.as_str().to_owned(),
-                session_id: found
-                    .session_id
-                    .text("ce-sessionId")?
-                    .map(|id| id.as_str().to_owned()),
+                physical_connection_id: physical.to_owned(),
+                session_id: found.session_id.text("ce-sessionId")?.map(str::to_owned),
             })
         }
         _ => None,
     };
-    let mut context = ConnectionContext {
-        hub,
-        connection_id,
+    let mut fields = ContextFields {
+        hub: Field::InHeaders,
+        connection_id: Field::InHeaders,
         event_name,
-        user_id: found.user_id.text("ce-userId")?,
-        subprotocol,
+        user_id: Field::in_headers(found.user_id.text("ce-userId")?),
+        subprotocol: Field::in_headers(subprotocol),
         states,
         origin: joined(
             &headers,
             found.origin,
             &WEBHOOK_REQUEST_ORIGIN,
             "WebHook-Request-Origin",
-        )?,
-        id: found.id.text("ce-id")?,
-        time: found.time.text("ce-time")?,
-        source: found.source.text("ce-source")?,
-        signature: joined(&headers, found.signature, &CE_SIGNATURE, "ce-signature")?,
+        )?
+        .map_or(Field::Absent, Field::from),
+        id: Field::in_headers(found.id.text("ce-id")?),
+        time: Field::in_headers(found.time.text("ce-time")?),
+        source: Field::in_headers(found.source.text("ce-source")?),
+        signature: joined(&headers, found.signature, &CE_SIGNATURE, "ce-signature")?
+            .map_or(Field::Absent, Field::from),
         mqtt,
         event_type,
         headers: HeaderMap::new(),
@@ -180,7 +174,10 @@ pub(crate) fn read_head(
             value.set_sensitive(true);
         }
     }
-    context.headers = headers;
+    fields.headers = headers;
+    let context = ConnectionContext {
+        fields: Box::new(fields),
+    };
     Ok(Inbound {
         context,
         data_type,
@@ -260,15 +257,17 @@ impl<'h> Slot<'h> {
     /// contain `%`. The service sends each `ce-*` header once; a second line is refused rather
     /// than ignored, so that no proxy in front of the layer can act on one value (say, route by
     /// the last `ce-hub`) while the layer acts on another.
-    fn text(self, spelled: &str) -> Result<Option<Text>, Rejection> {
+    fn text(self, spelled: &str) -> Result<Option<&'h str>, Rejection> {
         match self {
             Self::Absent => Ok(None),
-            Self::Once(value) => Text::from_header(value).map(Some).ok_or_else(|| {
-                Rejection::new(
-                    RejectionKind::MalformedHeader,
-                    format!("header {spelled} is not valid utf-8"),
-                )
-            }),
+            Self::Once(value) => std::str::from_utf8(value.as_bytes())
+                .map(Some)
+                .map_err(|_| {
+                    Rejection::new(
+                        RejectionKind::MalformedHeader,
+                        format!("header {spelled} is not valid utf-8"),
+                    )
+                }),
             Self::Repeated => Err(Rejection::new(
                 RejectionKind::MalformedHeader,
                 format!("more than one {spelled} header"),
@@ -276,9 +275,9 @@ impl<'h> Slot<'h> {
         }
     }
 
-    fn required(self, spelled: &str) -> Result<Text, Rejection> {
+    fn required(self, spelled: &str) -> Result<&'h str, Rejection> {
         match self.text(spelled)? {
-            Some(value) if !value.as_str().trim().is_empty() => Ok(value),
+            Some(value) if !value.chars().all(char::is_whitespace) => Ok(value),
             Some(_) => Err(Rejection::new(
                 RejectionKind::MalformedHeader,
                 format!("header {spelled} is empty"),
@@ -317,30 +316,32 @@ fn user_data_type(content_type: Option<&HeaderValue>) -> Result<DataType, Reject
 
 /// A header that may come as several lines (`slot`, from the scan), every line joined with
 /// `, `.
-fn joined(
-    headers: &HeaderMap,
-    slot: Slot<'_>,
+fn joined<'h>(
+    headers: &'h HeaderMap,
+    slot: Slot<'h>,
     name: &HeaderName,
     spelled: &str,
-) -> Result<Option<Text>, Rejection> {
-    let bad = || {
-        Rejection::new(
-            RejectionKind::MalformedHeader,
-            format!("header {spelled} is not valid utf-8"),
-        )
+) -> Result<Option<Cow<'h, str>>, Rejection> {
+    let text = |value: &'h HeaderValue| {
+        std::str::from_utf8(value.as_bytes()).map_err(|_| {
+            Rejection::new(
+                RejectionKind::MalformedHeader,
+                format!("header {spelled} is not valid utf-8"),
+            )
+        })
     };
     match slot {
         Slot::Absent => Ok(None),
-        Slot::Once(value) => Text::from_header(value).map(Some).ok_or_else(bad),
+        Slot::Once(value) => Ok(Some(Cow::Borrowed(text(value)?))),
         Slot::Repeated => {
             let mut out = String::new();
-            for line in &headers.get_all(name) {
+            for line in headers.get_all(name) {
                 if !out.is_empty() {
                     out.push_str(", ");
                 }
-                out.push_str(std::str::from_utf8(line.as_bytes()).map_err(|_| bad())?);
+                out.push_str(text(line)?);
             }
-            Ok(Some(Text::from(out)))
+            Ok(Some(Cow::Owned(out)))
         }
     }
 }

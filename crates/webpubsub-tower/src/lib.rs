@@ -98,6 +98,7 @@ mod config;
 mod context;
 mod dispatch;
 mod error;
+mod field;
 mod future;
 mod handler;
 mod handlers;
@@ -109,7 +110,6 @@ mod rejection;
 mod request;
 mod response;
 mod service;
-mod text;
 
 pub use body::ResponseBody;
 pub use context::{ConnectionContext, MqttContext};

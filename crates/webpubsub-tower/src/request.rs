@@ -320,12 +320,15 @@ mod tests {
     fn reads_mqtt_user_properties_from_headers() {
         let mut context = ConnectionContext::new(EventType::User("e".into()), "h", "c");
         context
+            .fields
             .headers
             .append("mqtt-color", HeaderValue::from_static("red"));
         context
+            .fields
             .headers
             .append("mqtt-color", HeaderValue::from_static("blue"));
         context
+            .fields
             .headers
             .append("ce-hub", HeaderValue::from_static("h"));
         let request = UserEventRequest::new(context, Bytes::new(), DataType::Binary);
