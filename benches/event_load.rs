@@ -6,6 +6,9 @@
 //! event_load serve-layer ADDR        (a) axum + WebPubSubLayer; the handler answers "Hey " + data
 //! event_load serve-fixed ADDR        (b) the same axum stack answering the event path with a
 //!                                        fixed body, reading nothing: the stack's limit
+//! event_load serve-fixed-read ADDR   (b2) as (b), after reading the request body (axum's
+//!                                        `Bytes` extractor): what any handler of the event pays
+//!                                        the stack before doing anything with it
 //! event_load wrk-script EVENT          a wrk Lua script sending the same request as `load`
 //!                                    (headers, body) and printing the same JSON line
 //! event_load load URL EVENT CONNECTIONS SECONDS
@@ -76,6 +79,7 @@ fn main() {
     match args.as_slice() {
         ["serve-layer", addr] => runtime.block_on(serve(addr, layer_app())),
         ["serve-fixed", addr] => runtime.block_on(serve(addr, fixed_app())),
+        ["serve-fixed-read", addr] => runtime.block_on(serve(addr, fixed_read_app())),
         ["wrk-script", event] => print!("{}", wrk_script(Event::parse(event))),
         ["load", url, event, connections, seconds] => {
             let event = Event::parse(event);
@@ -109,6 +113,28 @@ fn fixed_app() -> Router {
         .route(
             PATH,
             post(|| async { ([(CONTENT_TYPE, "text/plain; charset=utf-8")], USER_ANSWER) }),
+        )
+}
+
+/// (b2): (b), reading the request body first.
+fn fixed_read_app() -> Router {
+    Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .route(
+            PATH,
+            post(|body: Bytes| async move {
+                // Read, and used just enough that it cannot be optimized away.
+                let status = if body.is_empty() {
+                    http::StatusCode::BAD_REQUEST
+                } else {
+                    http::StatusCode::OK
+                };
+                (
+                    status,
+                    [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    USER_ANSWER,
+                )
+            }),
         )
 }
 
