@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use http::{HeaderMap, HeaderName, HeaderValue, header};
+use http::{HeaderMap, HeaderName, HeaderValue, header, header::Entry};
 use webpubsub_protocol::{
     cloudevents::{
         EventType,
@@ -145,6 +145,8 @@ pub(crate) fn read_head(
         }
         _ => None,
     };
+    let signed = !matches!(found.signature, Slot::Absent);
+    let authorized = !matches!(found.authorization, Slot::Absent);
     let mut fields = ContextFields {
         hub: Field::InHeaders,
         connection_id: Field::InHeaders,
@@ -169,9 +171,11 @@ pub(crate) fn read_head(
         headers: HeaderMap::new(),
     };
     // Handlers may log the context; keep replayable credentials out of `Debug`.
-    for (name, value) in headers.iter_mut() {
-        if name == CE_SIGNATURE || name == header::AUTHORIZATION {
-            value.set_sensitive(true);
+    for (present, name) in [(signed, CE_SIGNATURE), (authorized, header::AUTHORIZATION)] {
+        if present && let Entry::Occupied(mut lines) = headers.entry(name) {
+            for value in lines.iter_mut() {
+                value.set_sensitive(true);
+            }
         }
     }
     fields.headers = headers;
@@ -205,6 +209,8 @@ struct EventHeaders<'h> {
     // These two may come as several lines.
     origin: Slot<'h>,
     signature: Slot<'h>,
+    /// Only whether it is there, to mark it sensitive.
+    authorization: Slot<'h>,
 }
 
 impl<'h> EventHeaders<'h> {
@@ -227,6 +233,7 @@ impl<'h> EventHeaders<'h> {
                 "content-length" => &mut found.content_length,
                 "webhook-request-origin" => &mut found.origin,
                 "ce-signature" => &mut found.signature,
+                "authorization" => &mut found.authorization,
                 _ => continue,
             };
             slot.push(value);
@@ -303,15 +310,19 @@ fn user_data_type(content_type: Option<&HeaderValue>) -> Result<DataType, Reject
     let Some(value) = content_type else {
         return Ok(DataType::Binary);
     };
+    if let Some(data_type) = std::str::from_utf8(value.as_bytes())
+        .ok()
+        .and_then(DataType::from_content_type)
+    {
+        return Ok(data_type);
+    }
     let value = String::from_utf8_lossy(value.as_bytes());
-    DataType::from_content_type(&value).ok_or_else(|| {
-        Rejection::new(
-            RejectionKind::UnsupportedContentType,
-            format!(
-                "content type {value:?} is not supported: use text/plain, application/json, application/octet-stream or application/x-protobuf"
-            ),
-        )
-    })
+    Err(Rejection::new(
+        RejectionKind::UnsupportedContentType,
+        format!(
+            "content type {value:?} is not supported: use text/plain, application/json, application/octet-stream or application/x-protobuf"
+        ),
+    ))
 }
 
 /// A header that may come as several lines (`slot`, from the scan), every line joined with
@@ -539,7 +550,9 @@ mod tests {
             headers.insert(name, HeaderValue::from_static("x"));
         }
         headers.append(CE_SIGNATURE, HeaderValue::from_static("y"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("z"));
         let found = EventHeaders::scan(&headers);
+        assert!(matches!(found.authorization, Slot::Once(v) if v == "z"));
         let slots = [
             found.ce_type,
             found.hub,

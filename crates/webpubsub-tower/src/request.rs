@@ -114,7 +114,10 @@ impl DataType {
     /// Only the media type counts (parameters such as `charset` are ignored), compared
     /// case-insensitively.
     pub fn from_content_type(content_type: &str) -> Option<Self> {
-        let essence = content_type.split(';').next().unwrap_or_default().trim();
+        let essence = content_type
+            .split_once(';')
+            .map_or(content_type, |(essence, _)| essence)
+            .trim_ascii();
         [
             ("text/plain", Self::Text),
             ("application/json", Self::Json),
