@@ -295,6 +295,11 @@ mod tests {
             first
         );
         assert_eq!(slot_a.get(1_700_000_001), None);
+        let token = first.to_str().unwrap().strip_prefix("Bearer ").unwrap();
+        assert!(
+            !format!("{slot_a:?}").contains(token),
+            "a token in debug output"
+        );
         let audience = |header: &HeaderValue| {
             assert!(header.is_sensitive());
             let token = header.to_str().unwrap().strip_prefix("Bearer ").unwrap();
