@@ -38,16 +38,15 @@ use webpubsub::{
         ConnectRequest, ConnectResponse, EventError, EventHandler, UserEventRequest,
         UserEventResponse, WebPubSubLayer,
     },
-    protocol::{
-        AccessKey, signature,
-        state::ConnectionStates,
-        token::{ClientTokenClaims, RestTokenClaims, client_audience},
-    },
+    protocol::{AccessKey, signature, state::ConnectionStates, token::RestTokenClaims},
 };
 
-const PRIMARY: &str = "events-bench-primary-key-not-a-secret";
-const SECONDARY: &str = "events-bench-secondary-key-not-a-secret";
-const CONNECTION_ID: &str = "conn-7f3a";
+mod support;
+
+use support::{
+    CONNECTION_ID, PRIMARY, client_claims, event_request, other_path, service_signature,
+};
+
 /// `{"count":4,"room":"lobby","nick":"alice"}`
 const STATE: &str = "eyJjb3VudCI6NCwicm9vbSI6ImxvYmJ5IiwibmljayI6ImFsaWNlIn0=";
 
@@ -121,46 +120,6 @@ const EVENTS: &[(&str, &str, &str, &[u8])] = &[
         br#"{"group":"lobby"}"#,
     ),
 ];
-
-fn service_signature() -> String {
-    signature::sign_all(
-        [&AccessKey::new(PRIMARY), &AccessKey::new(SECONDARY)],
-        CONNECTION_ID,
-    )
-}
-
-fn event_request(
-    ce_type: &str,
-    content_type: &str,
-    body: &'static [u8],
-    signature: &str,
-) -> Request<Full<Bytes>> {
-    let event_name = ce_type.rsplit('.').next().unwrap_or_default();
-    Request::post("/api/webpubsub/hubs/chat/")
-        .header("content-type", content_type)
-        .header("ce-specversion", "1.0")
-        .header("ce-type", ce_type)
-        .header("ce-source", "/hubs/chat/client/conn-7f3a")
-        .header("ce-id", "1")
-        .header("ce-time", "2026-11-21T09:00:00Z")
-        .header("ce-awpsversion", "1.0")
-        .header("ce-hub", "chat")
-        .header("ce-connectionId", CONNECTION_ID)
-        .header("ce-userId", "alice")
-        .header("ce-eventName", event_name)
-        .header("ce-connectionState", STATE)
-        .header("ce-signature", signature)
-        .header("WebHook-Request-Origin", "demo.webpubsub.azure.com")
-        .body(Full::new(Bytes::from_static(body)))
-        .expect("a valid request")
-}
-
-fn other_path() -> Request<Full<Bytes>> {
-    Request::post("/api/messages")
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(br#"{"text":"hello world"}"#)))
-        .expect("a valid request")
-}
 
 /// The inner service: a fixed body, the request unread.
 #[derive(Debug, Clone, Copy)]
@@ -246,13 +205,13 @@ fn events(c: &mut Criterion) {
         // Check once, outside the measurement, that the layer accepts the event.
         let (status, _) = runtime.block_on(call(
             &mut layered,
-            event_request(ce_type, content_type, body, &signature),
+            event_request(ce_type, content_type, body, &signature, STATE),
         ));
         assert!(status.is_success(), "{name}: the layer answered {status}");
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 timed(&runtime, iters, &mut layered, || {
-                    event_request(ce_type, content_type, body, &signature)
+                    event_request(ce_type, content_type, body, &signature, STATE)
                 })
             });
         });
@@ -262,7 +221,7 @@ fn events(c: &mut Criterion) {
     group.bench_function("inner_alone", |b| {
         b.iter_custom(|iters| {
             timed(&runtime, iters, &mut inner, || {
-                event_request(ce_type, content_type, body, &signature)
+                event_request(ce_type, content_type, body, &signature, STATE)
             })
         });
     });
@@ -319,15 +278,7 @@ fn codecs(c: &mut Criterion) {
     let header = Header::new(Algorithm::HS256);
     group.bench_function("client_token", |b| {
         b.iter(|| {
-            let audience = client_audience(
-                "https://demo.webpubsub.azure.com",
-                Default::default(),
-                "chat",
-            );
-            let claims = ClientTokenClaims::new(audience, 1_700_000_000, 3600)
-                .with_user(black_box("alice"))
-                .with_roles(["webpubsub.sendToGroup.room1", "webpubsub.joinLeaveGroup"])
-                .with_groups(["room1"]);
+            let claims = client_claims(black_box("alice"));
             jsonwebtoken::encode(&header, &claims, &key).expect("a token")
         });
     });

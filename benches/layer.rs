@@ -24,12 +24,11 @@ use tower::{Layer as _, Service, ServiceExt as _};
 use webpubsub::{
     ConnectionString,
     handler::{EventError, EventHandler, UserEventRequest, UserEventResponse, WebPubSubLayer},
-    protocol::{AccessKey, signature},
 };
 
-const PRIMARY: &str = "bench-primary-key-not-a-secret";
-const SECONDARY: &str = "bench-secondary-key-not-a-secret";
-const CONNECTION_ID: &str = "conn-7f3a";
+mod support;
+
+use support::{PRIMARY, event_request, other_path, service_signature};
 
 /// Answers "Hey " + the text and counts messages in the state, like the interop reference handler.
 #[derive(Debug, Clone)]
@@ -50,44 +49,17 @@ impl EventHandler for Echo {
     }
 }
 
-/// The `ce-signature` the service sends (primary and secondary), computed once so that building
-/// the request costs the baseline little.
-fn service_signature() -> &'static str {
-    static SIGNATURE: OnceLock<String> = OnceLock::new();
-    SIGNATURE.get_or_init(|| {
-        format!(
-            "{},{}",
-            signature::sign(&AccessKey::new(PRIMARY), CONNECTION_ID),
-            signature::sign(&AccessKey::new(SECONDARY), CONNECTION_ID)
-        )
-    })
-}
-
+/// A signed user event with the state `{"count":4}`; the signature is computed once, as the
+/// service would have, so that building the request costs the baseline little.
 fn user_event() -> Request<Full<Bytes>> {
-    Request::post("/api/webpubsub/hubs/chat/")
-        .header("content-type", "text/plain; charset=utf-8")
-        .header("ce-specversion", "1.0")
-        .header("ce-type", "azure.webpubsub.user.message")
-        .header("ce-source", "/hubs/chat/client/conn-7f3a")
-        .header("ce-id", "1")
-        .header("ce-time", "2026-11-21T09:00:00Z")
-        .header("ce-awpsversion", "1.0")
-        .header("ce-hub", "chat")
-        .header("ce-connectionId", CONNECTION_ID)
-        .header("ce-userId", "alice")
-        .header("ce-eventName", "message")
-        .header("ce-connectionState", "eyJjb3VudCI6NH0=") // {"count":4}
-        .header("ce-signature", service_signature())
-        .header("WebHook-Request-Origin", "demo.webpubsub.azure.com")
-        .body(Full::new(Bytes::from_static(b"hello world")))
-        .expect("a valid request")
-}
-
-fn other_path() -> Request<Full<Bytes>> {
-    Request::post("/api/messages")
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from_static(br#"{"text":"hello world"}"#)))
-        .expect("a valid request")
+    static SIGNATURE: OnceLock<String> = OnceLock::new();
+    event_request(
+        "azure.webpubsub.user.message",
+        "text/plain; charset=utf-8",
+        b"hello world",
+        SIGNATURE.get_or_init(service_signature),
+        "eyJjb3VudCI6NH0=",
+    )
 }
 
 /// The inner service: answers a small fixed body.

@@ -20,10 +20,11 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::{Request, Response, body::Incoming, service::service_fn};
 use hyper_util::rt::TokioIo;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use webpubsub::{
-    protocol::token::{ClientTokenClaims, client_audience},
-    rest::{Message, RetryPolicy, WebPubSubServiceClient},
-};
+use webpubsub::rest::{Message, RetryPolicy, WebPubSubServiceClient};
+
+mod support;
+
+use support::client_claims;
 
 const KEY: &str = "bench-access-key-not-a-secret-0123456789";
 
@@ -73,15 +74,7 @@ fn client_token(c: &mut Criterion) {
     let key = EncodingKey::from_secret(KEY.as_bytes());
     group.bench_function("jsonwebtoken_alone", |b| {
         b.iter(|| {
-            let audience = client_audience(
-                "https://demo.webpubsub.azure.com",
-                Default::default(),
-                "chat",
-            );
-            let claims = ClientTokenClaims::new(audience, 1_700_000_000, 3600)
-                .with_user(black_box("alice"))
-                .with_roles(["webpubsub.sendToGroup.room1", "webpubsub.joinLeaveGroup"])
-                .with_groups(["room1"]);
+            let claims = client_claims(black_box("alice"));
             black_box(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap());
         });
     });
