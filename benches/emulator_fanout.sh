@@ -26,13 +26,7 @@ emu=$(emulator_bin)
 bin=$(bench_bin emulator_fanout)
 [ -x "$emu" ] && [ -x "$bin" ] || { echo "emulator_fanout.sh: build failed" >&2; exit 1; }
 
-work=$(mktemp -d)
-emu_pid=
-cleanup() {
-  if [ -n "$emu_pid" ]; then kill "$emu_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+emulator_workdir
 
 echo "$(machine_line) (before)" >&2
 for round in $(seq "$ROUNDS"); do

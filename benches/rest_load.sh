@@ -28,13 +28,7 @@ if [ ! -d tests/interop/node_modules/@azure/web-pubsub ]; then
   (cd tests/interop && npm ci --no-audit --no-fund --silent)
 fi
 
-work=$(mktemp -d)
-emu_pid=
-cleanup() {
-  if [ -n "$emu_pid" ]; then kill "$emu_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
+emulator_workdir
 
 start_emulator "$emu" "$KEY" "$SERVER_CPU"
 

@@ -18,6 +18,14 @@ emulator_bin() {
     jq -r 'select(.target.name == "webpubsub-emulator" and .executable != null) | .executable' | tail -n 1
 }
 
+# emulator_workdir: sets $work to a new temporary folder and, on exit, stops the emulator that
+# start_emulator last started there (emu_pid) and removes the folder.
+emulator_workdir() {
+  work=$(mktemp -d)
+  emu_pid=
+  trap 'if [ -n "$emu_pid" ]; then kill "$emu_pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
+}
+
 # start_emulator EMULATOR KEY [CPU]: starts the emulator on a free port (pinned to CPU if given)
 # with its output in $work; sets emu_pid and cs (its connection string).
 start_emulator() {
