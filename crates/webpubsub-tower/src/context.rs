@@ -35,9 +35,9 @@ use crate::field::Field;
 /// ```
 #[derive(Clone)]
 pub struct ConnectionContext {
-    // Boxed: the fields take about 400 bytes, and the context moves from the request's head into
-    // the event future, the typed request and the handler's future; one allocation is cheaper
-    // than copying it at every step (and keeps those futures small).
+    // Boxed: the fields take several hundred bytes, and the context moves from the request's
+    // head into the event future, the typed request and the handler's future; one allocation is
+    // cheaper than copying it at every step (and keeps those futures small).
     pub(crate) fields: Box<ContextFields>,
 }
 
