@@ -36,10 +36,27 @@ use crate::{
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type HandledResponse = Response<Full<Bytes>>;
 
+/// The limits an event is handled within, copied out of the configuration so that the event's
+/// future holds no reference to it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) body: usize,
+    pub(crate) handler_timeout: Option<Duration>,
+}
+
+impl From<&Config> for Limits {
+    fn from(config: &Config) -> Self {
+        Self {
+            body: config.body_limit,
+            handler_timeout: config.handler_timeout,
+        }
+    }
+}
+
 /// Reads the body of a checked event, runs the handler and builds the answer.
 pub(crate) async fn dispatch<H, B>(
     handler: Arc<H>,
-    config: Arc<Config>,
+    limits: Limits,
     inbound: Inbound,
     body: B,
 ) -> HandledResponse
@@ -48,7 +65,7 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let body = match read_body(body, config.body_limit).await {
+    let body = match read_body(body, limits.body).await {
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
@@ -57,7 +74,7 @@ where
         data_type,
         state_header,
     } = inbound;
-    let timeout = config.handler_timeout;
+    let timeout = limits.handler_timeout;
     match context.event_type() {
         EventType::Connect => {
             let body: ConnectEventBody = match parse_json(&body, "connect") {

@@ -17,7 +17,7 @@ use crate::{
     EventHandler, Rejection, RejectionKind,
     body::ResponseBody,
     config::Config,
-    dispatch::{BoxError, HandledResponse, dispatch},
+    dispatch::{BoxError, HandledResponse, Limits, dispatch},
     future::ResponseFuture,
     inbound::read_head,
 };
@@ -28,6 +28,13 @@ use crate::{
 /// picture. Cloning is cheap: the configuration and the handler are shared.
 pub struct WebPubSubService<S, H> {
     inner: S,
+    // One count for all that the services of a layer share: servers such as axum clone the
+    // service for every request, and each `Arc` costs an atomic increment and decrement.
+    shared: Arc<Shared<H>>,
+}
+
+/// The configuration and the handler, shared by the services of one layer.
+struct Shared<H> {
     config: Arc<Config>,
     handler: Arc<H>,
 }
@@ -36,8 +43,7 @@ impl<S, H> WebPubSubService<S, H> {
     pub(crate) fn new(inner: S, config: Arc<Config>, handler: Arc<H>) -> Self {
         Self {
             inner,
-            config,
-            handler,
+            shared: Arc::new(Shared { config, handler }),
         }
     }
 
@@ -58,7 +64,7 @@ impl<S, H> WebPubSubService<S, H> {
 
     /// The handler.
     pub fn handler(&self) -> &H {
-        &self.handler
+        &self.shared.handler
     }
 }
 
@@ -81,15 +87,16 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let Shared { config, handler } = &*self.shared;
         // Split first, so that the path's `{hub}` can stay borrowed from the URI while the
         // headers move into the event: no copy of either.
         let (parts, body) = request.into_parts();
-        let Some(matched) = self.config.path.matches(parts.uri.path()) else {
+        let Some(matched) = config.path.matches(parts.uri.path()) else {
             return ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)));
         };
         let path_hub = matched.hub.as_deref();
         if let Some(hub) = path_hub
-            && !self.config.serves_hub(hub)
+            && !config.serves_hub(hub)
         {
             return reject(
                 RejectionKind::HubNotServed,
@@ -99,7 +106,7 @@ where
         match parts.method {
             Method::POST => {}
             Method::OPTIONS => {
-                return ResponseFuture::ready(handshake(&self.config, &parts.headers));
+                return ResponseFuture::ready(handshake(config, &parts.headers));
             }
             ref method => {
                 return reject(
@@ -108,10 +115,10 @@ where
                 );
             }
         }
-        match read_head(&self.config, path_hub, parts.headers) {
+        match read_head(config, path_hub, parts.headers) {
             Ok(inbound) => ResponseFuture::handled(Box::pin(dispatch(
-                Arc::clone(&self.handler),
-                Arc::clone(&self.config),
+                Arc::clone(handler),
+                Limits::from(&**config),
                 inbound,
                 body,
             ))),
@@ -166,8 +173,7 @@ impl<S: Clone, H> Clone for WebPubSubService<S, H> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            config: Arc::clone(&self.config),
-            handler: Arc::clone(&self.handler),
+            shared: Arc::clone(&self.shared),
         }
     }
 }
@@ -176,7 +182,7 @@ impl<S: fmt::Debug, H> fmt::Debug for WebPubSubService<S, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebPubSubService")
             .field("inner", &self.inner)
-            .field("config", &self.config)
+            .field("config", &self.shared.config)
             .field("handler", &type_name::<H>())
             .finish()
     }
