@@ -26,7 +26,16 @@ pub(crate) struct Config {
     /// Normalized hosts (see [`host_of`](crate::origin::host_of)); empty answers `*`.
     pub(crate) allowed_origins: Vec<String>,
     pub(crate) keys: Vec<ConfiguredKey>,
-    pub(crate) body_limit: usize,
+    pub(crate) limits: Limits,
+}
+
+/// The limits an event is handled within. `Copy`, so that an event's future takes them by value
+/// and holds no reference to the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// The largest body accepted.
+    pub(crate) body: usize,
+    /// How long a handler may take; `None`, as long as it likes.
     pub(crate) handler_timeout: Option<Duration>,
 }
 
@@ -53,8 +62,10 @@ impl Default for Config {
             hubs: None,
             allowed_origins: Vec::new(),
             keys: Vec::new(),
-            body_limit: DEFAULT_BODY_LIMIT,
-            handler_timeout: Some(DEFAULT_HANDLER_TIMEOUT),
+            limits: Limits {
+                body: DEFAULT_BODY_LIMIT,
+                handler_timeout: Some(DEFAULT_HANDLER_TIMEOUT),
+            },
         }
     }
 }

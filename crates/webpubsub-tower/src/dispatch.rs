@@ -28,30 +28,13 @@ use webpubsub_protocol::{
 use crate::{
     ConnectRequest, ConnectedRequest, DisconnectedRequest, EventError, EventHandler,
     GroupEventRequest, Rejection, RejectionKind, UserEventRequest,
-    config::Config,
+    config::Limits,
     inbound::{Inbound, too_large},
     response::{Payload, StateChanges},
 };
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub(crate) type HandledResponse = Response<Full<Bytes>>;
-
-/// The limits an event is handled within, copied out of the configuration so that the event's
-/// future holds no reference to it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) body: usize,
-    pub(crate) handler_timeout: Option<Duration>,
-}
-
-impl From<&Config> for Limits {
-    fn from(config: &Config) -> Self {
-        Self {
-            body: config.body_limit,
-            handler_timeout: config.handler_timeout,
-        }
-    }
-}
 
 /// Reads the body of a checked event, runs the handler and builds the answer.
 pub(crate) async fn dispatch<H, B>(

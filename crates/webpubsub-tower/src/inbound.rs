@@ -115,9 +115,9 @@ pub(crate) fn read_head(
         && let Some(length) = std::str::from_utf8(length.as_bytes())
             .ok()
             .and_then(|v| v.trim().parse::<u64>().ok())
-        && length > config.body_limit as u64
+        && length > config.limits.body as u64
     {
-        return Err(too_large(config.body_limit));
+        return Err(too_large(config.limits.body));
     }
 
     let data_type = match event_type {
@@ -371,7 +371,7 @@ mod tests {
         signature::{self, SigningKey},
     };
 
-    use crate::config::ConfiguredKey;
+    use crate::config::{ConfiguredKey, Limits};
 
     fn base() -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -491,7 +491,10 @@ mod tests {
                 host: None,
                 key: SigningKey::new(&AccessKey::new("k")),
             }],
-            body_limit: 4,
+            limits: Limits {
+                body: 4,
+                ..Config::default().limits
+            },
             ..Config::default()
         };
         // Unsigned: 401 before the 404 of the unserved hub.

@@ -150,7 +150,7 @@ impl<H> WebPubSubLayer<H> {
     /// The largest body accepted (default 1 MiB, the service's frame limit); larger bodies get
     /// `413`, checked on `Content-Length` and while the body streams.
     pub fn body_limit(mut self, limit: usize) -> Self {
-        self.config().body_limit = limit;
+        self.config().limits.body = limit;
         self
     }
 
@@ -159,13 +159,13 @@ impl<H> WebPubSubLayer<H> {
     /// a handler that answers without waiting never arms a timer. This needs a tokio runtime with
     /// the time driver.
     pub fn handler_timeout(mut self, timeout: Duration) -> Self {
-        self.config().handler_timeout = Some(timeout);
+        self.config().limits.handler_timeout = Some(timeout);
         self
     }
 
     /// Lets handlers take as long as they like (no tokio timer is used then).
     pub fn no_handler_timeout(mut self) -> Self {
-        self.config().handler_timeout = None;
+        self.config().limits.handler_timeout = None;
         self
     }
 }

@@ -17,7 +17,7 @@ use crate::{
     EventHandler, Rejection, RejectionKind,
     body::ResponseBody,
     config::Config,
-    dispatch::{BoxError, HandledResponse, Limits, dispatch},
+    dispatch::{BoxError, HandledResponse, dispatch},
     future::ResponseFuture,
     inbound::read_head,
 };
@@ -118,7 +118,7 @@ where
         match read_head(config, path_hub, parts.headers) {
             Ok(inbound) => ResponseFuture::handled(Box::pin(dispatch(
                 Arc::clone(handler),
-                Limits::from(&**config),
+                config.limits,
                 inbound,
                 body,
             ))),
