@@ -2,11 +2,8 @@
 
 use std::time::Duration;
 
-use http::HeaderMap;
-use webpubsub_protocol::{
-    cloudevents::headers::CE_SIGNATURE,
-    signature::{self, SigningKey},
-};
+use http::{HeaderMap, HeaderValue};
+use webpubsub_protocol::signature::{self, SigningKey};
 
 use crate::{
     origin::{request_origins, same_host},
@@ -91,18 +88,19 @@ impl Config {
         })
     }
 
-    /// Checks `ce-signature` against the keys accepted from the request's origins. Without any
-    /// configured key there is nothing to check.
-    pub(crate) fn check_signature(
+    /// Checks the `ce-signature` lines `signatures` against the keys accepted from the
+    /// origins in `headers`. Without any configured key there is nothing to check.
+    pub(crate) fn check_signature<'h>(
         &self,
         headers: &HeaderMap,
+        signatures: impl Iterator<Item = &'h HeaderValue>,
         connection_id: &str,
     ) -> Result<(), SignatureFailure> {
         if self.keys.is_empty() {
             return Ok(());
         }
-        let signatures = headers.get_all(CE_SIGNATURE);
-        if signatures.iter().next().is_none() {
+        let mut signatures = signatures.peekable();
+        if signatures.peek().is_none() {
             return Err(SignatureFailure::Missing);
         }
         let mut keys = self
@@ -117,9 +115,7 @@ impl Config {
         if keys.peek().is_none() {
             return Err(SignatureFailure::NoKeyForOrigin);
         }
-        let lines = signatures
-            .iter()
-            .filter_map(|value| std::str::from_utf8(value.as_bytes()).ok());
+        let lines = signatures.filter_map(|value| std::str::from_utf8(value.as_bytes()).ok());
         if signature::verify_prepared(lines, connection_id, keys) {
             Ok(())
         } else {
@@ -131,9 +127,8 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::HeaderValue;
-    use webpubsub_protocol::AccessKey;
     use webpubsub_protocol::cloudevents::headers::WEBHOOK_REQUEST_ORIGIN;
+    use webpubsub_protocol::{AccessKey, cloudevents::headers::CE_SIGNATURE};
 
     fn headers(origin: &str, signature: Option<&str>) -> HeaderMap {
         let mut headers = HeaderMap::new();
@@ -147,6 +142,11 @@ mod tests {
         headers
     }
 
+    /// `config`'s check of the request `headers` for connection `c`.
+    fn check(config: &Config, headers: &HeaderMap) -> Result<(), SignatureFailure> {
+        config.check_signature(headers, headers.get_all(CE_SIGNATURE).iter(), "c")
+    }
+
     fn keyed(host: Option<&str>, key: &str) -> ConfiguredKey {
         ConfiguredKey {
             host: host.map(str::to_owned),
@@ -156,10 +156,7 @@ mod tests {
 
     #[test]
     fn no_keys_no_check() {
-        assert_eq!(
-            Config::default().check_signature(&HeaderMap::new(), "c"),
-            Ok(())
-        );
+        assert_eq!(check(&Config::default(), &HeaderMap::new()), Ok(()));
     }
 
     #[test]
@@ -169,20 +166,17 @@ mod tests {
             ..Config::default()
         };
         let sig_a = signature::sign(&AccessKey::new("ka"), "c");
+        assert_eq!(check(&config, &headers("a.com", Some(&sig_a))), Ok(()));
         assert_eq!(
-            config.check_signature(&headers("a.com", Some(&sig_a)), "c"),
-            Ok(())
-        );
-        assert_eq!(
-            config.check_signature(&headers("b.com", Some(&sig_a)), "c"),
+            check(&config, &headers("b.com", Some(&sig_a))),
             Err(SignatureFailure::Mismatch)
         );
         assert_eq!(
-            config.check_signature(&headers("x.com", Some(&sig_a)), "c"),
+            check(&config, &headers("x.com", Some(&sig_a))),
             Err(SignatureFailure::NoKeyForOrigin)
         );
         assert_eq!(
-            config.check_signature(&headers("a.com", None), "c"),
+            check(&config, &headers("a.com", None)),
             Err(SignatureFailure::Missing)
         );
     }
@@ -194,10 +188,7 @@ mod tests {
             ..Config::default()
         };
         let sig = signature::sign(&AccessKey::new("secondary"), "c");
-        assert_eq!(
-            config.check_signature(&headers("anything", Some(&sig)), "c"),
-            Ok(())
-        );
+        assert_eq!(check(&config, &headers("anything", Some(&sig))), Ok(()));
     }
 
     #[test]

@@ -49,7 +49,8 @@ pub(crate) fn read_head(
     let hub = found.hub.required("ce-hub")?;
     let connection_id = found.connection_id.required("ce-connectionId")?;
 
-    if let Err(failure) = config.check_signature(&headers, connection_id) {
+    let signatures = found.signature.lines(&headers, &CE_SIGNATURE);
+    if let Err(failure) = config.check_signature(&headers, signatures, connection_id) {
         let (kind, message) = match failure {
             SignatureFailure::Missing => (
                 RejectionKind::MissingSignature,
@@ -282,6 +283,21 @@ impl<'h> Slot<'h> {
         }
     }
 
+    /// Every line of the header `name` of `headers`, the map the scan read: the one line it
+    /// holds, looked up again only when there are several.
+    fn lines(
+        self,
+        headers: &'h HeaderMap,
+        name: &HeaderName,
+    ) -> impl Iterator<Item = &'h HeaderValue> + use<'h> {
+        let (once, repeated) = match self {
+            Self::Absent => (None, None),
+            Self::Once(value) => (Some(value), None),
+            Self::Repeated => (None, Some(headers.get_all(name).iter())),
+        };
+        once.into_iter().chain(repeated.into_iter().flatten())
+    }
+
     fn required(self, spelled: &str) -> Result<&'h str, Rejection> {
         match self.text(spelled)? {
             Some(value) if !value.chars().all(char::is_whitespace) => Ok(value),
@@ -346,7 +362,7 @@ fn joined<'h>(
         Slot::Once(value) => Ok(Some(Cow::Borrowed(text(value)?))),
         Slot::Repeated => {
             let mut out = String::new();
-            for line in headers.get_all(name) {
+            for line in slot.lines(headers, name) {
                 if !out.is_empty() {
                     out.push_str(", ");
                 }
@@ -579,6 +595,31 @@ mod tests {
             );
         }
         assert!(matches!(found.signature, Slot::Repeated));
+    }
+
+    #[test]
+    fn a_signature_on_any_line_is_checked_and_all_lines_are_kept() {
+        let config = Config {
+            keys: vec![ConfiguredKey {
+                host: None,
+                key: SigningKey::new(&AccessKey::new("k")),
+            }],
+            ..Config::default()
+        };
+        let good = signature::sign(&AccessKey::new("k"), "c1");
+        let mut headers = base();
+        headers.append(CE_SIGNATURE, HeaderValue::from_static("sha256=00"));
+        headers.append(CE_SIGNATURE, HeaderValue::from_str(&good).unwrap());
+        let inbound = read_head(&config, None, headers.clone()).unwrap();
+        assert_eq!(
+            inbound.context.signature(),
+            Some(format!("sha256=00, {good}").as_str())
+        );
+
+        headers.remove(CE_SIGNATURE);
+        headers.append(CE_SIGNATURE, HeaderValue::from_static("sha256=00"));
+        headers.append(CE_SIGNATURE, HeaderValue::from_static("sha256=11"));
+        assert_eq!(kind(&config, headers), RejectionKind::InvalidSignature);
     }
 
     #[test]
