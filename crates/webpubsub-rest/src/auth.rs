@@ -142,7 +142,7 @@ impl Credential {
             Self::Key(signer) => {
                 signer.rest_authorization(urls.service.as_str(), &urls.token, unix_now())
             }
-            Self::Entra(cache) => bearer(&cache.token().await?.token),
+            Self::Entra(cache) => cache.authorization().await,
         }
     }
 }
@@ -214,19 +214,21 @@ impl KeySigner {
 
 pub(crate) struct EntraCache {
     credential: Arc<dyn TokenCredential>,
-    cached: Mutex<Option<AccessToken>>,
+    /// The last token's expiry and its `Authorization` value, built once per token rather than
+    /// per request.
+    cached: Mutex<Option<(SystemTime, HeaderValue)>>,
 }
 
 impl EntraCache {
-    async fn token(&self) -> Result<AccessToken, Error> {
-        let fresh = |token: &AccessToken| {
-            token
-                .expires_on
+    /// The `Authorization` of the cached token, or of a new one when it is close to expiry.
+    async fn authorization(&self) -> Result<HeaderValue, Error> {
+        let fresh = |expires_on: &SystemTime| {
+            expires_on
                 .duration_since(SystemTime::now())
                 .is_ok_and(|left| left > REFRESH_MARGIN)
         };
-        if let Some(token) = self.lock().as_ref().filter(|t| fresh(t)) {
-            return Ok(token.clone());
+        if let Some((_, header)) = self.lock().as_ref().filter(|(at, _)| fresh(at)) {
+            return Ok(header.clone());
         }
         let token = self
             .credential
@@ -235,11 +237,12 @@ impl EntraCache {
             .map_err(|e| {
                 Error::credential("the token credential returned an error").with_source(e)
             })?;
-        *self.lock() = Some(token.clone());
-        Ok(token)
+        let header = bearer(&token.token)?;
+        *self.lock() = Some((token.expires_on, header.clone()));
+        Ok(header)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<AccessToken>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(SystemTime, HeaderValue)>> {
         // A panic while holding this lock cannot leave a half-written token: recover it.
         self.cached.lock().unwrap_or_else(|e| e.into_inner())
     }
