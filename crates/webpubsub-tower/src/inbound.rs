@@ -268,14 +268,7 @@ impl<'h> Slot<'h> {
     fn text(self, spelled: &str) -> Result<Option<&'h str>, Rejection> {
         match self {
             Self::Absent => Ok(None),
-            Self::Once(value) => std::str::from_utf8(value.as_bytes())
-                .map(Some)
-                .map_err(|_| {
-                    Rejection::new(
-                        RejectionKind::MalformedHeader,
-                        format!("header {spelled} is not valid utf-8"),
-                    )
-                }),
+            Self::Once(value) => utf8(value, spelled).map(Some),
             Self::Repeated => Err(Rejection::new(
                 RejectionKind::MalformedHeader,
                 format!("more than one {spelled} header"),
@@ -341,6 +334,16 @@ fn user_data_type(content_type: Option<&HeaderValue>) -> Result<DataType, Reject
     ))
 }
 
+/// A header value as UTF-8, or the 400 that says which header is not.
+fn utf8<'h>(value: &'h HeaderValue, spelled: &str) -> Result<&'h str, Rejection> {
+    std::str::from_utf8(value.as_bytes()).map_err(|_| {
+        Rejection::new(
+            RejectionKind::MalformedHeader,
+            format!("header {spelled} is not valid utf-8"),
+        )
+    })
+}
+
 /// A header that may come as several lines (`slot`, from the scan), every line joined with
 /// `, `.
 fn joined<'h>(
@@ -349,24 +352,16 @@ fn joined<'h>(
     name: &HeaderName,
     spelled: &str,
 ) -> Result<Option<Cow<'h, str>>, Rejection> {
-    let text = |value: &'h HeaderValue| {
-        std::str::from_utf8(value.as_bytes()).map_err(|_| {
-            Rejection::new(
-                RejectionKind::MalformedHeader,
-                format!("header {spelled} is not valid utf-8"),
-            )
-        })
-    };
     match slot {
         Slot::Absent => Ok(None),
-        Slot::Once(value) => Ok(Some(Cow::Borrowed(text(value)?))),
+        Slot::Once(value) => Ok(Some(Cow::Borrowed(utf8(value, spelled)?))),
         Slot::Repeated => {
             let mut out = String::new();
             for line in slot.lines(headers, name) {
                 if !out.is_empty() {
                     out.push_str(", ");
                 }
-                out.push_str(text(line)?);
+                out.push_str(utf8(line, spelled)?);
             }
             Ok(Some(Cow::Owned(out)))
         }
