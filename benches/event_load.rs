@@ -9,6 +9,9 @@
 //! event_load serve-fixed-read ADDR   (b2) as (b), after reading the request body (axum's
 //!                                        `Bytes` extractor): what any handler of the event pays
 //!                                        the stack before doing anything with it
+//! event_load serve-fixed-verify ADDR (b3) as (b2), after checking `ce-signature` with the
+//!                                        `hmac` crate: the least a handler that follows the
+//!                                        protocol does, the floor under (a)
 //! event_load wrk-script EVENT          a wrk Lua script sending the same request as `load`
 //!                                    (headers, body) and printing the same JSON line
 //! event_load load URL EVENT CONNECTIONS SECONDS
@@ -27,14 +30,17 @@
 
 use std::{
     net::SocketAddr,
+    sync::LazyLock,
     time::{Duration, Instant},
 };
 
-use axum::{Router, routing::post};
+use axum::{Router, extract::FromRequest as _, routing::post};
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, header::CONTENT_TYPE};
+use hmac::{Hmac, Mac as _};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, header::CONTENT_TYPE};
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::rt::TokioIo;
+use sha2::Sha256;
 use webpubsub::{
     AccessKey,
     handler::{EventError, EventHandler, UserEventRequest, UserEventResponse, WebPubSubLayer},
@@ -80,6 +86,7 @@ fn main() {
         ["serve-layer", addr] => runtime.block_on(serve(addr, layer_app())),
         ["serve-fixed", addr] => runtime.block_on(serve(addr, fixed_app())),
         ["serve-fixed-read", addr] => runtime.block_on(serve(addr, fixed_read_app())),
+        ["serve-fixed-verify", addr] => runtime.block_on(serve(addr, fixed_verify_app())),
         ["wrk-script", event] => print!("{}", wrk_script(Event::parse(event))),
         ["load", url, event, connections, seconds] => {
             let event = Event::parse(event);
@@ -136,6 +143,53 @@ fn fixed_read_app() -> Router {
                 )
             }),
         )
+}
+
+/// (b3): (b2), checking the request's signature first, with the `hmac` crate directly and the
+/// key's state prepared once: the protocol's one mandatory computation, at its cheapest.
+fn fixed_verify_app() -> Router {
+    Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .route(
+            PATH,
+            post(|request: axum::extract::Request| async move {
+                let signed = signed(request.headers());
+                let body = Bytes::from_request(request, &()).await;
+                let status = match body {
+                    Ok(body) if signed && !body.is_empty() => http::StatusCode::OK,
+                    _ => http::StatusCode::UNAUTHORIZED,
+                };
+                (
+                    status,
+                    [(CONTENT_TYPE, "text/plain; charset=utf-8")],
+                    USER_ANSWER,
+                )
+            }),
+        )
+}
+
+/// Whether `headers` carry one `ce-signature` entry that is the HMAC of the connection id under
+/// [`KEY`] (the service sends one entry per key; this server has one key).
+fn signed(headers: &HeaderMap) -> bool {
+    static MAC: LazyLock<Hmac<Sha256>> =
+        LazyLock::new(|| Hmac::new_from_slice(KEY.as_bytes()).expect("any key length"));
+    const CONNECTION_ID: HeaderName = HeaderName::from_static("ce-connectionid");
+    const SIGNATURE: HeaderName = HeaderName::from_static("ce-signature");
+    let (Some(connection_id), Some(signature)) =
+        (headers.get(CONNECTION_ID), headers.get(SIGNATURE))
+    else {
+        return false;
+    };
+    let mut digest = [0; 32];
+    let Some(hex_digest) = signature.as_bytes().strip_prefix(b"sha256=") else {
+        return false;
+    };
+    if hex::decode_to_slice(hex_digest, &mut digest).is_err() {
+        return false;
+    }
+    let mut mac = MAC.clone();
+    mac.update(connection_id.as_bytes());
+    mac.verify_slice(&digest).is_ok()
 }
 
 async fn serve(addr: &str, app: Router) {

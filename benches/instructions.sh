@@ -3,7 +3,8 @@
 # does not move, for measuring one change of a hot path at a time (BENCHMARKS.md, issue 6).
 #
 #   benches/instructions.sh layer [EVENT]   the event_load servers (a) serve-layer, (b)
-#                                          serve-fixed, (b2) serve-fixed-read under callgrind,
+#                                          serve-fixed, (b2) serve-fixed-read, (b3)
+#                                          serve-fixed-verify under callgrind,
 #                                          driven by event_load's hyper client (4 connections,
 #                                          4 s, EVENT user or connect); instructions per request =
 #                                          the server's total / the answers it wrote. valgrind
@@ -57,7 +58,7 @@ layer() {
   local event=${1:-user} bin
   bin=$(bench_bin event_load)
   printf '| server | requests | instructions/request | of which software SHA-256 | without it |\n|---|---|---|---|---|\n'
-  for server in serve-layer serve-fixed serve-fixed-read; do
+  for server in serve-layer serve-fixed serve-fixed-read serve-fixed-verify; do
     local out=$work/$server.cg
     valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$server" 127.0.0.1:0 >"$work/$server.log" 2>/dev/null &
     server_pid=$!

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Where the layer's time per request goes, against the stack's limit (BENCHMARKS.md, issue 6):
-# the event_load servers (a) serve-layer, (b) serve-fixed and (b2) serve-fixed-read, each alone
+# the event_load servers (a) serve-layer, (b) serve-fixed, (b2) serve-fixed-read and (b3)
+# serve-fixed-verify, each alone
 # on CPU 0 under wrk (CPU 1, 32 connections) while `perf record -F 9999` samples it. Each
 # symbol's share of the samples times the server's CPU time per request gives its nanoseconds
-# per request; the script prints the symbols where (a) spends the most more than (b2) and (b).
+# per request; the script prints the symbols where (a) spends the most more than (b3), (b2) and
+# (b).
 #
 # Usage: benches/profile.sh [EVENT]     (EVENT user or connect; DURATION=6 seconds per server)
 set -euo pipefail
@@ -21,11 +23,12 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
 "$bin" wrk-script "$EVENT" >"$work/event.lua"
 
-for server in a b b2; do
+for server in a b b2 b3; do
   case $server in
     a) mode=serve-layer ;;
     b) mode=serve-fixed ;;
     b2) mode=serve-fixed-read ;;
+    b3) mode=serve-fixed-verify ;;
   esac
   taskset -c 0 "$bin" "$mode" 127.0.0.1:0 >"$work/$server.log" &
   pid=$!
@@ -58,7 +61,7 @@ def load(server):
             symbols[m.group(3).strip()] = float(m.group(1)) / 100 * ns_per_request
     return ns_per_request, symbols
 a_total, a = load("a")
-for base in ("b2", "b"):
+for base in ("b3", "b2", "b"):
     total, other = load(base)
     print(f"\n(a) {a_total:,.0f} ns CPU per request, ({base}) {total:,.0f}: (a) spends {a_total - total:,.0f} more")
     print(f"| symbol | (a) ns | ({base}) ns | difference |\n|---|---|---|---|")

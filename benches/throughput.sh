@@ -5,15 +5,18 @@
 #   (b) the same axum stack answering the event path with a fixed body  (event_load serve-fixed)
 #   (b2) as (b), after reading the request body with axum's `Bytes` extractor: what the stack
 #        charges any handler just to receive an event  (event_load serve-fixed-read)
+#   (b3) as (b2), after checking ce-signature with the hmac crate: the least a handler that
+#        follows the protocol does, the floor under (a)  (event_load serve-fixed-verify)
 #   (c) @azure/web-pubsub-express 1.1.0 on express 4, the same handler  (load/express_server.mjs)
 # with the same load generator, the same connections and duration, interleaved: every round runs
-# a, b, b2, c in turn. The load generator is wrk (Debian's, installed here if missing; LOADGEN=wrk),
+# a, b, b2, b3, c in turn. The load generator is wrk (Debian's, installed here if missing; LOADGEN=wrk),
 # which costs less per request than the servers, so that (b) measures the stack and not the
 # generator; LOADGEN=hyper uses benches/event_load.rs's hyper client instead. Either way every
 # server's answers are checked first (status and "Hey hello world") with the hyper client.
 # The servers share CPU 0 and the load generator runs on CPU 1 (taskset), so each server gets
 # one core, as Node has. Prints a table: median requests/s, p50/p99 latency over the rounds,
-# and the ratios a/b, a/b2 and a/c (each computed within a round, then the median).
+# and the ratios a/b, a/b2, a/b3, a/c and the floors' own b2/b and b3/b (each computed within a
+# round, then the median).
 #
 # Usage: benches/throughput.sh            (ROUNDS=5 DURATION=5 CONNECTIONS=32 LOADGEN=wrk by default)
 #        ROUNDS=3 DURATION=3 EVENTS=user benches/throughput.sh
@@ -67,12 +70,13 @@ start() {
 start a "$bin" serve-layer 127.0.0.1:0
 start b "$bin" serve-fixed 127.0.0.1:0
 start b2 "$bin" serve-fixed-read 127.0.0.1:0
+start b3 "$bin" serve-fixed-verify 127.0.0.1:0
 start c node benches/load/express_server.mjs 0
 
 # Check every server's answers once (the hyper client reads and compares the bodies).
 for event in $EVENTS; do
   "$bin" wrk-script "$event" >"$work/$event.lua"
-  for server in a b b2 c; do
+  for server in a b b2 b3 c; do
     check=$("$bin" load "$(cat "$work/$server.url")" "$event" 2 1)
     case $check in
       *'"errors":0,'*) ;;
@@ -98,7 +102,7 @@ run() {
 echo "$(machine_line) (before)" >&2
 for event in $EVENTS; do
   for round in $(seq "$ROUNDS"); do
-    for server in a b b2 c; do
+    for server in a b b2 b3 c; do
       before=$(cpu_ticks "$server")
       result=$(run "$server" "$event")
       ticks=$(( $(cpu_ticks "$server") - before ))
@@ -119,24 +123,24 @@ for line in open(path):
     # Server CPU per request: what the server pays whatever else shares its core.
     run["cpu_us"] = int(ticks) * 10_000 / max(run["requests"], 1)
     runs.setdefault(event, {}).setdefault(int(rnd), {})[server] = run
-names = {"a": "(a) WebPubSubLayer + axum", "b": "(b) axum, fixed answer", "b2": "(b2) axum, fixed answer after reading the body", "c": "(c) web-pubsub-express 1.1.0"}
+names = {"a": "(a) WebPubSubLayer + axum", "b": "(b) axum, fixed answer", "b2": "(b2) axum, fixed answer after reading the body", "b3": "(b3) as (b2), after checking ce-signature", "c": "(c) web-pubsub-express 1.1.0"}
 print(f"load generator {loadgen}, {connections} connections, {duration} s per run, {rounds} interleaved rounds; medians over the rounds")
 print()
 print("| event | server | requests/s | p50 µs | p99 µs | server CPU µs/request | errors |")
 print("|---|---|---|---|---|---|---|")
 for event, by_round in runs.items():
-    for s in ("a", "b", "b2", "c"):
+    for s in ("a", "b", "b2", "b3", "c"):
         rs = [r[s] for r in by_round.values()]
         med = lambda k: statistics.median(x[k] for x in rs)
         print(f"| {event} | {names[s]} | {med('rps'):,.0f} | {med('p50_us'):.0f} | {med('p99_us'):.0f} | {med('cpu_us'):.1f} | {sum(x['errors'] for x in rs)} |")
 print()
-print("| event | a/b (target ≥ 0.90) | a/b2 | a/c (target ≥ 8) | a/b per round | a/c per round | CPU per request b/a, b2/a, c/a |")
-print("|---|---|---|---|---|---|---|")
+print("| event | a/b (target ≥ 0.90) | a/b2 | a/b3 | b2/b | b3/b | a/c (target ≥ 8) | a/b per round | a/c per round | CPU per request b/a, b2/a, b3/a, c/a |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for event, by_round in runs.items():
-    ab = [r["a"]["rps"] / r["b"]["rps"] for r in by_round.values()]
-    ab2 = [r["a"]["rps"] / r["b2"]["rps"] for r in by_round.values()]
-    ac = [r["a"]["rps"] / r["c"]["rps"] for r in by_round.values()]
+    ratios = lambda x, y: [r[x]["rps"] / r[y]["rps"] for r in by_round.values()]
+    med = lambda x, y: f"{statistics.median(ratios(x, y)):.2f}"
     fmt = lambda xs: " ".join(f"{x:.2f}" for x in xs)
     cpu = lambda s: statistics.median(r[s]["cpu_us"] for r in by_round.values())
-    print(f"| {event} | {statistics.median(ab):.2f} | {statistics.median(ab2):.2f} | {statistics.median(ac):.2f} | {fmt(ab)} | {fmt(ac)} | {cpu('b') / cpu('a'):.2f}, {cpu('b2') / cpu('a'):.2f}, {cpu('c') / cpu('a'):.2f} |")
+    per_cpu = ", ".join(f"{cpu(s) / cpu('a'):.2f}" for s in ("b", "b2", "b3", "c"))
+    print(f"| {event} | {med('a', 'b')} | {med('a', 'b2')} | {med('a', 'b3')} | {med('b2', 'b')} | {med('b3', 'b')} | {med('a', 'c')} | {fmt(ratios('a', 'b'))} | {fmt(ratios('a', 'c'))} | {per_cpu} |")
 EOF
