@@ -122,7 +122,12 @@ pub(crate) fn read_head(
     }
 
     let data_type = match event_type {
-        EventType::User(_) => Some(user_data_type(headers.get(header::CONTENT_TYPE))?),
+        EventType::User(_) => Some(user_data_type(match found.content_type {
+            Slot::Absent => None,
+            Slot::Once(value) => Some(value),
+            // As `HeaderMap::get`: the first line.
+            Slot::Repeated => headers.get(header::CONTENT_TYPE),
+        })?),
         _ => None,
     };
 
@@ -146,29 +151,20 @@ pub(crate) fn read_head(
         }
         _ => None,
     };
+    let user_id = found.user_id.checked("ce-userId")?;
+    let origin = joined_field(
+        &headers,
+        found.origin,
+        &WEBHOOK_REQUEST_ORIGIN,
+        "WebHook-Request-Origin",
+    )?;
+    let id = found.id.checked("ce-id")?;
+    let time = found.time.checked("ce-time")?;
+    let source = found.source.checked("ce-source")?;
+    let signature = joined_field(&headers, found.signature, &CE_SIGNATURE, "ce-signature")?;
+    let subprotocol = Field::in_headers(subprotocol);
     let signed = !matches!(found.signature, Slot::Absent);
     let authorized = !matches!(found.authorization, Slot::Absent);
-    let mut fields = ContextFields {
-        hub: Field::InHeaders,
-        connection_id: Field::InHeaders,
-        event_name,
-        user_id: found.user_id.checked("ce-userId")?,
-        subprotocol: Field::in_headers(subprotocol),
-        states,
-        origin: joined_field(
-            &headers,
-            found.origin,
-            &WEBHOOK_REQUEST_ORIGIN,
-            "WebHook-Request-Origin",
-        )?,
-        id: found.id.checked("ce-id")?,
-        time: found.time.checked("ce-time")?,
-        source: found.source.checked("ce-source")?,
-        signature: joined_field(&headers, found.signature, &CE_SIGNATURE, "ce-signature")?,
-        mqtt,
-        event_type,
-        headers: HeaderMap::new(),
-    };
     // Handlers may log the context; keep replayable credentials out of `Debug`.
     for (present, name) in [(signed, CE_SIGNATURE), (authorized, header::AUTHORIZATION)] {
         if present && let Entry::Occupied(mut lines) = headers.entry(name) {
@@ -177,7 +173,22 @@ pub(crate) fn read_head(
             }
         }
     }
-    fields.headers = headers;
+    let fields = ContextFields {
+        hub: Field::InHeaders,
+        connection_id: Field::InHeaders,
+        event_name,
+        user_id,
+        subprotocol,
+        states,
+        origin,
+        id,
+        time,
+        source,
+        signature,
+        mqtt,
+        event_type,
+        headers,
+    };
     let context = ConnectionContext {
         fields: Box::new(fields),
     };
@@ -205,6 +216,7 @@ struct EventHeaders<'h> {
     source: Slot<'h>,
     connection_state: Slot<'h>,
     content_length: Slot<'h>,
+    content_type: Slot<'h>,
     // These two may come as several lines.
     origin: Slot<'h>,
     signature: Slot<'h>,
@@ -230,6 +242,7 @@ impl<'h> EventHeaders<'h> {
                 "ce-source" => &mut found.source,
                 "ce-connectionstate" => &mut found.connection_state,
                 "content-length" => &mut found.content_length,
+                "content-type" => &mut found.content_type,
                 "webhook-request-origin" => &mut found.origin,
                 "ce-signature" => &mut found.signature,
                 "authorization" => &mut found.authorization,
@@ -639,6 +652,7 @@ mod tests {
             CE_SOURCE,
             CE_CONNECTION_STATE,
             header::CONTENT_LENGTH,
+            header::CONTENT_TYPE,
             WEBHOOK_REQUEST_ORIGIN,
             CE_SIGNATURE,
         ];
@@ -664,6 +678,7 @@ mod tests {
             found.source,
             found.connection_state,
             found.content_length,
+            found.content_type,
             found.origin,
         ];
         for (name, slot) in names.iter().zip(slots) {
@@ -698,6 +713,24 @@ mod tests {
         headers.append(CE_SIGNATURE, HeaderValue::from_static("sha256=00"));
         headers.append(CE_SIGNATURE, HeaderValue::from_static("sha256=11"));
         assert_eq!(kind(&config, headers), RejectionKind::InvalidSignature);
+    }
+
+    /// The scan finds the content type; with several lines the first one counts, as with
+    /// `HeaderMap::get`.
+    #[test]
+    fn a_user_event_is_typed_by_its_first_content_type() {
+        let data_type = |headers| read_head(&Config::default(), None, headers).map(|i| i.data_type);
+        assert_eq!(data_type(base()).unwrap(), Some(DataType::Text));
+        let mut headers = base();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.append(header::CONTENT_TYPE, HeaderValue::from_static("text/html"));
+        assert_eq!(data_type(headers).unwrap(), Some(DataType::Json));
+        let mut headers = base();
+        headers.remove(header::CONTENT_TYPE);
+        assert_eq!(data_type(headers).unwrap(), Some(DataType::Binary));
     }
 
     #[test]
