@@ -1,8 +1,6 @@
 //! The text fields of a [`ConnectionContext`](crate::ConnectionContext), most of which stay in
 //! the request's headers.
 
-use std::borrow::Cow;
-
 use http::{HeaderMap, HeaderName};
 
 /// Where a text field of a context is.
@@ -46,16 +44,6 @@ impl Field {
 impl From<String> for Field {
     fn from(text: String) -> Self {
         Self::Owned(text.into_boxed_str())
-    }
-}
-
-/// A header's text as read: borrowed is the header's only line, owned is joined from several.
-impl From<Cow<'_, str>> for Field {
-    fn from(text: Cow<'_, str>) -> Self {
-        match text {
-            Cow::Borrowed(_) => Self::InHeaders,
-            Cow::Owned(text) => text.into(),
-        }
     }
 }
 

@@ -99,12 +99,7 @@ pub(crate) fn read_head(
     let state_header = match found.connection_state {
         Slot::Absent => None,
         Slot::Once(value) => Some(value.clone()),
-        Slot::Repeated => {
-            return Err(Rejection::new(
-                RejectionKind::MalformedHeader,
-                "more than one ce-connectionState header",
-            ));
-        }
+        Slot::Repeated => return Err(repeated("ce-connectionState")),
     };
     let states = match &state_header {
         Some(value) => ConnectionStates::decode_bytes(value.as_bytes())
@@ -122,12 +117,13 @@ pub(crate) fn read_head(
     }
 
     let data_type = match event_type {
-        EventType::User(_) => Some(user_data_type(match found.content_type {
-            Slot::Absent => None,
-            Slot::Once(value) => Some(value),
-            // As `HeaderMap::get`: the first line.
-            Slot::Repeated => headers.get(header::CONTENT_TYPE),
-        })?),
+        // As `HeaderMap::get` would: the first line.
+        EventType::User(_) => Some(user_data_type(
+            found
+                .content_type
+                .lines(&headers, &header::CONTENT_TYPE)
+                .next(),
+        )?),
         _ => None,
     };
 
@@ -280,10 +276,7 @@ impl<'h> Slot<'h> {
         match self {
             Self::Absent => Ok(None),
             Self::Once(value) => utf8(value, spelled).map(Some),
-            Self::Repeated => Err(Rejection::new(
-                RejectionKind::MalformedHeader,
-                format!("more than one {spelled} header"),
-            )),
+            Self::Repeated => Err(repeated(spelled)),
         }
     }
 
@@ -293,7 +286,7 @@ impl<'h> Slot<'h> {
         match self {
             Self::Absent => Ok(Field::Absent),
             Self::Once(value) => check_utf8(value, spelled).map(|()| Field::InHeaders),
-            Self::Repeated => self.text(spelled).map(Field::in_headers),
+            Self::Repeated => Err(repeated(spelled)),
         }
     }
 
@@ -363,18 +356,24 @@ fn utf8<'h>(value: &'h HeaderValue, spelled: &str) -> Result<&'h str, Rejection>
 /// [`utf8`] for a value the layer keeps but does not read. The service sends ASCII, which the
 /// inlined word-wise `is_ascii` confirms at a fraction of a `from_utf8` call per header.
 fn check_utf8(value: &HeaderValue, spelled: &str) -> Result<(), Rejection> {
-    let bytes = value.as_bytes();
-    if bytes.is_ascii() || std::str::from_utf8(bytes).is_ok() {
-        Ok(())
-    } else {
-        Err(not_utf8(spelled))
+    if value.as_bytes().is_ascii() {
+        return Ok(());
     }
+    utf8(value, spelled).map(drop)
 }
 
 fn not_utf8(spelled: &str) -> Rejection {
     Rejection::new(
         RejectionKind::MalformedHeader,
         format!("header {spelled} is not valid utf-8"),
+    )
+}
+
+/// The service sends each `ce-*` header once; see [`Slot::text`].
+fn repeated(spelled: &str) -> Rejection {
+    Rejection::new(
+        RejectionKind::MalformedHeader,
+        format!("more than one {spelled} header"),
     )
 }
 
@@ -386,10 +385,9 @@ fn joined_field<'h>(
     spelled: &str,
 ) -> Result<Field, Rejection> {
     match slot {
+        Slot::Absent => Ok(Field::Absent),
         Slot::Once(_) => slot.checked(spelled),
-        Slot::Absent | Slot::Repeated => {
-            Ok(joined(headers, slot, name, spelled)?.map_or(Field::Absent, Field::from))
-        }
+        Slot::Repeated => joined_lines(headers, slot, name, spelled).map(Field::from),
     }
 }
 
@@ -404,17 +402,25 @@ fn joined<'h>(
     match slot {
         Slot::Absent => Ok(None),
         Slot::Once(value) => Ok(Some(Cow::Borrowed(utf8(value, spelled)?))),
-        Slot::Repeated => {
-            let mut out = String::new();
-            for line in slot.lines(headers, name) {
-                if !out.is_empty() {
-                    out.push_str(", ");
-                }
-                out.push_str(utf8(line, spelled)?);
-            }
-            Ok(Some(Cow::Owned(out)))
-        }
+        Slot::Repeated => joined_lines(headers, slot, name, spelled).map(|text| Some(text.into())),
     }
+}
+
+/// Every line of `slot` joined with `, `.
+fn joined_lines<'h>(
+    headers: &'h HeaderMap,
+    slot: Slot<'h>,
+    name: &HeaderName,
+    spelled: &str,
+) -> Result<String, Rejection> {
+    let mut out = String::new();
+    for line in slot.lines(headers, name) {
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        out.push_str(utf8(line, spelled)?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
