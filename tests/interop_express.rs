@@ -18,15 +18,13 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::{Map, Value};
 use support::layer::{
-    Answer, PRIMARY_KEY, ReferenceHandler, SECONDARY_KEY, TestServer, app, check_expectation,
-    vector_event, vector_layer, vectors,
+    Answer, PRIMARY_KEY, SECONDARY_KEY, check_expectation, reference_server, vector_event, vectors,
 };
 use webpubsub_protocol::{AccessKey, signature};
 
 /// Our layer's answer and handler calls for every vector, in vector order.
 async fn our_answers() -> Vec<(Value, Answer, Vec<Value>)> {
-    let handler = ReferenceHandler::default();
-    let server = TestServer::start(app(vector_layer(handler.clone()))).await;
+    let (server, handler) = reference_server().await;
     let mut out = Vec::new();
     for vector in vectors() {
         let answer = vector_event(&vector).send(&server).await;

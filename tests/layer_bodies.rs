@@ -14,7 +14,8 @@ use hyper::body::Frame;
 use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 use serde_json::json;
 use support::layer::{
-    Event, INNER_FALLBACK, ReferenceHandler, TIMEOUT, TestServer, app, client, vector_layer,
+    Event, INNER_FALLBACK, ReferenceHandler, TIMEOUT, TestServer, app, client, reference_server,
+    vector_layer,
 };
 use tokio::sync::mpsc;
 
@@ -27,8 +28,7 @@ fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
 
 #[tokio::test]
 async fn other_paths_pass_through_with_their_bodies_untouched() {
-    let handler = ReferenceHandler::default();
-    let server = TestServer::start(app(vector_layer(handler.clone()))).await;
+    let (server, handler) = reference_server().await;
     // 2 MiB: over the layer's default 1 MiB limit, which must not apply off its path
     let body = random_bytes(2 << 20, 1);
     let answer = client()
@@ -105,7 +105,7 @@ impl futures_core::Stream for ChannelStream {
 
 #[tokio::test]
 async fn a_streamed_body_is_echoed_while_it_is_still_being_sent() {
-    let server = TestServer::start(app(vector_layer(ReferenceHandler::default()))).await;
+    let (server, _handler) = reference_server().await;
     let (tx, body) = channel_body();
     let request = Request::post(server.url("/echo"))
         .header("content-type", "application/octet-stream")
@@ -234,8 +234,7 @@ async fn the_body_limit_holds_for_chunked_bodies() {
 
 #[tokio::test]
 async fn the_default_body_limit_is_one_mebibyte() {
-    let handler = ReferenceHandler::default();
-    let server = TestServer::start(app(vector_layer(handler.clone()))).await;
+    let (server, handler) = reference_server().await;
     let at = Event::user("noop", "application/octet-stream", vec![7u8; 1 << 20])
         .send(&server)
         .await;
