@@ -139,9 +139,7 @@ impl Credential {
     /// (the audience is) its service URL.
     pub(crate) async fn authorization(&self, urls: &RequestUrls) -> Result<HeaderValue, Error> {
         match self {
-            Self::Key(signer) => {
-                signer.rest_authorization(urls.service.as_str(), &urls.token, unix_now())
-            }
+            Self::Key(signer) => signer.rest_authorization(urls, unix_now()),
             Self::Entra(cache) => cache.authorization().await,
         }
     }
@@ -185,24 +183,23 @@ impl KeySigner {
         }
     }
 
-    /// `Bearer <REST token for audience, issued at now>`, from `slot` (which must only ever
-    /// hold tokens for `audience`) if it was signed in the same second.
+    /// `Bearer <REST token for the service URL of urls, issued at now>`, from the URLs' token
+    /// slot if it was signed in the same second.
     pub(crate) fn rest_authorization(
         &self,
-        audience: &str,
-        slot: &TokenSlot,
+        urls: &RequestUrls,
         now: u64,
     ) -> Result<HeaderValue, Error> {
-        if let Some(header) = slot.get(now) {
+        if let Some(header) = urls.token.get(now) {
             return Ok(header);
         }
         let claims = webpubsub_protocol::token::RestTokenClaims::new(
-            audience,
+            urls.service.as_str(),
             now,
             REST_TOKEN_LIFETIME.as_secs(),
         );
         let header = bearer(&self.sign(&claims)?)?;
-        slot.set(now, header.clone());
+        urls.token.set(now, header.clone());
         Ok(header)
     }
 
@@ -282,25 +279,19 @@ mod tests {
             "http://h/api/hubs/x/:send?a=1",
             "http://h/api/hubs/x/:send?a=2",
         );
-        let (slot_a, slot_b) = (TokenSlot::default(), TokenSlot::default());
-        let first = signer
-            .rest_authorization(a, &slot_a, 1_700_000_000)
-            .unwrap();
-        let other_url = signer
-            .rest_authorization(b, &slot_b, 1_700_000_000)
-            .unwrap();
+        let (urls_a, urls_b) = (urls(a), urls(b));
+        let first = signer.rest_authorization(&urls_a, 1_700_000_000).unwrap();
+        let other_url = signer.rest_authorization(&urls_b, 1_700_000_000).unwrap();
         // Alternating targets: each one's token is still there, for this second only.
-        assert_eq!(slot_a.get(1_700_000_000), Some(first.clone()));
+        assert_eq!(urls_a.token.get(1_700_000_000), Some(first.clone()));
         assert_eq!(
-            signer
-                .rest_authorization(a, &slot_a, 1_700_000_000)
-                .unwrap(),
+            signer.rest_authorization(&urls_a, 1_700_000_000).unwrap(),
             first
         );
-        assert_eq!(slot_a.get(1_700_000_001), None);
+        assert_eq!(urls_a.token.get(1_700_000_001), None);
         let token = first.to_str().unwrap().strip_prefix("Bearer ").unwrap();
         assert!(
-            !format!("{slot_a:?}").contains(token),
+            !format!("{urls_a:?}").contains(token),
             "a token in debug output"
         );
         let audience = |header: &HeaderValue| {
@@ -318,9 +309,7 @@ mod tests {
             .claims
         };
         assert_eq!(audience(&other_url).aud, b);
-        let later = signer
-            .rest_authorization(b, &slot_b, 1_700_000_001)
-            .unwrap();
+        let later = signer.rest_authorization(&urls_b, 1_700_000_001).unwrap();
         assert_ne!(later, other_url);
         assert_eq!(audience(&later).iat, Some(1_700_000_001));
         assert_eq!(audience(&first).aud, a);
