@@ -389,6 +389,18 @@ impl Answer {
         self
     }
 
+    /// Asserts an accepted handshake: `200` with `origin` echoed in `WebHook-Allowed-Origin`.
+    #[track_caller]
+    pub fn assert_allows_origin(&self, origin: &str) -> &Self {
+        self.assert_status(StatusCode::OK);
+        assert_eq!(
+            self.header("webhook-allowed-origin").as_deref(),
+            Some(origin),
+            "the handshake answer echoes {origin:?}: {self:?}"
+        );
+        self
+    }
+
     /// Asserts a rejection: `expected` status and a reason in words (non-empty text).
     #[track_caller]
     pub fn assert_rejected(&self, expected: StatusCode) -> &Self {
