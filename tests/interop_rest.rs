@@ -120,6 +120,31 @@ async fn run_rust_operations(client: &WebPubSubServiceClient) -> (Vec<bool>, boo
     (exists, has_permission, members)
 }
 
+/// Runs the interop `script` with `envs` and returns what it printed (trimmed), as `T`; on
+/// failure, shows its output and the requests `recorder` got.
+async fn run_script<T: std::str::FromStr>(
+    script: &str,
+    envs: &[(&str, &str)],
+    recorder: &Recorder,
+) -> T {
+    let output = support::node::run_node(script, &[], envs, Duration::from_secs(60)).await;
+    assert!(
+        output.success,
+        "node {script} failed:\n{}\n{}\nafter {:?}",
+        output.stdout,
+        output.stderr,
+        recorder
+            .take()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.url))
+            .collect::<Vec<_>>()
+    );
+    let printed = output.stdout.trim();
+    printed
+        .parse()
+        .unwrap_or_else(|_| panic!("node {script} printed {printed:?}"))
+}
+
 fn media_type(request: &Recorded) -> Option<String> {
     request
         .content_type()
@@ -148,28 +173,15 @@ fn decode_client_token(token: &str) -> (jsonwebtoken::Header, ClientTokenClaims)
 async fn rust_and_the_official_js_sdk_send_the_same_requests() {
     // The official SDK first.
     let js_recorder = recorder().await;
-    let output = support::node::run_node(
+    let js: Value = run_script(
         "rest_operations.mjs",
-        &[],
         &[(
             "WEBPUBSUB_CONNECTION_STRING",
             &connection_string(&js_recorder),
         )],
-        Duration::from_secs(60),
+        &js_recorder,
     )
     .await;
-    assert!(
-        output.success,
-        "node failed:\n{}\n{}\nafter {:?}",
-        output.stdout,
-        output.stderr,
-        js_recorder
-            .take()
-            .iter()
-            .map(|r| format!("{} {}", r.method, r.url))
-            .collect::<Vec<_>>()
-    );
-    let js: Value = serde_json::from_str(output.stdout.trim()).expect("the script prints json");
     let js_requests = js_recorder.take();
 
     // Then this crate, against a recorder of its own.
@@ -305,22 +317,17 @@ async fn behind_a_reverse_proxy_both_sign_for_the_service_url() {
         Reply::Service,
     )
     .await;
-    let output = support::node::run_node(
+    let done: String = run_script(
         "rest_reverse_proxy.mjs",
-        &[],
         &[
             ("SERVICE_ENDPOINT", service),
             ("KEY", KEY),
             ("REVERSE_PROXY", &js_proxy.endpoint()),
         ],
-        Duration::from_secs(60),
+        &js_proxy,
     )
     .await;
-    assert!(
-        output.success,
-        "node failed:\n{}\n{}",
-        output.stdout, output.stderr
-    );
+    assert_eq!(done, "done");
 
     let rust_proxy = Recorder::start_with(
         Some(KEY.to_owned()),
@@ -367,20 +374,12 @@ impl webpubsub_rest::TokenCredential for FixedEntraToken {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_entra_id_both_send_the_bearer_token_and_ask_the_service_for_client_tokens() {
     let js_recorder = Recorder::start_with(None, None, Reply::Service).await;
-    let output = support::node::run_node(
+    let js_urls: Value = run_script(
         "rest_entra.mjs",
-        &[],
         &[("RECORDER", &js_recorder.endpoint())],
-        Duration::from_secs(60),
+        &js_recorder,
     )
     .await;
-    assert!(
-        output.success,
-        "node failed:\n{}\n{}",
-        output.stdout, output.stderr
-    );
-    let js_urls: Value =
-        serde_json::from_str(output.stdout.trim()).expect("the script prints json");
 
     let rust_recorder = Recorder::start_with(None, None, Reply::Service).await;
     let client = WebPubSubServiceClient::builder(rust_recorder.endpoint(), "chat")
