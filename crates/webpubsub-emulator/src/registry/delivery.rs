@@ -167,12 +167,6 @@ impl Outbound {
     /// [`QUEUE_FULL_REASON`]) comes first and the backlog is dropped. Cancel-safe: use it in
     /// `tokio::select!`.
     pub async fn recv(&mut self) -> Option<Delivery> {
-        if self.finished {
-            return None;
-        }
-        if let Some(close) = self.killed() {
-            return Some(close);
-        }
         // Under load something is usually queued already: take it without arming the kill
         // signal's waiter, which locks the `Notify` on every call.
         if let Some(delivery) = self.try_recv() {
@@ -186,18 +180,7 @@ impl Outbound {
             () = self.kill.notify.notified() => return self.killed(),
             delivery = self.receiver.recv() => delivery,
         };
-        match delivery {
-            Some(Delivery::Close { reason }) => {
-                self.finished = true;
-                Some(Delivery::Close { reason })
-            }
-            Some(message) => Some(message),
-            None => {
-                let close = self.killed();
-                self.finished = true;
-                close
-            }
-        }
+        self.take(delivery)
     }
 
     /// The next delivery if one is queued now, without waiting: for draining a batch after
@@ -212,13 +195,22 @@ impl Outbound {
             return Some(close);
         }
         match self.receiver.try_recv() {
-            Ok(Delivery::Close { reason }) => {
-                self.finished = true;
-                Some(Delivery::Close { reason })
-            }
-            Ok(message) => Some(message),
+            Ok(delivery) => self.take(Some(delivery)),
             Err(mpsc::error::TryRecvError::Empty) => None,
-            Err(mpsc::error::TryRecvError::Disconnected) => {
+            Err(mpsc::error::TryRecvError::Disconnected) => self.take(None),
+        }
+    }
+
+    /// What the queue handed over means: a close is the last item, and a queue without senders
+    /// (the connection was unregistered) ends with the kill's close, if there was one.
+    fn take(&mut self, delivery: Option<Delivery>) -> Option<Delivery> {
+        match delivery {
+            Some(close @ Delivery::Close { .. }) => {
+                self.finished = true;
+                Some(close)
+            }
+            Some(message) => Some(message),
+            None => {
                 let close = self.killed();
                 self.finished = true;
                 close
