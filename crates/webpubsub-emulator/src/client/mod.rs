@@ -164,7 +164,7 @@ async fn refuse_recovery(mut socket: axum::extract::ws::WebSocket, refusal: reco
         code: socket::close_code::POLICY_VIOLATION,
         reason: refusal.reason().into(),
     };
-    let _ = socket.send(WsMessage::Close(Some(frame))).await;
+    let _ = socket::write(&mut socket, WsMessage::Close(Some(frame))).await;
 }
 
 /// An HTTP refusal of an upgrade, with the reason in words.

@@ -3,6 +3,8 @@
 
 use std::collections::VecDeque;
 
+use axum::extract::ws::Utf8Bytes;
+
 /// At most this many unacknowledged messages, as in the service.
 pub(super) const MAX_UNACKED_MESSAGES: usize = 1000;
 /// At most this many bytes of unacknowledged messages, as in the service.
@@ -12,11 +14,12 @@ pub(super) const MAX_UNACKED_BYTES: usize = 16 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Overflow;
 
-/// Numbers messages and keeps each until the client acknowledges it.
+/// Numbers messages and keeps each until the client acknowledges it. The kept frame and the
+/// one written to the socket share their bytes.
 #[derive(Debug)]
 pub(super) struct SequenceBuffer {
     next_id: u64,
-    unacked: VecDeque<(u64, String)>,
+    unacked: VecDeque<(u64, Utf8Bytes)>,
     bytes: usize,
 }
 
@@ -31,9 +34,12 @@ impl SequenceBuffer {
 
     /// Gives the next message its id, builds its frame with `frame(id)` and keeps the frame.
     /// Returns the frame to send.
-    pub(super) fn push(&mut self, frame: impl FnOnce(u64) -> String) -> Result<&str, Overflow> {
+    pub(super) fn push(
+        &mut self,
+        frame: impl FnOnce(u64) -> String,
+    ) -> Result<Utf8Bytes, Overflow> {
         let id = self.next_id;
-        let frame = frame(id);
+        let frame = Utf8Bytes::from(frame(id));
         if self.unacked.len() >= MAX_UNACKED_MESSAGES
             || self.bytes + frame.len() > MAX_UNACKED_BYTES
         {
@@ -41,8 +47,8 @@ impl SequenceBuffer {
         }
         self.next_id += 1;
         self.bytes += frame.len();
-        self.unacked.push_back((id, frame));
-        Ok(self.unacked.back().map_or("", |(_, f)| f.as_str()))
+        self.unacked.push_back((id, frame.clone()));
+        Ok(frame)
     }
 
     /// Forgets every message up to and including `sequence_id`.
@@ -58,11 +64,11 @@ impl SequenceBuffer {
 
     /// The oldest unacknowledged message whose id is at least `id`: the next one to replay
     /// after recovery. Acknowledgements that arrive during the replay shrink what is left.
-    pub(super) fn unacked_from(&self, id: u64) -> Option<(u64, &str)> {
+    pub(super) fn unacked_from(&self, id: u64) -> Option<(u64, Utf8Bytes)> {
         let at = self.unacked.partition_point(|(seq, _)| *seq < id);
         self.unacked
             .get(at)
-            .map(|(seq, frame)| (*seq, frame.as_str()))
+            .map(|(seq, frame)| (*seq, frame.clone()))
     }
 
     /// The id of the oldest unacknowledged message.
@@ -106,11 +112,16 @@ mod tests {
             buffer.push(|id| format!("m{id}")).unwrap();
         }
         assert_eq!(buffer.first_unacked(), Some(1));
-        assert_eq!(buffer.unacked_from(1), Some((1, "m1")));
+        let at = |buffer: &SequenceBuffer, id| {
+            buffer
+                .unacked_from(id)
+                .map(|(seq, frame)| (seq, frame.as_str().to_owned()))
+        };
+        assert_eq!(at(&buffer, 1), Some((1, "m1".to_owned())));
         // The client acknowledged up to 3 while 1 and 2 were being replayed.
         buffer.ack(3);
-        assert_eq!(buffer.unacked_from(3), Some((4, "m4")));
-        assert_eq!(buffer.unacked_from(6), None);
+        assert_eq!(at(&buffer, 3), Some((4, "m4".to_owned())));
+        assert_eq!(at(&buffer, 6), None);
         buffer.ack(5);
         assert_eq!(buffer.first_unacked(), None);
     }

@@ -5,24 +5,23 @@
 use std::sync::Arc;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
-use futures_util::SinkExt;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, sleep_until};
 use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, MessageSource, ServerFrame};
 
 use super::commands::{self, AckLog, Effect};
 use super::events::{self, Job, Outcome, Reply};
 use super::protocol::ClientKind;
 use super::socket::{
-    MAX_FRAME_BYTES, WRITE_TIMEOUT, close_code, data_len, feed, flush, plain_frame, truncate, write,
+    MAX_FRAME_BYTES, close_code, data_len, feed, flush, plain_frame, truncate, write,
 };
 use crate::app::AppState;
 use crate::registry::{ConnectionGuard, Delivery, Hub, Message, Origin, Outbound};
+use crate::upstream::EventSource;
 
 /// The most queued messages written with one flush; then the session looks at the client's
 /// frames and its other work again.
 const MAX_BATCH: usize = 64;
-use crate::upstream::EventSource;
 
 /// Everything a connection is, handed over by the upgrade.
 #[derive(Debug)]
@@ -144,9 +143,10 @@ impl Connection {
         };
         match self.sequence.unacked_from(next) {
             Some((id, frame)) => {
-                let frame = WsMessage::Text(frame.to_owned().into());
                 self.replay_next = Some(id + 1);
-                write(socket, frame).await.map_err(SocketEnd::Lost)
+                write(socket, WsMessage::Text(frame))
+                    .await
+                    .map_err(SocketEnd::Lost)
             }
             None => {
                 self.replay_next = None;
@@ -254,7 +254,7 @@ impl Connection {
                 );
                 // The WebSocket library queued the answering close frame: send it, so the
                 // client's close handshake completes instead of timing out.
-                let _ = timeout(WRITE_TIMEOUT, socket.flush()).await;
+                let _ = flush(socket).await;
                 // A normal close ends the connection; anything else may be a failure the
                 // client will recover from.
                 match code {
@@ -383,7 +383,7 @@ impl Connection {
         message: &Message,
     ) -> Result<Option<WsMessage>, SocketEnd> {
         match self.kind {
-            ClientKind::Plain => Ok(plain_frame(message)),
+            ClientKind::Plain => Ok(Some(plain_frame(message))),
             ClientKind::Json => Ok(attached.then(|| {
                 WsMessage::Text(message.encoded_or_init(|message| {
                     ServerFrame::Message {
@@ -533,7 +533,6 @@ impl Connection {
         let text = if self.kind == ClientKind::Reliable {
             self.sequence
                 .push(|id| ServerFrame::Message { from, data, sequence_id: Some(id) }.to_json())
-                .map(str::to_owned)
                 .map_err(|_| {
                     SocketEnd::CloseWith(close_code::POLICY_VIOLATION, "the client acknowledged too slowly: more than 1000 messages or 16 MiB are unacknowledged".into())
                 })?
@@ -544,10 +543,11 @@ impl Connection {
                 sequence_id: None,
             }
             .to_json()
+            .into()
         };
         // A reliable client being replayed to gets this message from the replay, in order.
         let now = attached && self.replay_next.is_none();
-        Ok(now.then(|| WsMessage::Text(text.into())))
+        Ok(now.then(|| WsMessage::Text(text)))
     }
 
     async fn queue_event(&mut self, job: Job) {

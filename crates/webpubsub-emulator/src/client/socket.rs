@@ -13,7 +13,7 @@ use crate::registry::Message;
 pub(super) const MAX_FRAME_BYTES: usize = 1 << 20;
 
 /// How long writing one frame may take before the client counts as gone.
-pub(super) const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// WebSocket close codes the emulator sends.
 pub(super) mod close_code {
@@ -35,15 +35,15 @@ pub(super) fn data_len(message: &WsMessage) -> usize {
 
 /// A registry message as a plain client receives it: text (JSON as text) or binary. Shares the
 /// message's bytes (no copy per recipient).
-pub(super) fn plain_frame(message: &Message) -> Option<WsMessage> {
+pub(super) fn plain_frame(message: &Message) -> WsMessage {
     use crate::registry::DataType;
-    Some(match message.data_type {
+    match message.data_type {
         DataType::Text | DataType::Json => match Utf8Bytes::try_from(message.data.clone()) {
             Ok(text) => WsMessage::Text(text),
             Err(_) => WsMessage::Binary(message.data.clone()),
         },
         DataType::Binary => WsMessage::Binary(message.data.clone()),
-    })
+    }
 }
 
 /// Writes one frame and flushes it.
