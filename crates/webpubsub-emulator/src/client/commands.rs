@@ -120,7 +120,7 @@ pub(super) fn apply(frame: ClientFrame, from: &Sender<'_>, acks: &mut AckLog) ->
             ack_id,
             data,
         } => {
-            let (content_type, body) = content_type_of(&data);
+            let (content_type, body) = content_type_of(data);
             Effect::Event(Job::User {
                 name: event,
                 content_type,
@@ -133,10 +133,8 @@ pub(super) fn apply(frame: ClientFrame, from: &Sender<'_>, acks: &mut AckLog) ->
             event,
             data,
         } => {
-            let (content_type, body) = data.as_ref().map_or(
-                ("application/octet-stream", bytes::Bytes::new()),
-                content_type_of,
-            );
+            let (content_type, body) =
+                data.map_or(("application/octet-stream", Bytes::new()), content_type_of);
             Effect::Event(Job::User {
                 name: event,
                 content_type,

@@ -159,11 +159,11 @@ fn failure(error: &UpstreamError) -> String {
     }
 }
 
-/// The content type of a user event's body.
-pub(super) fn content_type_of(data: &FrameData) -> (&'static str, Bytes) {
+/// A user event's content type and body (the frame's payload, moved, not copied).
+pub(super) fn content_type_of(data: FrameData) -> (&'static str, Bytes) {
     match data {
-        FrameData::Text(text) => ("text/plain; charset=utf-8", Bytes::from(text.clone())),
+        FrameData::Text(text) => ("text/plain; charset=utf-8", Bytes::from(text)),
         FrameData::Json(value) => ("application/json", Bytes::from(value.to_string())),
-        FrameData::Binary(bytes) => ("application/octet-stream", Bytes::from(bytes.clone())),
+        FrameData::Binary(bytes) => ("application/octet-stream", Bytes::from(bytes)),
     }
 }
