@@ -418,12 +418,7 @@ async fn non_blocking_events_answer_200_whatever_the_handler_does() {
         answer.assert_status(StatusCode::OK);
         assert!(!answer.text().contains("failed"), "{answer:?}");
     }
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
-    while *counter.lock().unwrap_or_else(|e| e.into_inner()) < 4
-        && tokio::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    support::layer::wait_until(|| *counter.lock().unwrap_or_else(|e| e.into_inner()) >= 4).await;
     assert_eq!(
         *counter.lock().unwrap_or_else(|e| e.into_inner()),
         4,

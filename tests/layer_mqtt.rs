@@ -231,16 +231,14 @@ async fn mqtt_disconnected_details_reach_the_handler() {
         .send(&server)
         .await;
     answer.assert_status(StatusCode::OK);
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
-    while handler
-        .0
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .is_empty()
-        && tokio::time::Instant::now() < deadline
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    support::layer::wait_until(|| {
+        !handler
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+    })
+    .await;
     let seen = handler.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(

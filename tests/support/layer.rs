@@ -559,6 +559,16 @@ fn body_matches(form: &Value, body: &[u8]) -> Result<(), String> {
     }
 }
 
+/// Polls `done` until it holds or 2 s pass: the layer may run non-blocking handlers after it
+/// answered, so what they record can come a little later. Callers then assert on what they
+/// waited for.
+pub async fn wait_until(mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    while !done() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// The reference handler of `tests/data/events/README.md`; records every call as JSON.
 #[derive(Debug, Clone, Default)]
 pub struct ReferenceHandler {
@@ -574,12 +584,7 @@ impl ReferenceHandler {
     /// Waits (at most 2 s) until at least `count` calls are recorded, then takes them: the layer
     /// may run non-blocking handlers after it answered.
     pub async fn wait_calls(&self, count: usize) -> Vec<Value> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
-        while self.calls.lock().unwrap_or_else(|e| e.into_inner()).len() < count
-            && tokio::time::Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until(|| self.calls.lock().unwrap_or_else(|e| e.into_inner()).len() >= count).await;
         self.take_calls()
     }
 
