@@ -19,14 +19,12 @@ WINDOW=${WINDOW:-32}
 SENDERS=${SENDERS:-1}
 ROUNDS=${ROUNDS:-1}
 KEY=fanout-bench-key-not-a-secret-0123456789
-pin() { if [ -n "${1:-}" ]; then echo "taskset -c $1"; fi; }
 
 echo "building (release) ..." >&2
 emu=$(emulator_bin)
 bin=$(bench_bin emulator_fanout)
-[ -x "$emu" ] && [ -x "$bin" ] || { echo "emulator_fanout.sh: build failed" >&2; exit 1; }
 
-emulator_workdir
+bench_workdir
 
 echo "$(machine_line) (before)" >&2
 for round in $(seq "$ROUNDS"); do

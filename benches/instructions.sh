@@ -16,15 +16,16 @@
 #                                          counts), 4 senders for 2 s and for 4 s; instructions
 #                                          per send = the difference of the totals / the
 #                                          difference of the sends, so start-up and warm-up cancel.
+#
+# SERVERS="serve-layer ..." counts only those servers (an older event_load may lack some);
+# BENCH_TREE=DIR builds event_load or rest_load in another checkout, e.g. a `git worktree` of an
+# older commit, to count that commit (benches/load/common.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/load/common.sh
 command -v valgrind >/dev/null || { echo "instructions.sh: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
 
-work=$(mktemp -d)
-emu_pid=
-server_pid=
-trap 'for p in $emu_pid $server_pid; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+bench_workdir
 
 # total FILE: the instructions a callgrind output file counted.
 total() { sed -n 's/^summary: //p' "$1"; }
@@ -58,15 +59,12 @@ layer() {
   local event=${1:-user} bin
   bin=$(bench_bin event_load)
   printf '| server | requests | instructions/request | of which software SHA-256 | without it |\n|---|---|---|---|---|\n'
-  for server in serve-layer serve-fixed serve-fixed-read serve-fixed-verify; do
+  for server in ${SERVERS:-serve-layer serve-fixed serve-fixed-read serve-fixed-verify}; do
     local out=$work/$server.cg
-    valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$server" 127.0.0.1:0 >"$work/$server.log" 2>/dev/null &
-    server_pid=$!
-    for _ in $(seq 300); do grep -q '^listening ' "$work/$server.log" && break; sleep 0.1; done
-    "$bin" load "http://$(sed -n 's/^listening //p' "$work/$server.log")/api/webpubsub/hubs/chat/" "$event" 4 4 >/dev/null
+    start_server "$server" "" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$server" 127.0.0.1:0
+    "$bin" load "$server_url" "$event" 4 4 >/dev/null
     # TERM, not INT: a background job of a script ignores SIGINT. Callgrind still writes its file.
     kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
-    server_pid=
     local n all sha
     n=$(calls "$out" 'Http1Transaction>::encode$')
     all=$(total "$out")

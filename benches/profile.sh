@@ -18,9 +18,7 @@ for tool in perf wrk; do
 done
 
 bin=$(bench_bin event_load)
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+bench_workdir
 "$bin" wrk-script "$EVENT" >"$work/event.lua"
 
 for server in a b b2 b3; do
@@ -30,18 +28,15 @@ for server in a b b2 b3; do
     b2) mode=serve-fixed-read ;;
     b3) mode=serve-fixed-verify ;;
   esac
-  taskset -c 0 "$bin" "$mode" 127.0.0.1:0 >"$work/$server.log" &
-  pid=$!
-  pids+=("$pid")
-  for _ in $(seq 100); do grep -q '^listening ' "$work/$server.log" && break; sleep 0.1; done
-  url="http://$(sed -n 's/^listening //p' "$work/$server.log")/api/webpubsub/hubs/chat/"
-  before=$(awk '{ print $14 + $15 }' "/proc/$pid/stat")
-  taskset -c 1 wrk -t1 -c32 -d"${DURATION}s" -s "$work/event.lua" "$url" | grep '^{' >"$work/$server.wrk" &
+  start_server "$server" 0 "$bin" "$mode" 127.0.0.1:0
+  pid=$server_pid
+  before=$(cpu_ticks "$pid")
+  taskset -c 1 wrk -t1 -c32 -d"${DURATION}s" -s "$work/event.lua" "$server_url" | grep '^{' >"$work/$server.wrk" &
   wrk_pid=$!
   sleep 0.5
   perf record -q -F 9999 -p "$pid" -o "$work/$server.perf" -- sleep $((DURATION - 1)) 2>/dev/null
   wait "$wrk_pid"
-  ticks=$(( $(awk '{ print $14 + $15 }' "/proc/$pid/stat") - before ))
+  ticks=$(( $(cpu_ticks "$pid") - before ))
   echo "$ticks" >"$work/$server.ticks"
   perf report -i "$work/$server.perf" --no-children --sort dso,sym --stdio 2>/dev/null |
     grep -E '^ +[0-9]' >"$work/$server.syms"

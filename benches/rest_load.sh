@@ -23,12 +23,9 @@ KEY=rest-load-bench-key-not-a-secret-0123456789
 echo "building (release) ..." >&2
 emu=$(emulator_bin)
 bin=$(bench_bin rest_load)
-[ -x "$emu" ] && [ -x "$bin" ] || { echo "rest_load.sh: build failed" >&2; exit 1; }
-if [ ! -d tests/interop/node_modules/@azure/web-pubsub ]; then
-  (cd tests/interop && npm ci --no-audit --no-fund --silent)
-fi
+interop_packages @azure/web-pubsub
 
-emulator_workdir
+bench_workdir
 
 start_emulator "$emu" "$KEY" "$SERVER_CPU"
 

@@ -30,7 +30,6 @@ CONNECTIONS=${CONNECTIONS:-32}
 EVENTS=${EVENTS:-"user connect"}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-PATH_=/api/webpubsub/hubs/chat/
 LOADGEN=${LOADGEN:-wrk}
 if [ "$LOADGEN" = wrk ] && ! command -v wrk >/dev/null; then
   echo "installing wrk (Debian) ..." >&2
@@ -39,33 +38,15 @@ fi
 
 echo "building (release) ..." >&2
 bin=$(bench_bin event_load)
-[ -x "$bin" ] || { echo "throughput.sh: the event_load bench did not build" >&2; exit 1; }
-if [ ! -d tests/interop/node_modules/@azure/web-pubsub-express ]; then
-  (cd tests/interop && npm ci --no-audit --no-fund --silent)
-fi
+interop_packages @azure/web-pubsub-express
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+bench_workdir
 
-# start NAME COMMAND...: runs a server on SERVER_CPU and waits for its `listening ADDR` line.
+# start NAME COMMAND...: runs a server on SERVER_CPU and keeps its process id and URL.
 start() {
-  local name=$1; shift
-  taskset -c "$SERVER_CPU" "$@" >"$work/$name.out" 2>"$work/$name.err" &
-  pids+=($!)
-  echo $! >"$work/$name.pid"
-  for _ in $(seq 100); do
-    if grep -q '^listening ' "$work/$name.out"; then
-      echo "http://$(sed -n 's/^listening //p' "$work/$name.out")$PATH_" >"$work/$name.url"
-      return
-    fi
-    sleep 0.1
-  done
-  echo "throughput.sh: server $name did not start:" >&2; cat "$work/$name.err" >&2; exit 1
+  start_server "$1" "$SERVER_CPU" "${@:2}"
+  echo "$server_pid" >"$work/$1.pid"
+  echo "$server_url" >"$work/$1.url"
 }
 start a "$bin" serve-layer 127.0.0.1:0
 start b "$bin" serve-fixed 127.0.0.1:0
@@ -85,11 +66,6 @@ for event in $EVENTS; do
   done
 done
 
-# cpu_ticks SERVER: the server process's user + system CPU time, in clock ticks (1/100 s).
-cpu_ticks() {
-  awk '{ print $14 + $15 }' "/proc/$(cat "$work/$1.pid")/stat"
-}
-
 # run SERVER EVENT: one measured run, one JSON line.
 run() {
   if [ "$LOADGEN" = wrk ]; then
@@ -103,9 +79,10 @@ echo "$(machine_line) (before)" >&2
 for event in $EVENTS; do
   for round in $(seq "$ROUNDS"); do
     for server in a b b2 b3 c; do
-      before=$(cpu_ticks "$server")
+      pid=$(cat "$work/$server.pid")
+      before=$(cpu_ticks "$pid")
       result=$(run "$server" "$event")
-      ticks=$(( $(cpu_ticks "$server") - before ))
+      ticks=$(( $(cpu_ticks "$pid") - before ))
       echo "$event round $round $server: $result (server CPU $ticks ticks)" >&2
       echo "$event $round $server $ticks $result" >>"$work/results"
     done
