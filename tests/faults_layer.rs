@@ -71,14 +71,7 @@ async fn panics_hangs_and_stalled_bodies_leave_the_service_serving() {
     let mut stalled = Vec::new();
     for _ in 0..30 {
         let event = Event::user("slow", "text/plain", "x".repeat(1000));
-        let mut head = format!(
-            "POST {} HTTP/1.1\r\nhost: {}\r\ncontent-length: 1000\r\n",
-            event.path, server.addr
-        );
-        for (name, value) in &event.headers {
-            head.push_str(&format!("{name}: {}\r\n", value.to_str().expect("text")));
-        }
-        head.push_str("\r\n");
+        let mut head = event.http_head(server.addr, &["content-length: 1000"]);
         head.push_str(&"x".repeat(500));
         let mut socket = tokio::net::TcpStream::connect(server.addr)
             .await
@@ -140,14 +133,7 @@ async fn a_body_cut_mid_upload_is_refused_or_dropped_without_the_handler() {
     let server = TestServer::start(app(vector_layer(handler.clone()))).await;
     for cut in [1usize, 10, 100, 999] {
         let event = Event::user("message", "text/plain", "x");
-        let mut head = format!(
-            "POST {} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\ncontent-length: 1000\r\n",
-            event.path, server.addr
-        );
-        for (name, value) in &event.headers {
-            head.push_str(&format!("{name}: {}\r\n", value.to_str().expect("text")));
-        }
-        head.push_str("\r\n");
+        let head = event.http_head(server.addr, &["connection: close", "content-length: 1000"]);
         let body = vec![b'y'; cut];
         let response = raw_http::exchange(server.addr, head.as_bytes(), Some(&body), true).await;
         assert!(

@@ -256,15 +256,7 @@ async fn a_content_length_over_the_limit_is_refused_before_the_body_is_read() {
     let mut stream = tokio::net::TcpStream::connect(server.addr)
         .await
         .expect("connect");
-    let event = Event::text("");
-    let mut head = format!(
-        "POST {} HTTP/1.1\r\nhost: {}\r\ncontent-length: 100000\r\n",
-        event.path, server.addr
-    );
-    for (name, value) in &event.headers {
-        head.push_str(&format!("{}: {}\r\n", name, value.to_str().expect("ascii")));
-    }
-    head.push_str("\r\n");
+    let head = Event::text("").http_head(server.addr, &["content-length: 100000"]);
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     stream.write_all(head.as_bytes()).await.expect("write head");
     let mut answer = vec![0u8; 4096];

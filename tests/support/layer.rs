@@ -305,6 +305,23 @@ impl Event {
         }
     }
 
+    /// The request line and headers as HTTP/1.1 text for `host`: `extra` lines (e.g.
+    /// `"content-length: 1000"`) first, then the event's headers and the blank line that ends the
+    /// head. For tests that write to a socket by hand what no HTTP client would send.
+    pub fn http_head(&self, host: SocketAddr, extra: &[&str]) -> String {
+        let mut head = format!("{} {} HTTP/1.1\r\nhost: {host}\r\n", self.method, self.path);
+        for line in extra {
+            head.push_str(line);
+            head.push_str("\r\n");
+        }
+        for (name, value) in &self.headers {
+            let value = value.to_str().expect("header value is text");
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        head
+    }
+
     /// Sends the event to `server` and reads the whole answer.
     pub async fn send(&self, server: &TestServer) -> Answer {
         let mut request = client()
