@@ -18,20 +18,17 @@
 
 mod support;
 
-use std::{
-    path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicUsize, Ordering},
-    },
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
 };
 
 use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use serde_json::{Value, json};
 use support::{
     layer::{
-        CONNECTION_ID, Event, ORIGIN, PRIMARY_KEY, REJECTION_HEADER, TestServer, app, sign,
-        vector_layer,
+        CONNECTION_ID, Event, ORIGIN, PRIMARY_KEY, REJECTION_HEADER, TestServer, app, json_files,
+        sign, vector_layer,
     },
     raw_http::{self, RawResponse},
 };
@@ -297,26 +294,11 @@ fn check(expect: &Value, response: &RawResponse) -> Vec<String> {
 }
 
 fn cases() -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/bad/layer");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
     let mut cases = Vec::new();
-    for file in files {
-        let stem = file
-            .file_stem()
-            .expect("stem")
-            .to_string_lossy()
-            .into_owned();
-        let text = std::fs::read_to_string(&file).expect("readable case file");
-        let list: Vec<Value> =
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        for case in list {
+    for (stem, list) in json_files("bad/layer") {
+        for case in list.as_array().expect("a case file holds an array") {
             let name = format!("{stem}: {}", case["name"].as_str().expect("name"));
-            cases.push((name, case));
+            cases.push((name, case.clone()));
         }
     }
     cases

@@ -433,20 +433,31 @@ impl Answer {
 
 /// The request vectors of `tests/data/events/`.
 pub fn vectors() -> Vec<Value> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/events");
+    json_files("events").into_iter().map(|(_, v)| v).collect()
+}
+
+/// Every `*.json` file of `tests/data/<folder>/`, sorted by name, with its file stem and parsed
+/// content; panics naming the file that cannot be read or parsed, or if there is none.
+pub fn json_files(folder: &str) -> Vec<(String, Value)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(folder);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "no vectors in {}", dir.display());
+    assert!(!files.is_empty(), "no JSON files in {}", dir.display());
     files
         .iter()
         .map(|p| {
             let text =
                 std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            let value =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+            let stem = p.file_stem().expect("a file name").to_string_lossy();
+            (stem.into_owned(), value)
         })
         .collect()
 }
