@@ -76,6 +76,15 @@ const EXPRESS_404 = { status: 404, contentType: "text/html", body: { anyText: tr
 const userEvent = (eventName, contentType, body, { states, userId = "alice" } = {}) =>
   post(ceHeaders({ type: `azure.webpubsub.user.${eventName}`, eventName, userId, states, contentType }), body);
 
+const MQTT_HEADERS = [["ce-subprotocol", "mqtt"], ["ce-physicalConnectionId", "phys-1"]];
+
+/** An MQTT connect (no claims, headers or certificates) with this query and `mqtt` block. */
+const mqttConnect = (query, mqtt) =>
+  post(
+    ceHeaders({ type: "azure.webpubsub.sys.connect", eventName: "connect", contentType: SYS_JSON, extra: MQTT_HEADERS }),
+    json({ claims: {}, query, headers: {}, subprotocols: ["mqtt"], clientCertificates: [], mqtt }),
+  );
+
 const vectors = [
   // ---- abuse-protection handshake -------------------------------------------------------------
   {
@@ -163,22 +172,7 @@ const vectors = [
   {
     name: "connect-mqtt-rejected",
     description: "MQTT 5 connect that the handler refuses with reason code 138 (Banned): 403 and the MQTT error JSON",
-    request: post(
-      ceHeaders({
-        type: "azure.webpubsub.sys.connect",
-        eventName: "connect",
-        contentType: SYS_JSON,
-        extra: [["ce-subprotocol", "mqtt"], ["ce-physicalConnectionId", "phys-1"]],
-      }),
-      json({
-        claims: {},
-        query: {},
-        headers: {},
-        subprotocols: ["mqtt"],
-        clientCertificates: [],
-        mqtt: { protocolVersion: 5, username: "banned", password: b64("secret"), userProperties: [{ name: "a", value: "b" }] },
-      }),
-    ),
+    request: mqttConnect({}, { protocolVersion: 5, username: "banned", password: b64("secret"), userProperties: [{ name: "a", value: "b" }] }),
     expect: {
       status: 403,
       contentType: "application/json",
@@ -205,22 +199,7 @@ const vectors = [
   ...[[5, 135], [4, 5]].map(([version, code]) => ({
     name: `connect-mqtt-v${version === 5 ? "5" : "311"}-unauthorized`,
     description: `MQTT ${version === 5 ? "5" : "3.1.1"} connect that the handler refuses with 401: the answer is the MQTT error JSON with the matching code (${code})`,
-    request: post(
-      ceHeaders({
-        type: "azure.webpubsub.sys.connect",
-        eventName: "connect",
-        contentType: SYS_JSON,
-        extra: [["ce-subprotocol", "mqtt"], ["ce-physicalConnectionId", "phys-1"]],
-      }),
-      json({
-        claims: {},
-        query: { reject: ["mqtt"] },
-        headers: {},
-        subprotocols: ["mqtt"],
-        clientCertificates: [],
-        mqtt: { protocolVersion: version, username: "alice", password: b64("secret"), userProperties: [] },
-      }),
-    ),
+    request: mqttConnect({ reject: ["mqtt"] }, { protocolVersion: version, username: "alice", password: b64("secret"), userProperties: [] }),
     expect: {
       status: 401,
       contentType: "application/json",
@@ -255,7 +234,7 @@ const vectors = [
         eventName: "disconnected",
         userId: "alice",
         contentType: SYS_JSON,
-        extra: [["ce-subprotocol", "mqtt"], ["ce-physicalConnectionId", "phys-1"], ["ce-sessionId", "session-1"]],
+        extra: [...MQTT_HEADERS, ["ce-sessionId", "session-1"]],
       }),
       json({ reason: "client disconnected", mqtt: { initiatedByClient: true, disconnectPacket: { code: 0, userProperties: [{ name: "a", value: "b" }] } } }),
     ),
