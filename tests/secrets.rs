@@ -230,6 +230,12 @@ async fn no_secret_reaches_logs_debug_display_or_errors() {
         .start()
         .await
         .expect("starts without its upstream");
+    // Else the "handshake reports" check below would look at nothing.
+    assert!(
+        lonely.handshakes().iter().any(|report| !report.is_ok()),
+        "the failed handshake is reported: {:?}",
+        lonely.handshakes()
+    );
 
     let secrets = [
         KEY,
