@@ -22,9 +22,7 @@ pub enum StartError {
         index: usize,
     },
     /// A hub name is not a valid hub name.
-    #[error(
-        "invalid hub name {0:?}: it must start with a letter and hold at most 128 letters, digits or _`,.[]"
-    )]
+    #[error("invalid hub name {0:?}: {rule}", rule = webpubsub_protocol::HUB_NAME_RULE)]
     InvalidHub(String),
     /// An event handler URL template is not an absolute http(s) URL.
     #[error("invalid event handler url template {template:?} for hub {hub:?}: {reason}")]

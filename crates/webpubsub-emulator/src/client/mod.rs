@@ -28,7 +28,7 @@ use webpubsub_protocol::frames::JSON_RELIABLE_SUBPROTOCOL;
 pub(crate) use recovery::RecoveryStore;
 
 use crate::app::AppState;
-use webpubsub_protocol::is_valid_hub_name;
+use webpubsub_protocol::{HUB_NAME_RULE, is_valid_hub_name};
 
 /// The initial size of each connection's read and write buffer.
 const IO_BUFFER_BYTES: usize = 4 * 1024;
@@ -80,7 +80,10 @@ async fn accept(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if !is_valid_hub_name(&hub) {
-        return refuse(StatusCode::BAD_REQUEST, format!("invalid hub name {hub:?}"));
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            format!("invalid hub name {hub:?}: {HUB_NAME_RULE}"),
+        );
     }
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade
