@@ -40,11 +40,34 @@ mod tests {
 
     proptest! {
         #[test]
-        fn agrees_with_the_pattern(name in "\\PC{0,140}") {
-            let expected = name.len() <= 128
-                && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || "_`,.[]".contains(c));
-            prop_assert_eq!(is_valid_hub_name(&name), expected);
+        fn names_of_the_pattern_are_valid(name in "[A-Za-z][A-Za-z0-9_`,.\\[\\]]{0,127}") {
+            prop_assert!(is_valid_hub_name(&name), "{name:?}");
+        }
+
+        #[test]
+        fn a_character_outside_the_pattern_makes_a_name_invalid(
+            name in "[A-Za-z][A-Za-z0-9_`,.\\[\\]]{0,126}",
+            bad in "[^A-Za-z0-9_`,.\\[\\]]",
+            at in any::<prop::sample::Index>(),
+        ) {
+            // The pattern is ASCII: every byte index is a character boundary.
+            let mut name = name;
+            name.insert_str(at.index(name.len() + 1), &bad);
+            prop_assert!(!is_valid_hub_name(&name), "{name:?}");
+        }
+
+        #[test]
+        fn a_name_must_start_with_a_letter_and_stay_short(
+            not_a_letter in "[0-9_`,.\\[\\]][A-Za-z0-9_`,.\\[\\]]{0,20}",
+            too_long in "[A-Za-z][A-Za-z0-9_`,.\\[\\]]{128,140}",
+        ) {
+            prop_assert!(!is_valid_hub_name(&not_a_letter), "{not_a_letter:?}");
+            prop_assert!(!is_valid_hub_name(&too_long), "{too_long:?}");
+        }
+
+        #[test]
+        fn no_input_panics(name in "\\PC{0,140}") {
+            let _ = is_valid_hub_name(&name);
         }
     }
 }
