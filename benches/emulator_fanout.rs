@@ -35,6 +35,10 @@ use tokio_tungstenite::tungstenite::{
 };
 use webpubsub::rest::WebPubSubServiceClient;
 
+mod support;
+
+use support::{TICKS_PER_SECOND, cpu_ticks};
+
 const HUB: &str = "fanout";
 const GROUP: &str = "bench";
 const LATENCY_PHASE: Duration = Duration::from_secs(2);
@@ -129,10 +133,7 @@ impl Shared {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args = support::args();
     let [connection_string, pid, clients, seconds, window, senders] = args.as_slice() else {
         eprintln!(
             "emulator_fanout: run benches/emulator_fanout.sh (usage in benches/emulator_fanout.rs)"
@@ -373,18 +374,6 @@ fn stamp(text: &str) -> Option<u64> {
     let digits = &text[start..];
     let end = digits.find('"')?;
     digits[..end].parse().ok()
-}
-
-/// Clock ticks per second of `/proc/PID/stat` times (`USER_HZ`, 100 on Linux).
-const TICKS_PER_SECOND: f64 = 100.0;
-
-/// User + system CPU time of process `pid` (or `self`), in clock ticks.
-fn cpu_ticks(pid: &str) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("a running process");
-    // Fields after the `(comm)`, which may hold spaces: state is field 3, utime 14, stime 15.
-    let after_comm = &stat[stat.rfind(')').expect("a stat line") + 2..];
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
 }
 
 /// The resident memory of process `pid` in KiB (`VmRSS` of `/proc/PID/status`).

@@ -47,11 +47,14 @@ use webpubsub::{
     protocol::signature,
 };
 
+mod support;
+
+use support::{CONNECTION_ID, event_request};
+
 /// The access key the servers check and the load generator signs with (not a secret).
 const KEY: &str = "throughput-bench-key-not-a-secret";
 /// The event path: the layer's default, and @azure/web-pubsub-express's for hub `chat`.
 const PATH: &str = "/api/webpubsub/hubs/chat/";
-const CONNECTION_ID: &str = "conn-7f3a";
 const USER_DATA: &str = "hello world";
 const USER_ANSWER: &str = "Hey hello world";
 const CONNECT_BODY: &str =
@@ -72,11 +75,7 @@ impl EventHandler for Hey {
 }
 
 fn main() {
-    // `cargo bench` appends `--bench`; nothing here takes flags.
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args = support::args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -219,50 +218,26 @@ impl Event {
         }
     }
 
-    /// The request headers the service sends for this event (without `host`).
+    /// The request headers the service sends for this event (without `host`), signed with
+    /// [`KEY`] alone; the connection has no state.
     fn headers(self) -> HeaderMap {
-        let (ce_type, event_name, content_type) = match self {
-            Self::User => (
-                "azure.webpubsub.user.message",
-                "message",
-                "text/plain; charset=utf-8",
-            ),
+        let (ce_type, content_type) = match self {
+            Self::User => ("azure.webpubsub.user.message", "text/plain; charset=utf-8"),
             Self::Connect => (
                 "azure.webpubsub.sys.connect",
-                "connect",
                 "application/json; charset=utf-8",
             ),
         };
         let signature = signature::sign(&AccessKey::new(KEY), CONNECTION_ID);
-        let mut headers = HeaderMap::new();
-        for (name, value) in [
-            ("content-type", content_type),
-            ("ce-specversion", "1.0"),
-            ("ce-type", ce_type),
-            ("ce-source", "/hubs/chat/client/conn-7f3a"),
-            ("ce-id", "1"),
-            ("ce-time", "2026-11-21T09:00:00Z"),
-            ("ce-awpsversion", "1.0"),
-            ("ce-hub", "chat"),
-            ("ce-connectionId", CONNECTION_ID),
-            ("ce-userId", "alice"),
-            ("ce-eventName", event_name),
-            ("ce-signature", signature.as_str()),
-            ("webhook-request-origin", "demo.webpubsub.azure.com"),
-        ] {
-            headers.insert(
-                http::HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
-                HeaderValue::from_str(value).expect("a header value"),
-            );
-        }
-        headers
+        let request = event_request(ce_type, content_type, self.body(), &signature, None);
+        request.into_parts().0.headers
     }
 
-    fn body(self) -> Bytes {
-        Bytes::from_static(match self {
+    fn body(self) -> &'static [u8] {
+        match self {
             Self::User => USER_DATA.as_bytes(),
             Self::Connect => CONNECT_BODY.as_bytes(),
-        })
+        }
     }
 
     /// Whether an answer is what every server gives: 2xx, and "Hey hello world" for user events.
@@ -279,7 +254,7 @@ fn wrk_script(event: Event) -> String {
     let mut script = String::from("wrk.method = \"POST\"\n");
     script += &format!(
         "wrk.body = {}\n",
-        lua(std::str::from_utf8(&event.body()).expect("a UTF-8 body"))
+        lua(std::str::from_utf8(event.body()).expect("a UTF-8 body"))
     );
     for (name, value) in &event.headers() {
         script += &format!(
@@ -311,11 +286,7 @@ struct Report {
 
 impl Report {
     fn percentile(&self, p: f64) -> f64 {
-        if self.latencies_us.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
-        f64::from(self.latencies_us[rank])
+        support::percentile(&self.latencies_us, p).map_or(f64::NAN, f64::from)
     }
 
     fn to_json(&self) -> String {
@@ -385,7 +356,7 @@ async fn connection(
         .await
         .expect("an HTTP/1 connection");
     tokio::spawn(conn);
-    let body = event.body();
+    let body = Bytes::from_static(event.body());
     let mut latencies = Vec::with_capacity(1 << 16);
     let mut errors = 0;
     loop {

@@ -205,13 +205,13 @@ fn events(c: &mut Criterion) {
         // Check once, outside the measurement, that the layer accepts the event.
         let (status, _) = runtime.block_on(call(
             &mut layered,
-            event_request(ce_type, content_type, body, &signature, STATE),
+            event_request(ce_type, content_type, body, &signature, Some(STATE)),
         ));
         assert!(status.is_success(), "{name}: the layer answered {status}");
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 timed(&runtime, iters, &mut layered, || {
-                    event_request(ce_type, content_type, body, &signature, STATE)
+                    event_request(ce_type, content_type, body, &signature, Some(STATE))
                 })
             });
         });
@@ -221,7 +221,7 @@ fn events(c: &mut Criterion) {
     group.bench_function("inner_alone", |b| {
         b.iter_custom(|iters| {
             timed(&runtime, iters, &mut inner, || {
-                event_request(ce_type, content_type, body, &signature, STATE)
+                event_request(ce_type, content_type, body, &signature, Some(STATE))
             })
         });
     });

@@ -58,7 +58,7 @@ fn user_event() -> Request<Full<Bytes>> {
         "text/plain; charset=utf-8",
         b"hello world",
         SIGNATURE.get_or_init(service_signature),
-        "eyJjb3VudCI6NH0=",
+        Some("eyJjb3VudCI6NH0="),
     )
 }
 

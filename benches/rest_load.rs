@@ -35,6 +35,8 @@ use webpubsub::{
     rest::{RetryPolicy, WebPubSubServiceClient},
 };
 
+mod support;
+
 const HUB: &str = "bench";
 /// Group number `n`: `room`, `room1`, `room2`, …
 fn group(n: usize) -> String {
@@ -46,10 +48,7 @@ fn group(n: usize) -> String {
 const WARM_UP: Duration = Duration::from_secs(1);
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
+    let args = support::args();
     let [connection_string, mode, concurrency, seconds] = args.as_slice() else {
         eprintln!("rest_load: run benches/rest_load.sh (usage in benches/rest_load.rs)");
         return;
@@ -100,35 +99,26 @@ fn main() {
             })
             .collect();
         tokio::time::sleep_until(start.into()).await;
-        let cpu_start = own_cpu_ticks();
+        let cpu_start = support::cpu_ticks("self");
         let (mut all, mut all_sends) = (Vec::new(), 0);
         for task in tasks {
             let (latencies, sends) = task.await.expect("a sender task finished");
             all.extend(latencies);
             all_sends += sends;
         }
-        let cpu_ticks = own_cpu_ticks() - cpu_start;
+        let cpu_ticks = support::cpu_ticks("self") - cpu_start;
         all.sort_unstable();
         (all, all_sends, cpu_ticks)
     });
-    let at = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+    let at = |p: f64| support::percentile(&latencies, p).expect("sends after the warm-up");
     println!(
         r#"{{"mode":"{mode}","concurrency":{concurrency},"sends":{},"seconds":{seconds},"sends_per_s":{:.1},"p50_us":{},"p99_us":{},"client_cpu_us_per_send":{:.2},"sends_with_warm_up":{all_sends}}}"#,
         latencies.len(),
         latencies.len() as f64 / seconds as f64,
         at(0.50),
         at(0.99),
-        cpu_ticks as f64 * 10_000.0 / latencies.len() as f64,
+        cpu_ticks as f64 * 1e6 / support::TICKS_PER_SECOND / latencies.len() as f64,
     );
-}
-
-/// This process's user + system CPU time in clock ticks (1/100 s, `/proc/self/stat`).
-fn own_cpu_ticks() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").expect("Linux /proc");
-    let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 2..]
-        .split_whitespace()
-        .collect();
-    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
 }
 
 enum Sender {

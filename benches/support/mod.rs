@@ -1,5 +1,6 @@
-//! What the in-process benches share: the keys, the event requests the service sends and the
-//! token claims they sign. Each bench uses a part of it.
+//! What the benches share: the keys, the event requests the service sends and the token claims
+//! they sign; for the binaries the scripts drive, their arguments, the CPU time of a process and
+//! latency percentiles. Each bench uses a part of it.
 #![allow(dead_code, unreachable_pub)]
 
 use bytes::Bytes;
@@ -24,16 +25,17 @@ pub fn service_signature() -> String {
 }
 
 /// An event as the service posts it to the default path: every `ce-*` header it sends, the
-/// given type, body, signature and connection state (base64 JSON).
+/// given type, body, signature and connection state (base64 JSON; the service sends none when
+/// the connection has no state).
 pub fn event_request(
     ce_type: &str,
     content_type: &str,
     body: &'static [u8],
     signature: &str,
-    state: &str,
+    state: Option<&str>,
 ) -> Request<Full<Bytes>> {
     let event_name = ce_type.rsplit('.').next().unwrap_or_default();
-    Request::post("/api/webpubsub/hubs/chat/")
+    let mut request = Request::post("/api/webpubsub/hubs/chat/")
         .header("content-type", content_type)
         .header("ce-specversion", "1.0")
         .header("ce-type", ce_type)
@@ -44,8 +46,11 @@ pub fn event_request(
         .header("ce-hub", "chat")
         .header("ce-connectionId", CONNECTION_ID)
         .header("ce-userId", "alice")
-        .header("ce-eventName", event_name)
-        .header("ce-connectionState", state)
+        .header("ce-eventName", event_name);
+    if let Some(state) = state {
+        request = request.header("ce-connectionState", state);
+    }
+    request
         .header("ce-signature", signature)
         .header("WebHook-Request-Origin", "demo.webpubsub.azure.com")
         .body(Full::new(Bytes::from_static(body)))
@@ -72,4 +77,31 @@ pub fn client_claims(user: &str) -> ClientTokenClaims {
         .with_user(user)
         .with_roles(["webpubsub.sendToGroup.room1", "webpubsub.joinLeaveGroup"])
         .with_groups(["room1"])
+}
+
+/// The arguments of a binary a script drives, without the `--bench` that `cargo bench` appends.
+pub fn args() -> Vec<String> {
+    std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect()
+}
+
+/// Clock ticks per second of `/proc/PID/stat` times (`USER_HZ`, 100 on Linux).
+pub const TICKS_PER_SECOND: f64 = 100.0;
+
+/// User + system CPU time of process `pid` (or `self`) so far, in clock ticks.
+pub fn cpu_ticks(pid: &str) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("a running process");
+    // Fields after the `(comm)`, which may hold spaces: state is field 3, utime 14, stime 15.
+    let after_comm = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let fields: Vec<&str> = after_comm.split_whitespace().collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+/// The value at percentile `p` (0..=1) of the ascending `sorted`, by nearest rank; `None` if it
+/// is empty.
+pub fn percentile(sorted: &[u32], p: f64) -> Option<u32> {
+    let last = sorted.len().checked_sub(1)?;
+    Some(sorted[(last as f64 * p).round() as usize])
 }
