@@ -19,7 +19,8 @@
 #
 # SERVERS="serve-layer ..." counts only those servers (an older event_load may lack some);
 # BENCH_TREE=DIR builds event_load or rest_load in another checkout, e.g. a `git worktree` of an
-# older commit, to count that commit (benches/load/common.sh).
+# older commit, to count that commit (benches/load/common.sh). CALLGRIND_DIR=DIR keeps the
+# callgrind files there (SERVER.cg, MODE.SECONDS.cg), for `callgrind_annotate --inclusive=yes`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/load/common.sh
@@ -60,7 +61,7 @@ layer() {
   bin=$(bench_bin event_load)
   printf '| server | requests | instructions/request | of which software SHA-256 | without it |\n|---|---|---|---|---|\n'
   for server in ${SERVERS:-serve-layer serve-fixed serve-fixed-read serve-fixed-verify}; do
-    local out=$work/$server.cg
+    local out=${CALLGRIND_DIR:-$work}/$server.cg
     start_server "$server" "" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$server" 127.0.0.1:0
     "$bin" load "$server_url" "$event" 4 4 >/dev/null
     # TERM, not INT: a background job of a script ignores SIGINT. Callgrind still writes its file.
@@ -82,7 +83,7 @@ rest() {
   for mode in ours reqwest; do
     local sends=() totals=()
     for seconds in 2 4; do
-      local out=$work/$mode.$seconds.cg
+      local out=${CALLGRIND_DIR:-$work}/$mode.$seconds.cg
       sends+=("$(REST_LOAD_CURRENT_THREAD=1 valgrind --tool=callgrind --callgrind-out-file="$out" \
         "$bin" "$cs" "$mode" 4 "$seconds" 2>/dev/null | sed -n 's/.*"sends_with_warm_up":\([0-9]*\).*/\1/p')")
       totals+=("$(total "$out")")
