@@ -164,13 +164,7 @@ fn validate_hub(hub: &HubSettings) -> Result<(), StartError> {
         let sample = handler.url(hub.name(), "connect");
         let invalid = |reason: String| StartError::InvalidUpstream {
             hub: hub.name().to_owned(),
-            // Without the query: it may hold a `code=` secret.
-            template: handler
-                .url_template()
-                .split('?')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            template: upstream::without_query(handler.url_template()).to_owned(),
             reason,
         };
         let url = reqwest::Url::parse(&sample).map_err(|e| invalid(e.to_string()))?;

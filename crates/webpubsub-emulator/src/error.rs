@@ -29,7 +29,7 @@ pub enum StartError {
     InvalidUpstream {
         /// The hub.
         hub: String,
-        /// The template as given.
+        /// The template as given, without its query (it may hold a `code=` secret).
         template: String,
         /// What is wrong with it.
         reason: String,

@@ -111,14 +111,15 @@ impl EventHandlerSettings {
 
 impl fmt::Debug for EventHandlerSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The query may hold a `code=` secret for the upstream: show the template without it.
-        let (template, query) = self
-            .url_template
-            .split_once('?')
-            .map_or((self.url_template.as_str(), false), |(t, _)| (t, true));
+        let template = crate::upstream::without_query(&self.url_template);
+        let query = if template.len() < self.url_template.len() {
+            "<redacted>"
+        } else {
+            ""
+        };
         f.debug_struct("EventHandlerSettings")
             .field("url_template", &template)
-            .field("query", &if query { "<redacted>" } else { "" })
+            .field("query", &query)
             .field("user_event_pattern", &self.user_event_pattern)
             .field("system_events", &self.system_events)
             .finish()

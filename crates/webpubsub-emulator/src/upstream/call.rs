@@ -60,8 +60,7 @@ pub(super) async fn post(
     timeout: Duration,
     retry_delays: &[Duration],
 ) -> Result<UpstreamReply, UpstreamError> {
-    // The URL may hold a `code=` secret: logs and errors show it without the query.
-    let shown = url.split('?').next().unwrap_or_default().to_owned();
+    let shown = super::without_query(url).to_owned();
     let mut attempt = 0;
     loop {
         attempt += 1;

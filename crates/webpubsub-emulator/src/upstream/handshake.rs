@@ -86,8 +86,7 @@ pub(super) async fn run(
     let result = check(client, &url, origin, timeout).await;
     let report = HandshakeReport {
         hub: hub.to_owned(),
-        // The query may hold a `code=` secret: reports and logs show the URL without it.
-        url: url.split('?').next().unwrap_or_default().to_owned(),
+        url: super::without_query(&url).to_owned(),
         result,
     };
     if report.is_ok() {

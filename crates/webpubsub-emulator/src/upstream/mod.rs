@@ -123,6 +123,12 @@ impl Upstream {
     }
 }
 
+/// `url` as logs, errors and reports show it: without the query, which may hold a `code=`
+/// secret for the upstream.
+pub(crate) fn without_query(url: &str) -> &str {
+    url.split_once('?').map_or(url, |(path, _)| path)
+}
+
 /// The HTTP client of upstream calls: redirects are not followed (the service does not either).
 fn http_client() -> Result<reqwest::Client, reqwest::Error> {
     install_ring_provider();
