@@ -30,14 +30,12 @@ use std::{
 
 use futures_util::StreamExt as _;
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::{
-    client::IntoClientRequest as _, http::HeaderValue, protocol::WebSocketConfig,
-};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use webpubsub::rest::WebPubSubServiceClient;
 
 mod support;
 
-use support::{TICKS_PER_SECOND, cpu_ticks};
+use support::{Socket, TICKS_PER_SECOND, cpu_ticks, json_client};
 
 const HUB: &str = "fanout";
 const GROUP: &str = "bench";
@@ -312,32 +310,10 @@ async fn send(rest: &WebPubSubServiceClient, shared: &Shared) {
         .expect("the emulator accepts the send");
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
+/// A client in the group, with 4 KiB read buffers.
 async fn connect(url: &str) -> Socket {
-    let mut request = url.into_client_request().expect("a client URL");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static("json.webpubsub.azure.v1"),
-    );
     let config = WebSocketConfig::default().read_buffer_size(4096);
-    let (mut ws, _) = tokio::time::timeout(
-        WAIT,
-        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
-    )
-    .await
-    .expect("the client connects in time")
-    .expect("the client connects");
-    // The `connected` frame: registered and in the group from now on.
-    let first = tokio::time::timeout(WAIT, ws.next())
-        .await
-        .expect("connected in time");
-    assert!(
-        matches!(&first, Some(Ok(frame)) if frame.is_text()),
-        "the first frame is `connected`"
-    );
-    ws
+    json_client(url, Some(config), WAIT).await
 }
 
 /// Counts the client's `message` frames and records their latency in the current phase.

@@ -8,8 +8,8 @@
 //!   which is the per-request overhead the fan-out amortizes.
 //! - memory per idle connection: the process's resident memory before and after connecting the
 //!   1,000 clients, divided by 1,000, printed once before the timings. Clients and emulator
-//!   share the process, so the figure covers both ends of each connection (the clients use
-//!   4 KiB read buffers to keep their share small): an upper bound for the emulator alone.
+//!   share the process, so the figure covers both ends of each connection (the clients keep
+//!   tungstenite's default buffers): an upper bound for the emulator alone.
 //!
 //! Run: `cargo bench --bench emulator_load -- --warm-up-time 1 --measurement-time 5`; results
 //! in BENCHMARKS.md.
@@ -25,8 +25,9 @@ use std::{
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValue};
 use webpubsub::{emulator::Emulator, rest::WebPubSubServiceClient};
+
+mod support;
 
 const KEY: &str = "bench-emulator-key-not-a-secret-0123456789";
 const HUB: &str = "load";
@@ -70,18 +71,7 @@ async fn connect_clients(
         .url()
         .to_owned();
     for _ in 0..count {
-        let mut request = url.as_str().into_client_request().unwrap();
-        request.headers_mut().insert(
-            "sec-websocket-protocol",
-            HeaderValue::from_static("json.webpubsub.azure.v1"),
-        );
-        let (mut ws, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("a client connects");
-        // The `connected` frame: the connection is registered and in the group from now on.
-        let _connected = tokio::time::timeout(WAIT, ws.next())
-            .await
-            .expect("connected in time");
+        let mut ws = support::json_client(&url, None, WAIT).await;
         let received = received.clone();
         tokio::spawn(async move {
             while let Some(Ok(frame)) = ws.next().await {

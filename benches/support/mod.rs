@@ -1,11 +1,17 @@
 //! What the benches share: the keys, the event requests the service sends and the token claims
-//! they sign; for the binaries the scripts drive, their arguments, the CPU time of a process and
-//! latency percentiles. Each bench uses a part of it.
+//! they sign; a WebSocket client of the emulator; for the binaries the scripts drive, their
+//! arguments, the CPU time of a process and latency percentiles. Each bench uses a part of it.
 #![allow(dead_code, unreachable_pub)]
 
+use std::time::Duration;
+
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use http::Request;
 use http_body_util::Full;
+use tokio_tungstenite::tungstenite::{
+    client::IntoClientRequest as _, http::HeaderValue, protocol::WebSocketConfig,
+};
 use webpubsub::protocol::{
     AccessKey, signature,
     token::{ClientTokenClaims, client_audience},
@@ -104,4 +110,34 @@ pub fn cpu_ticks(pid: &str) -> u64 {
 pub fn percentile(sorted: &[u32], p: f64) -> Option<u32> {
     let last = sorted.len().checked_sub(1)?;
     Some(sorted[(last as f64 * p).round() as usize])
+}
+
+/// A client's WebSocket connection to the emulator.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects a `json.webpubsub.azure.v1` client to `url` (a client access URL; `config`, e.g.
+/// smaller read buffers, or tungstenite's defaults) and reads its `connected` frame: from then on
+/// the connection is registered, and in the groups its token names. Each step within `wait`.
+pub async fn json_client(url: &str, config: Option<WebSocketConfig>, wait: Duration) -> Socket {
+    let mut request = url.into_client_request().expect("a client URL");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("json.webpubsub.azure.v1"),
+    );
+    let (mut ws, _) = tokio::time::timeout(
+        wait,
+        tokio_tungstenite::connect_async_with_config(request, config, true),
+    )
+    .await
+    .expect("the client connects in time")
+    .expect("the client connects");
+    let first = tokio::time::timeout(wait, ws.next())
+        .await
+        .expect("connected in time");
+    assert!(
+        matches!(&first, Some(Ok(frame)) if frame.is_text()),
+        "the first frame is `connected`"
+    );
+    ws
 }
