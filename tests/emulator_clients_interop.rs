@@ -17,12 +17,19 @@ use webpubsub_rest::{Message, WebPubSubServiceClient};
 
 const NODE_TIMEOUT: Duration = Duration::from_secs(90);
 
-fn last_json_line(stdout: &str) -> Value {
-    let line = stdout
+/// The result a node script printed last, as JSON, after checking that the script succeeded.
+fn result_of(out: &NodeOutput) -> Value {
+    assert!(
+        out.success,
+        "the script failed\nstdout: {}\nstderr: {}",
+        out.stdout, out.stderr
+    );
+    let line = out
+        .stdout
         .lines()
         .rev()
         .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON in {stdout}"));
+        .unwrap_or_else(|| panic!("no JSON in {}", out.stdout));
     serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON {line}: {e}"))
 }
 
@@ -50,12 +57,7 @@ async fn official_client_joins_sends_receives_and_recovers_from_a_dropped_socket
         NODE_TIMEOUT,
     )
     .await;
-    assert!(
-        out.success,
-        "the script failed\nstdout: {}\nstderr: {}",
-        out.stdout, out.stderr
-    );
-    let result = last_json_line(&out.stdout);
+    let result = result_of(&out);
     assert_eq!(result["numbers"], json!([0, 1, 2, 3, 4, 5]), "{result}");
     assert_eq!(
         result["connectedA"].as_array().map(Vec::len),
@@ -115,12 +117,7 @@ async fn express_events(node: tokio::task::JoinHandle<NodeOutput>) -> Value {
         .await
         .expect("express exits")
         .unwrap();
-    assert!(
-        out.success,
-        "stdout: {}\nstderr: {}",
-        out.stdout, out.stderr
-    );
-    last_json_line(&out.stdout)["events"].clone()
+    result_of(&out)["events"].clone()
 }
 
 fn rest_client(emulator: &Emulator) -> WebPubSubServiceClient {
@@ -224,12 +221,7 @@ async fn official_client_raises_events_and_invocations_through_express() {
         NODE_TIMEOUT,
     )
     .await;
-    assert!(
-        out.success,
-        "stdout: {}\nstderr: {}",
-        out.stdout, out.stderr
-    );
-    let result = last_json_line(&out.stdout);
+    let result = result_of(&out);
     assert_eq!(result["userId"], "express-u2", "{result}");
     assert_eq!(result["serverMessages"], json!(["echo hi #0"]), "{result}");
     assert_eq!(
