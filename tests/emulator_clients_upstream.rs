@@ -160,14 +160,17 @@ async fn setup_with(configure: impl FnOnce(EmulatorBuilder) -> EmulatorBuilder) 
         .start()
         .await
         .expect("the emulator starts and the upstream passes the handshake");
-    let rest =
-        WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "chat")
-            .unwrap();
+    let rest = rest_client(&emulator, "chat");
     Setup {
         emulator,
         rest,
         seen,
     }
+}
+
+fn rest_client(emulator: &Emulator, hub: &str) -> WebPubSubServiceClient {
+    WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), hub)
+        .expect("the emulator's connection string")
 }
 
 async fn url(rest: &WebPubSubServiceClient, user: &str) -> String {
@@ -421,9 +424,7 @@ async fn a_failed_plain_message_drops_the_client() {
         .start()
         .await
         .unwrap();
-    let rest =
-        WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "chat")
-            .unwrap();
+    let rest = rest_client(&emulator, "chat");
     let mut client = WsClient::connect(&url(&rest, "p").await, None)
         .await
         .expect("accepted");
@@ -640,9 +641,7 @@ async fn the_upstream_gets_every_cloudevents_header() {
         .start()
         .await
         .unwrap();
-    let rest =
-        WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "Chat")
-            .unwrap();
+    let rest = rest_client(&emulator, "Chat");
 
     let (method, path, headers) = next_seen(&mut requests).await;
     assert_eq!(
@@ -713,9 +712,7 @@ async fn bad_connect_answers_refuse_the_client_with_500() {
             .start()
             .await
             .unwrap();
-        let rest =
-            WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "chat")
-                .unwrap();
+        let rest = rest_client(&emulator, "chat");
         let refused = WsClient::connect(&url(&rest, "x").await, Some(JSON))
             .await
             .err()
