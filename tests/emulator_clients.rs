@@ -46,6 +46,18 @@ async fn url(
         .to_owned()
 }
 
+/// Whether `check` holds within a second (it is asked every 20 ms): for effects that follow
+/// an action asynchronously, with nothing to wait on.
+async fn eventually<F: Future<Output = bool>>(check: impl Fn() -> F) -> bool {
+    for _ in 0..50 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
 /// Connects a JSON client and reads its `connected` frame; returns the connection id.
 async fn connect_json(url: &str, subprotocol: &str) -> (WsClient, String, Option<String>) {
     let mut client = WsClient::connect(url, Some(subprotocol))
@@ -476,15 +488,10 @@ async fn shutdown_closes_clients_and_stops_listening() {
     let emulator = Emulator::builder().start().await.unwrap();
     let address = emulator.local_addr();
     drop(emulator);
-    let mut refused = false;
-    for _ in 0..50 {
-        if tokio::net::TcpStream::connect(address).await.is_err() {
-            refused = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(refused, "the listener closed after drop");
+    assert!(
+        eventually(|| async move { tokio::net::TcpStream::connect(address).await.is_err() }).await,
+        "the listener closed after drop"
+    );
 }
 
 #[tokio::test]
@@ -503,15 +510,11 @@ async fn a_client_close_is_answered_and_ends_the_connection() {
     let (code, _, _) = client.closed().await;
     assert_eq!(code, Some(1000), "the server answered the close handshake");
     // A clean close is not a drop: there is nothing to recover.
-    let mut gone = false;
-    for _ in 0..50 {
-        if !rest.connection_exists(&id).await.unwrap() {
-            gone = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(gone, "the connection ended at once");
+    let (rest, id) = (&rest, &id);
+    assert!(
+        eventually(|| async move { !rest.connection_exists(id).await.unwrap() }).await,
+        "the connection ended at once"
+    );
 }
 
 #[tokio::test]
