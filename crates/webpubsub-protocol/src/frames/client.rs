@@ -164,6 +164,11 @@ impl ClientFrame {
             Some(g) if !g.is_empty() => Ok(g),
             _ => Err(format!("a {} frame needs a non-empty group", wire.kind)),
         };
+        // `event` and `invoke` both start with a vowel.
+        let event = |event: Option<String>| match event {
+            Some(e) if !e.is_empty() => Ok(e),
+            _ => Err(format!("an {} frame needs a non-empty event", wire.kind)),
+        };
         match wire.kind.as_str() {
             "joinGroup" => Ok(Self::JoinGroup {
                 group: group(wire.group)?,
@@ -180,10 +185,7 @@ impl ClientFrame {
                 data: FrameData::from_wire(wire.data_type.as_deref(), wire.data)?,
             }),
             "event" => Ok(Self::Event {
-                event: match wire.event {
-                    Some(e) if !e.is_empty() => e,
-                    _ => return Err("an event frame needs a non-empty event".into()),
-                },
+                event: event(wire.event)?,
                 ack_id: wire.ack_id,
                 data: FrameData::from_wire(wire.data_type.as_deref(), wire.data)?,
             }),
@@ -202,18 +204,10 @@ impl ClientFrame {
                     None | Some("event") => {}
                     Some(other) => return Err(format!("unknown invoke target {other:?}")),
                 }
-                let event = match wire.event {
-                    Some(e) if !e.is_empty() => e,
-                    _ => return Err("an invoke frame needs a non-empty event".into()),
-                };
-                let data = match wire.data {
-                    None => None,
-                    data => Some(FrameData::from_wire(wire.data_type.as_deref(), data)?),
-                };
                 Ok(Self::Invoke {
                     invocation_id,
-                    event,
-                    data,
+                    event: event(wire.event)?,
+                    data: FrameData::optional_from_wire(wire.data_type.as_deref(), wire.data)?,
                 })
             }
             "cancelInvocation" => Ok(Self::CancelInvocation {

@@ -60,6 +60,15 @@ impl FrameData {
             other => Err(format!("unknown dataType {other:?}")),
         }
     }
+
+    /// Like `from_wire`, for frames whose data is optional (`invoke`, `invokeResponse`).
+    pub(super) fn optional_from_wire(
+        data_type: Option<&str>,
+        data: Option<Value>,
+    ) -> Result<Option<Self>, String> {
+        data.map(|data| Self::from_wire(data_type, Some(data)))
+            .transpose()
+    }
 }
 
 /// What kind of JSON value `value` is, for error messages.

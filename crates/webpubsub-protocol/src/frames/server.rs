@@ -245,10 +245,7 @@ impl ServerFrame {
                 invocation_id: wire
                     .invocation_id
                     .ok_or("an invokeResponse needs an invocationId")?,
-                data: match wire.data {
-                    None => None,
-                    data => Some(FrameData::from_wire(wire.data_type.as_deref(), data)?),
-                },
+                data: FrameData::optional_from_wire(wire.data_type.as_deref(), wire.data)?,
                 error: wire_error(wire.success, wire.error)?,
             }),
             "message" => Ok(Self::Message {
