@@ -140,7 +140,11 @@ fn main() {
     };
     let pid: u32 = pid.parse().expect("EMULATOR_PID is a number");
     let clients: usize = clients.parse().expect("CLIENTS is a number");
-    let seconds: u64 = seconds.parse().expect("SECONDS is a number");
+    let seconds: u64 = seconds
+        .parse()
+        .ok()
+        .filter(|&s| s > 0)
+        .expect("SECONDS is a whole number above 0");
     let window: u64 = window.parse().expect("WINDOW is a number");
     let senders: usize = senders.parse().expect("SENDERS is a number");
     let runtime = tokio::runtime::Builder::new_multi_thread()

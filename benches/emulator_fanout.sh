@@ -5,7 +5,7 @@
 # client receipt) one message at a time and under load, and the emulator's resident memory per
 # idle connection. A fresh emulator per client count.
 #
-# Usage: benches/emulator_fanout.sh   (CLIENTS="1000 10000" SECONDS=5 WINDOW=32 SENDERS=1 ROUNDS=1)
+# Usage: benches/emulator_fanout.sh   (CLIENTS="1000 10000" DURATION=5 WINDOW=32 SENDERS=1 ROUNDS=1)
 #        EMULATOR_CPU=0 CLIENT_CPU=1 benches/emulator_fanout.sh   (pin the two processes)
 #        EMULATOR_BIN=/path/to/webpubsub-emulator benches/emulator_fanout.sh   (another build,
 #        e.g. an older commit's, for a before/after)
@@ -14,7 +14,8 @@ cd "$(dirname "$0")/.."
 . benches/load/common.sh
 
 CLIENTS=${CLIENTS:-"1000 10000"}
-SECONDS_=${SECONDS:-5}
+# Not SECONDS: bash keeps that one as the seconds since the shell started.
+DURATION=${DURATION:-5}
 WINDOW=${WINDOW:-32}
 SENDERS=${SENDERS:-1}
 ROUNDS=${ROUNDS:-1}
@@ -30,7 +31,7 @@ echo "$(machine_line) (before)" >&2
 for round in $(seq "$ROUNDS"); do
   for clients in $CLIENTS; do
     start_emulator "$emu" "$KEY" "${EMULATOR_CPU:-}"
-    result=$($(pin "${CLIENT_CPU:-}") "$bin" "$cs" "$emu_pid" "$clients" "$SECONDS_" "$WINDOW" "$SENDERS")
+    result=$($(pin "${CLIENT_CPU:-}") "$bin" "$cs" "$emu_pid" "$clients" "$DURATION" "$WINDOW" "$SENDERS")
     echo "round $round, $clients clients: $result" >&2
     echo "$result" >>"$work/results"
     kill "$emu_pid"; wait "$emu_pid" 2>/dev/null || true; emu_pid=
