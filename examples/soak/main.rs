@@ -72,6 +72,14 @@ fn rss_mib(pid: u32) -> f64 {
     kib / 1024.0
 }
 
+/// Polls `done` every 50 ms until it holds or `limit` has passed (the caller reports which).
+async fn wait_until(limit: Duration, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The layer
 
@@ -350,13 +358,11 @@ async fn emulator(clients: usize, cycles: usize) -> Result<(), Failure> {
                 }
             }));
         }
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while connected.load(Ordering::Relaxed) + connect_errors.load(Ordering::Relaxed)
-            < clients as u64
-            && Instant::now() < deadline
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until(Duration::from_secs(120), || {
+            connected.load(Ordering::Relaxed) + connect_errors.load(Ordering::Relaxed)
+                >= clients as u64
+        })
+        .await;
         let connect_time = started.elapsed();
         let peak_connected = rss_mib(pid);
         for n in 0..3 {
@@ -364,10 +370,10 @@ async fn emulator(clients: usize, cycles: usize) -> Result<(), Failure> {
                 .await?;
         }
         let expected = connected.load(Ordering::Relaxed) * 3;
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while received.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_until(Duration::from_secs(60), || {
+            received.load(Ordering::Relaxed) >= expected
+        })
+        .await;
         let peak = rss_mib(pid);
         let _ = leave_tx.send(());
         for task in tasks {
