@@ -60,6 +60,7 @@ wait_line() {
 start_server() {
   local name=$1 cpu=$2 line
   shift 2
+  : >"$work/$name.out" # before the start: wait_line must not read an earlier run's line
   # shellcheck disable=SC2046 # the prefix is meant to split into words
   $(pin "$cpu") "$@" >"$work/$name.out" 2>"$work/$name.err" &
   server_pid=$!
@@ -76,6 +77,7 @@ start_server() {
 # start_emulator EMULATOR KEY [CPU]: starts the emulator on a free port (pinned to CPU if given)
 # with its output in $work; sets emu_pid and cs (its connection string).
 start_emulator() {
+  : >"$work/emu.out" # before the start: wait_line must not read the last emulator's line
   # shellcheck disable=SC2046 # the prefix is meant to split into words
   RUST_LOG=warn $(pin "${3:-}") "$1" --port 0 --key "$2" >"$work/emu.out" 2>"$work/emu.err" &
   emu_pid=$!
