@@ -60,7 +60,8 @@ pub(super) async fn post(
     timeout: Duration,
     retry_delays: &[Duration],
 ) -> Result<UpstreamReply, UpstreamError> {
-    let shown = super::without_query(url).to_owned();
+    // Owned only for an error: a successful call allocates nothing for it.
+    let shown = super::without_query(url);
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -80,7 +81,7 @@ pub(super) async fn post(
         };
         let Some(delay) = retry_delays.get(attempt - 1) else {
             return Err(UpstreamError::Unreachable {
-                url: shown,
+                url: shown.to_owned(),
                 attempts: attempt,
                 reason: retry_reason,
             });
@@ -100,10 +101,7 @@ fn is_transient(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 502 | 503 | 504)
 }
 
-async fn read(
-    mut response: reqwest::Response,
-    url: String,
-) -> Result<UpstreamReply, UpstreamError> {
+async fn read(mut response: reqwest::Response, url: &str) -> Result<UpstreamReply, UpstreamError> {
     let status = response.status();
     let headers = std::mem::take(response.headers_mut());
     let mut body = BytesMut::new();
@@ -111,14 +109,16 @@ async fn read(
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                    return Err(UpstreamError::TooLarge { url });
+                    return Err(UpstreamError::TooLarge {
+                        url: url.to_owned(),
+                    });
                 }
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
             Err(error) => {
                 return Err(UpstreamError::Unreachable {
-                    url,
+                    url: url.to_owned(),
                     attempts: 1,
                     reason: format!("the answer broke off: {}", super::describe(error)),
                 });
@@ -134,7 +134,7 @@ async fn read(
         })
     } else {
         Err(UpstreamError::Status {
-            url,
+            url: url.to_owned(),
             status,
             headers,
             body,
