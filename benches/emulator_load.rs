@@ -11,8 +11,8 @@
 //!   share the process, so the figure covers both ends of each connection (the clients keep
 //!   tungstenite's default buffers): an upper bound for the emulator alone.
 //!
-//! Run: `cargo bench --bench emulator_load -- --warm-up-time 1 --measurement-time 5`; results
-//! in BENCHMARKS.md.
+//! Run: `cargo bench --bench emulator_load -- --warm-up-time 1 --measurement-time 3` (as
+//! BENCHMARKS.md measured it; results there).
 
 use std::{
     sync::{

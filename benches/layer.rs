@@ -11,7 +11,8 @@
 //!
 //! Every iteration builds its request the same way (the signature is computed once, as the
 //! service would have), so the difference is the layer's own cost.
-//! Run: `cargo bench --bench layer -- --warm-up-time 1 --measurement-time 3`; results in BENCHMARKS.md.
+//! Run: `cargo bench --bench layer -- --warm-up-time 1 --measurement-time 5` (as
+//! BENCHMARKS.md measured it; results there).
 
 use std::{convert::Infallible, hint::black_box, sync::OnceLock};
 
