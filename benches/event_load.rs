@@ -67,9 +67,8 @@ struct Hey;
 
 impl EventHandler for Hey {
     async fn on_user_event(&self, req: UserEventRequest) -> Result<UserEventResponse, EventError> {
-        let text = req
-            .text()
-            .map_err(|e| EventError::bad_request(e.to_string()))?;
+        // Not UTF-8: `InvalidData` converts into a 400 `EventError`.
+        let text = req.text()?;
         Ok(UserEventResponse::text(format!("Hey {text}")))
     }
 }
