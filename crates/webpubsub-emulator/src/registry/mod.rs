@@ -34,7 +34,7 @@ mod roles;
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
 pub use delivery::{DataType, Delivery, Message, Origin, Outbound, QUEUE_FULL_REASON};
@@ -79,12 +79,8 @@ impl Registry {
     /// created empty on first use.
     pub fn hub(&self, name: &str) -> Hub {
         let name = name.to_lowercase();
-        let mut hubs = self
-            .inner
-            .hubs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        hubs.entry(name.clone())
+        self.hubs()
+            .entry(name.clone())
             .or_insert_with(|| Hub::new(name, self.inner.queue_capacity))
             .clone()
     }
@@ -94,23 +90,21 @@ impl Registry {
     /// a no-op or a "not found", so requests naming arbitrary hubs cannot grow the registry.
     pub fn hub_or_empty(&self, name: &str) -> Hub {
         let name = name.to_lowercase();
-        let hubs = self
-            .inner
-            .hubs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        hubs.get(&name)
-            .cloned()
-            .unwrap_or_else(|| Hub::new(name, self.inner.queue_capacity))
+        let found = self.hubs().get(&name).cloned();
+        // The lock is released before an empty stand-in is built.
+        found.unwrap_or_else(|| Hub::new(name, self.inner.queue_capacity))
     }
 
     /// How many hubs exist (had a connection at some point).
     pub fn hub_count(&self) -> usize {
+        self.hubs().len()
+    }
+
+    fn hubs(&self) -> MutexGuard<'_, HashMap<String, Hub>> {
         self.inner
             .hubs
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .len()
     }
 }
 
