@@ -314,7 +314,7 @@ async fn every_bad_request_is_refused_with_its_status_and_never_reaches_the_hand
     for (name, case) in &cases {
         let request = build(case);
         let (head, body, half_close) = wire(&request, server.addr.port(), case.get("framing"));
-        let response = raw_http::exchange(server.addr, &head, Some(&body), half_close).await;
+        let response = raw_http::exchange(server.addr, &head, &body, half_close).await;
         let mut wrong = check(&case["expect"], &response);
         let handled = calls.take();
         if handled != 0 {
@@ -342,7 +342,7 @@ async fn every_bad_request_is_refused_with_its_status_and_never_reaches_the_hand
     for base_name in ["connect", "user", "connected"] {
         let request = build(&json!({ "base": base_name }));
         let (head, body, _) = wire(&request, server.addr.port(), None);
-        let response = raw_http::exchange(server.addr, &head, Some(&body), false).await;
+        let response = raw_http::exchange(server.addr, &head, &body, false).await;
         assert!(
             response.status.is_some_and(|s| (200..300).contains(&s)),
             "{base_name}: {response:?}"

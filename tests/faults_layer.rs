@@ -135,7 +135,7 @@ async fn a_body_cut_mid_upload_is_refused_or_dropped_without_the_handler() {
         let event = Event::user("message", "text/plain", "x");
         let head = event.http_head(server.addr, &["connection: close", "content-length: 1000"]);
         let body = vec![b'y'; cut];
-        let response = raw_http::exchange(server.addr, head.as_bytes(), Some(&body), true).await;
+        let response = raw_http::exchange(server.addr, head.as_bytes(), &body, true).await;
         assert!(
             matches!(response.status, None | Some(400)),
             "cut after {cut} bytes: {response:?}"

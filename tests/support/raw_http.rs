@@ -38,30 +38,23 @@ impl RawResponse {
     }
 }
 
-/// Sends `head` then `body` (unless `None`), half-closes the socket when `half_close`, and reads
+/// Sends `head` then `body`, half-closes the socket when `half_close`, and reads
 /// until the server closes (send `Connection: close`). Write errors are ignored: a server may
 /// answer and close before it has read everything.
-pub async fn exchange(
-    addr: SocketAddr,
-    head: &[u8],
-    body: Option<&[u8]>,
-    half_close: bool,
-) -> RawResponse {
+pub async fn exchange(addr: SocketAddr, head: &[u8], body: &[u8], half_close: bool) -> RawResponse {
     let stream = TcpStream::connect(addr)
         .await
         .expect("connect to the server");
     let (mut read, mut write) = stream.into_split();
     let head = head.to_vec();
-    let body = body.map(<[u8]>::to_vec);
+    let body = body.to_vec();
     let writer = tokio::spawn(async move {
         if write.write_all(&head).await.is_err() {
             return;
         }
-        if let Some(body) = body {
-            for chunk in body.chunks(64 * 1024) {
-                if write.write_all(chunk).await.is_err() {
-                    return;
-                }
+        for chunk in body.chunks(64 * 1024) {
+            if write.write_all(chunk).await.is_err() {
+                return;
             }
         }
         if half_close {
@@ -89,7 +82,7 @@ pub async fn exchange(
 }
 
 /// Parses one HTTP/1.1 response (as much of it as arrived).
-pub fn parse(bytes: &[u8]) -> RawResponse {
+fn parse(bytes: &[u8]) -> RawResponse {
     let Some(end) = bytes.windows(4).position(|w| w == b"\r\n\r\n") else {
         return RawResponse::default();
     };
