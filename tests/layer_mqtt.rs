@@ -48,6 +48,11 @@ impl MqttHandler {
     fn seen(&self, what: String) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).push(what);
     }
+
+    /// What it has seen so far.
+    fn log(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
 }
 
 fn query_u16(req: &ConnectRequest, key: &str) -> Option<u16> {
@@ -124,7 +129,7 @@ async fn mqtt_connect_accepted_with_user_properties() {
             "mqtt": { "userProperties": [{ "name": "server-prop", "value": "2" }] },
         })
     );
-    let seen = handler.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let seen = handler.log();
     assert_eq!(seen, ["connect v5 user=Some(\"u\") props=1"]);
 }
 
@@ -207,7 +212,7 @@ async fn mqtt_user_events_carry_user_properties_both_ways() {
     answer.assert_status(StatusCode::OK);
     assert_eq!(answer.text(), "done");
     assert_eq!(answer.header("mqtt-reply").as_deref(), Some("yes"));
-    let seen = handler.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let seen = handler.log();
     assert_eq!(
         seen,
         ["event telemetry phys=phys-1 session=Some(\"session-1\") props=color=red,size=L"]
@@ -231,15 +236,8 @@ async fn mqtt_disconnected_details_reach_the_handler() {
         .send(&server)
         .await;
     answer.assert_status(StatusCode::OK);
-    support::layer::wait_until(|| {
-        !handler
-            .0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
-    })
-    .await;
-    let seen = handler.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    support::layer::wait_until(|| !handler.log().is_empty()).await;
+    let seen = handler.log();
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(
         seen[0].starts_with("disconnected Some(\"bye\")"),
