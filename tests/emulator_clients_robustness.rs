@@ -77,7 +77,8 @@ async fn send_and_settle(subprotocol: Option<&str>, frame: Ws) -> Result<Option<
     }
     client.send(frame).await;
     client.send_text(json!({"type":"ping"}).to_string()).await;
-    loop {
+    // Bounded: the answers to two frames, plus what other cases sent to the group meanwhile.
+    for _ in 0..100 {
         match client.next_message().await {
             Ws::Close(frame) => return Ok(Some(frame.map_or(1005, |f| u16::from(f.code)))),
             Ws::Text(text) if matches!(ServerFrame::parse(&text), Ok(ServerFrame::Pong)) => {
@@ -86,6 +87,7 @@ async fn send_and_settle(subprotocol: Option<&str>, frame: Ws) -> Result<Option<
             _ => {}
         }
     }
+    Err("neither a pong nor a close within 100 frames".into())
 }
 
 fn frame_shaped() -> impl Strategy<Value = String> {
