@@ -269,5 +269,9 @@ async fn no_secret_reaches_logs_debug_display_or_errors() {
         String::from_utf8_lossy(&logs.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
     // The capture did capture: the handler's context line and the emulator's refusal are there.
     assert!(logs.contains("user event"), "nothing captured");
+    assert!(
+        logs.contains("client connection refused"),
+        "the forged token's refusal was not captured"
+    );
     assert_clean("the logs", &logs, &secrets);
 }
