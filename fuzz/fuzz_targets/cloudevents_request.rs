@@ -158,6 +158,21 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
+/// The layer under test, built once rather than for every input.
+fn layer() -> &'static WebPubSubLayer<Checker> {
+    static LAYER: OnceLock<WebPubSubLayer<Checker>> = OnceLock::new();
+    LAYER.get_or_init(|| {
+        let cs: ConnectionString = format!("Endpoint=https://{ORIGIN};AccessKey={KEY}")
+            .parse()
+            .expect("the connection string");
+        WebPubSubLayer::new(Checker)
+            .hub("chat")
+            .connection_string(&cs)
+            .body_limit(BODY_LIMIT)
+            .handler_timeout(Duration::from_secs(5))
+    })
+}
+
 fn request(input: &Input) -> Option<Request<StreamBody<BodyChunks>>> {
     let methods = [
         Method::POST,
@@ -219,21 +234,13 @@ fuzz_target!(|input: Input| {
     };
     // The first four fixed paths are on the layer's path (`{hub}/` is a prefix).
     let on_event_path = matches!(input.path, Ok(i) if usize::from(i) % PATHS.len() < 4);
-    let cs: ConnectionString = format!("Endpoint=https://{ORIGIN};AccessKey={KEY}")
-        .parse()
-        .expect("the connection string");
-    let layer = WebPubSubLayer::new(Checker)
-        .hub("chat")
-        .connection_string(&cs)
-        .body_limit(BODY_LIMIT)
-        .handler_timeout(Duration::from_secs(5));
     let inner = service_fn(|_request: Request<StreamBody<BodyChunks>>| async {
         INNER.store(true, Ordering::Relaxed);
         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"inner"))))
     });
     HANDLED.store(false, Ordering::Relaxed);
     INNER.store(false, Ordering::Relaxed);
-    let service = layer.layer(inner);
+    let service = layer().layer(inner);
     let (status, body) = runtime().block_on(async {
         let response = service.oneshot(request).await.expect("infallible");
         let status = response.status();
