@@ -17,8 +17,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value, json};
 use webpubsub::handler::{
-    ConnectRequest, ConnectResponse, ConnectedRequest, ConnectionContext, DisconnectedRequest,
-    EventError, EventHandler, GroupEventRequest, UserEventRequest, UserEventResponse,
+    ConnectRequest, ConnectResponse, ConnectedRequest, ConnectionContext, DataType,
+    DisconnectedRequest, EventError, EventHandler, GroupEventRequest, Rejection, UserEventRequest,
+    UserEventResponse, WebPubSubLayer,
 };
 use webpubsub_protocol::{AccessKey, signature};
 
@@ -784,8 +785,6 @@ impl EventHandler for ReferenceHandler {
     }
 }
 
-use webpubsub::handler::DataType;
-
 /// The response header through which [`app`] exposes the `Rejection` extension of an answer:
 /// `<kind in Debug form> <status code>`, e.g. `InvalidSignature 401`.
 pub const REJECTION_HEADER: &str = "x-test-rejection";
@@ -843,5 +842,3 @@ pub fn vector_layer<H: EventHandler>(handler: H) -> WebPubSubLayer<H> {
         .allowed_origins([ORIGIN])
         .connection_string(&cs)
 }
-
-use webpubsub::handler::{Rejection, WebPubSubLayer};
