@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, MessageSource, ServerFrame};
@@ -374,9 +374,9 @@ impl Connection {
         flush(socket).await.map_err(SocketEnd::Lost)
     }
 
-    /// The frame of a registry message for this client. Plain and JSON clients' frames are the
-    /// same for every recipient, so they are built once per message and shared; a reliable
-    /// client's frame carries its own sequence id. `None` when there is no socket to write to.
+    /// The frame of a registry message for this client. The JSON encoding is made once per
+    /// message and shared by every recipient; a reliable client's frame is that encoding with
+    /// its own sequence id added. `None` when there is no socket to write to.
     fn delivery_frame(
         &mut self,
         attached: bool,
@@ -384,22 +384,11 @@ impl Connection {
     ) -> Result<Option<WsMessage>, SocketEnd> {
         match self.kind {
             ClientKind::Plain => Ok(Some(plain_frame(message))),
-            ClientKind::Json => Ok(attached.then(|| {
-                WsMessage::Text(message.encoded_or_init(|message| {
-                    ServerFrame::Message {
-                        from: message_source(message),
-                        data: commands::frame_data(message),
-                        sequence_id: None,
-                    }
-                    .to_json()
-                    .into()
-                }))
-            })),
-            ClientKind::Reliable => self.message_frame(
-                attached,
-                message_source(message),
-                commands::frame_data(message),
-            ),
+            ClientKind::Json => Ok(attached.then(|| WsMessage::Text(json_frame(message)))),
+            ClientKind::Reliable => {
+                let shared = json_frame(message);
+                self.sequenced(attached, |id| with_sequence_id(&shared, id))
+            }
         }
     }
 
@@ -530,22 +519,39 @@ impl Connection {
         from: MessageSource,
         data: FrameData,
     ) -> Result<Option<WsMessage>, SocketEnd> {
-        let text = if self.kind == ClientKind::Reliable {
-            self.sequence
-                .push(|id| ServerFrame::Message { from, data, sequence_id: Some(id) }.to_json())
-                .map_err(|_| {
-                    SocketEnd::CloseWith(close_code::POLICY_VIOLATION, "the client acknowledged too slowly: more than 1000 messages or 16 MiB are unacknowledged".into())
-                })?
-        } else {
-            ServerFrame::Message {
-                from,
-                data,
-                sequence_id: None,
-            }
-            .to_json()
-            .into()
-        };
-        // A reliable client being replayed to gets this message from the replay, in order.
+        if self.kind == ClientKind::Reliable {
+            return self.sequenced(attached, |id| {
+                ServerFrame::Message {
+                    from,
+                    data,
+                    sequence_id: Some(id),
+                }
+                .to_json()
+            });
+        }
+        let text = ServerFrame::Message {
+            from,
+            data,
+            sequence_id: None,
+        }
+        .to_json();
+        Ok(attached.then(|| WsMessage::Text(text.into())))
+    }
+
+    /// Numbers a reliable client's message, built by `frame(id)`, and keeps it until
+    /// acknowledged. `None` when there is no socket to write to now.
+    fn sequenced(
+        &mut self,
+        attached: bool,
+        frame: impl FnOnce(u64) -> String,
+    ) -> Result<Option<WsMessage>, SocketEnd> {
+        let text = self.sequence.push(frame).map_err(|_| {
+            SocketEnd::CloseWith(
+                close_code::POLICY_VIOLATION,
+                "the client acknowledged too slowly: more than 1000 messages or 16 MiB are unacknowledged".into(),
+            )
+        })?;
+        // A client being replayed to gets this message from the replay, in order.
         let now = attached && self.replay_next.is_none();
         Ok(now.then(|| WsMessage::Text(text)))
     }
@@ -596,6 +602,28 @@ impl Connection {
     }
 }
 
+/// A registry message as a JSON client's `message` frame, encoded by its first recipient and
+/// shared by the others.
+fn json_frame(message: &Message) -> Utf8Bytes {
+    message.encoded_or_init(|message| {
+        ServerFrame::Message {
+            from: message_source(message),
+            data: commands::frame_data(message),
+            sequence_id: None,
+        }
+        .to_json()
+        .into()
+    })
+}
+
+/// A `message` frame encoded without a sequence id, with `"sequenceId":id` added as its last
+/// member: each reliable recipient's frame from the one shared encoding, in the same bytes as
+/// `ServerFrame::to_json` with the id (the tests below hold the two together).
+fn with_sequence_id(frame: &str, id: u64) -> String {
+    let members = frame.strip_suffix('}').unwrap_or(frame);
+    format!("{members},\"sequenceId\":{id}}}")
+}
+
 /// The `from` of a `message` frame for a registry message.
 fn message_source(message: &Message) -> MessageSource {
     match &message.origin {
@@ -620,5 +648,35 @@ async fn recv_attach(recovery: &mut Option<super::recovery::Recoverable>) -> Opt
     match recovery {
         Some((_, attach)) => attach.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::DataType;
+
+    #[test]
+    fn a_shared_encoding_with_a_sequence_id_is_the_frame_with_that_id() {
+        let group = Origin::Group {
+            group: "room".into(),
+            from_user_id: Some("ann".into()),
+        };
+        for (data, data_type, origin) in [
+            (&b"hi \"there\""[..], DataType::Text, Origin::Server),
+            (br#"{"a":[1,"}"]}"#, DataType::Json, group.clone()),
+            (&[0, 159, 255], DataType::Binary, group),
+        ] {
+            let message = Message::new(data.to_vec(), data_type, origin);
+            for id in [1, 42, u64::MAX] {
+                let direct = ServerFrame::Message {
+                    from: message_source(&message),
+                    data: commands::frame_data(&message),
+                    sequence_id: Some(id),
+                }
+                .to_json();
+                assert_eq!(with_sequence_id(&json_frame(&message), id), direct);
+            }
+        }
     }
 }
