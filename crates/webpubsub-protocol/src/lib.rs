@@ -1,6 +1,6 @@
 //! Wire-level types shared by the Azure Web PubSub crates: connection strings, access keys,
 //! `ce-signature`, token claims, the CloudEvents event model, the connection-state codec, the
-//! client-protocol frames and the OData filter grammar.
+//! client-protocol frames, the tunnel frames and the OData filter grammar.
 //!
 //! This crate does no I/O: the layer (`webpubsub-tower`), the REST client (`webpubsub-rest`) and
 //! the emulator (`webpubsub-emulator`) agree on the protocol by sharing it.
@@ -14,6 +14,7 @@ mod hub_name;
 pub mod signature;
 pub mod state;
 pub mod token;
+pub mod tunnel;
 
 pub use access_key::AccessKey;
 pub use connection_string::{ConnectionString, ConnectionStringError};
