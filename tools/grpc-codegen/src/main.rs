@@ -1,6 +1,6 @@
 //! Compiles `crates/webpubsub-protocol/proto/webpubsub.upstream.v1.proto` with protox (pure
 //! Rust, no protoc) and writes the prost messages and tonic stubs to
-//! `crates/webpubsub-protocol/src/grpc/generated.rs`, which is checked in.
+//! `crates/webpubsub-protocol/src/grpc/generated.rs` (formatted with rustfmt), which is checked in.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +23,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = protocol.join("src/grpc/generated.rs");
     std::fs::write(&target, format!("{header}{generated}"))?;
     std::fs::remove_dir_all(&out)?;
+    // The workspace's `cargo fmt --check` covers the checked-in file too.
+    let formatted = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .arg(&target)
+        .status()?;
+    if !formatted.success() {
+        return Err(format!("rustfmt failed on {}", target.display()).into());
+    }
     println!("wrote {}", target.display());
     Ok(())
 }

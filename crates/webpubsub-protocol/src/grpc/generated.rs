@@ -346,10 +346,10 @@ pub mod upstream_client {
         dead_code,
         missing_docs,
         clippy::wildcard_imports,
-        clippy::let_unit_value,
+        clippy::let_unit_value
     )]
-    use tonic::codegen::*;
     use tonic::codegen::http::Uri;
+    use tonic::codegen::*;
     #[derive(Debug, Clone)]
     pub struct UpstreamClient<T> {
         inner: tonic::client::Grpc<T>,
@@ -377,14 +377,13 @@ pub mod upstream_client {
             F: tonic::service::Interceptor,
             T::ResponseBody: Default,
             T: tonic::codegen::Service<
-                http::Request<tonic::body::Body>,
-                Response = http::Response<
-                    <T as tonic::client::GrpcService<tonic::body::Body>>::ResponseBody,
+                    http::Request<tonic::body::Body>,
+                    Response = http::Response<
+                        <T as tonic::client::GrpcService<tonic::body::Body>>::ResponseBody,
+                    >,
                 >,
-            >,
-            <T as tonic::codegen::Service<
-                http::Request<tonic::body::Body>,
-            >>::Error: Into<StdError> + std::marker::Send + std::marker::Sync,
+            <T as tonic::codegen::Service<http::Request<tonic::body::Body>>>::Error:
+                Into<StdError> + std::marker::Send + std::marker::Sync,
         {
             UpstreamClient::new(InterceptedService::new(inner, interceptor))
         }
@@ -428,21 +427,17 @@ pub mod upstream_client {
             tonic::Response<tonic::codec::Streaming<super::StreamingRequest>>,
             tonic::Status,
         > {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/webpubsub.upstream.v1.Upstream/Register",
-            );
+            let path =
+                http::uri::PathAndQuery::from_static("/webpubsub.upstream.v1.Upstream/Register");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("webpubsub.upstream.v1.Upstream", "Register"));
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "Register",
+            ));
             self.inner.server_streaming(req, path, codec).await
         }
         /// The answer to a `ConnectRequest`.
@@ -450,21 +445,17 @@ pub mod upstream_client {
             &mut self,
             request: impl tonic::IntoRequest<super::AckConnectRequest>,
         ) -> std::result::Result<tonic::Response<super::AckReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/webpubsub.upstream.v1.Upstream/AckConnect",
-            );
+            let path =
+                http::uri::PathAndQuery::from_static("/webpubsub.upstream.v1.Upstream/AckConnect");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("webpubsub.upstream.v1.Upstream", "AckConnect"));
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "AckConnect",
+            ));
             self.inner.unary(req, path, codec).await
         }
         /// The answer to a `MessageRequest`.
@@ -472,21 +463,17 @@ pub mod upstream_client {
             &mut self,
             request: impl tonic::IntoRequest<super::AckMessageRequest>,
         ) -> std::result::Result<tonic::Response<super::AckReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/webpubsub.upstream.v1.Upstream/AckMessage",
-            );
+            let path =
+                http::uri::PathAndQuery::from_static("/webpubsub.upstream.v1.Upstream/AckMessage");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("webpubsub.upstream.v1.Upstream", "AckMessage"));
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "AckMessage",
+            ));
             self.inner.unary(req, path, codec).await
         }
         /// Data plane: each behaves like the REST operation of the same name.
@@ -494,88 +481,69 @@ pub mod upstream_client {
             &mut self,
             request: impl tonic::IntoRequest<super::SendToAllRequest>,
         ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/webpubsub.upstream.v1.Upstream/SendToAll",
-            );
+            let path =
+                http::uri::PathAndQuery::from_static("/webpubsub.upstream.v1.Upstream/SendToAll");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("webpubsub.upstream.v1.Upstream", "SendToAll"));
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "SendToAll",
+            ));
             self.inner.unary(req, path, codec).await
         }
         pub async fn send_to_group(
             &mut self,
             request: impl tonic::IntoRequest<super::SendToGroupRequest>,
         ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/webpubsub.upstream.v1.Upstream/SendToGroup",
-            );
+            let path =
+                http::uri::PathAndQuery::from_static("/webpubsub.upstream.v1.Upstream/SendToGroup");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(
-                    GrpcMethod::new("webpubsub.upstream.v1.Upstream", "SendToGroup"),
-                );
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "SendToGroup",
+            ));
             self.inner.unary(req, path, codec).await
         }
         pub async fn send_to_user(
             &mut self,
             request: impl tonic::IntoRequest<super::SendToUserRequest>,
         ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/webpubsub.upstream.v1.Upstream/SendToUser",
-            );
+            let path =
+                http::uri::PathAndQuery::from_static("/webpubsub.upstream.v1.Upstream/SendToUser");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("webpubsub.upstream.v1.Upstream", "SendToUser"));
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "SendToUser",
+            ));
             self.inner.unary(req, path, codec).await
         }
         pub async fn send_to_connection(
             &mut self,
             request: impl tonic::IntoRequest<super::SendToConnectionRequest>,
         ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/webpubsub.upstream.v1.Upstream/SendToConnection",
             );
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(
-                    GrpcMethod::new("webpubsub.upstream.v1.Upstream", "SendToConnection"),
-                );
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "SendToConnection",
+            ));
             self.inner.unary(req, path, codec).await
         }
         /// Adds a connection to a group (REST: add connection to group).
@@ -583,21 +551,17 @@ pub mod upstream_client {
             &mut self,
             request: impl tonic::IntoRequest<super::ConnectionGroupRequest>,
         ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/webpubsub.upstream.v1.Upstream/JoinGroup",
-            );
+            let path =
+                http::uri::PathAndQuery::from_static("/webpubsub.upstream.v1.Upstream/JoinGroup");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("webpubsub.upstream.v1.Upstream", "JoinGroup"));
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "JoinGroup",
+            ));
             self.inner.unary(req, path, codec).await
         }
         /// Removes a connection from a group (REST: remove connection from group).
@@ -605,160 +569,123 @@ pub mod upstream_client {
             &mut self,
             request: impl tonic::IntoRequest<super::ConnectionGroupRequest>,
         ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/webpubsub.upstream.v1.Upstream/LeaveGroup",
-            );
+            let path =
+                http::uri::PathAndQuery::from_static("/webpubsub.upstream.v1.Upstream/LeaveGroup");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("webpubsub.upstream.v1.Upstream", "LeaveGroup"));
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "LeaveGroup",
+            ));
             self.inner.unary(req, path, codec).await
         }
         pub async fn add_user_to_group(
             &mut self,
             request: impl tonic::IntoRequest<super::UserGroupRequest>,
         ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/webpubsub.upstream.v1.Upstream/AddUserToGroup",
             );
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(
-                    GrpcMethod::new("webpubsub.upstream.v1.Upstream", "AddUserToGroup"),
-                );
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "AddUserToGroup",
+            ));
             self.inner.unary(req, path, codec).await
         }
         pub async fn remove_user_from_group(
             &mut self,
             request: impl tonic::IntoRequest<super::UserGroupRequest>,
         ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/webpubsub.upstream.v1.Upstream/RemoveUserFromGroup",
             );
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(
-                    GrpcMethod::new(
-                        "webpubsub.upstream.v1.Upstream",
-                        "RemoveUserFromGroup",
-                    ),
-                );
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "RemoveUserFromGroup",
+            ));
             self.inner.unary(req, path, codec).await
         }
         pub async fn close_connection(
             &mut self,
             request: impl tonic::IntoRequest<super::CloseConnectionRequest>,
         ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/webpubsub.upstream.v1.Upstream/CloseConnection",
             );
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(
-                    GrpcMethod::new("webpubsub.upstream.v1.Upstream", "CloseConnection"),
-                );
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "CloseConnection",
+            ));
             self.inner.unary(req, path, codec).await
         }
         pub async fn connection_exists(
             &mut self,
             request: impl tonic::IntoRequest<super::ConnectionRequest>,
         ) -> std::result::Result<tonic::Response<super::ExistsReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static(
                 "/webpubsub.upstream.v1.Upstream/ConnectionExists",
             );
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(
-                    GrpcMethod::new("webpubsub.upstream.v1.Upstream", "ConnectionExists"),
-                );
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "ConnectionExists",
+            ));
             self.inner.unary(req, path, codec).await
         }
         pub async fn user_exists(
             &mut self,
             request: impl tonic::IntoRequest<super::UserRequest>,
         ) -> std::result::Result<tonic::Response<super::ExistsReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/webpubsub.upstream.v1.Upstream/UserExists",
-            );
+            let path =
+                http::uri::PathAndQuery::from_static("/webpubsub.upstream.v1.Upstream/UserExists");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(GrpcMethod::new("webpubsub.upstream.v1.Upstream", "UserExists"));
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "UserExists",
+            ));
             self.inner.unary(req, path, codec).await
         }
         pub async fn group_exists(
             &mut self,
             request: impl tonic::IntoRequest<super::GroupRequest>,
         ) -> std::result::Result<tonic::Response<super::ExistsReply>, tonic::Status> {
-            self.inner
-                .ready()
-                .await
-                .map_err(|e| {
-                    tonic::Status::unknown(
-                        format!("Service was not ready: {}", e.into()),
-                    )
-                })?;
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
             let codec = tonic_prost::ProstCodec::default();
-            let path = http::uri::PathAndQuery::from_static(
-                "/webpubsub.upstream.v1.Upstream/GroupExists",
-            );
+            let path =
+                http::uri::PathAndQuery::from_static("/webpubsub.upstream.v1.Upstream/GroupExists");
             let mut req = request.into_request();
-            req.extensions_mut()
-                .insert(
-                    GrpcMethod::new("webpubsub.upstream.v1.Upstream", "GroupExists"),
-                );
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "GroupExists",
+            ));
             self.inner.unary(req, path, codec).await
         }
     }
@@ -770,7 +697,7 @@ pub mod upstream_server {
         dead_code,
         missing_docs,
         clippy::wildcard_imports,
-        clippy::let_unit_value,
+        clippy::let_unit_value
     )]
     use tonic::codegen::*;
     /// Generated trait containing gRPC methods that should be implemented for use with UpstreamServer.
@@ -779,8 +706,7 @@ pub mod upstream_server {
         /// Server streaming response type for the Register method.
         type RegisterStream: tonic::codegen::tokio_stream::Stream<
                 Item = std::result::Result<super::StreamingRequest, tonic::Status>,
-            >
-            + std::marker::Send
+            > + std::marker::Send
             + 'static;
         /// Registers the app as an upstream of `hub` and streams the hub's events to it until either
         /// side ends the call. Several registrations of one hub share its connections.
@@ -871,10 +797,7 @@ pub mod upstream_server {
                 max_encoding_message_size: None,
             }
         }
-        pub fn with_interceptor<F>(
-            inner: T,
-            interceptor: F,
-        ) -> InterceptedService<Self, F>
+        pub fn with_interceptor<F>(inner: T, interceptor: F) -> InterceptedService<Self, F>
         where
             F: tonic::service::Interceptor,
         {
@@ -929,24 +852,18 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/Register" => {
                     #[allow(non_camel_case_types)]
                     struct RegisterSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::ServerStreamingService<super::RegisterRequest>
-                    for RegisterSvc<T> {
+                    impl<T: Upstream> tonic::server::ServerStreamingService<super::RegisterRequest> for RegisterSvc<T> {
                         type Response = super::StreamingRequest;
                         type ResponseStream = T::RegisterStream;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::ResponseStream>,
-                            tonic::Status,
-                        >;
+                        type Future =
+                            BoxFuture<tonic::Response<Self::ResponseStream>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::RegisterRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Upstream>::register(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Upstream>::register(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -975,23 +892,16 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/AckConnect" => {
                     #[allow(non_camel_case_types)]
                     struct AckConnectSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::UnaryService<super::AckConnectRequest>
-                    for AckConnectSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::AckConnectRequest> for AckConnectSvc<T> {
                         type Response = super::AckReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::AckConnectRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Upstream>::ack_connect(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Upstream>::ack_connect(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -1020,23 +930,16 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/AckMessage" => {
                     #[allow(non_camel_case_types)]
                     struct AckMessageSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::UnaryService<super::AckMessageRequest>
-                    for AckMessageSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::AckMessageRequest> for AckMessageSvc<T> {
                         type Response = super::AckReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::AckMessageRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Upstream>::ack_message(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Upstream>::ack_message(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -1065,23 +968,16 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/SendToAll" => {
                     #[allow(non_camel_case_types)]
                     struct SendToAllSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::UnaryService<super::SendToAllRequest>
-                    for SendToAllSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::SendToAllRequest> for SendToAllSvc<T> {
                         type Response = super::OperationReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SendToAllRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Upstream>::send_to_all(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Upstream>::send_to_all(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -1110,15 +1006,9 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/SendToGroup" => {
                     #[allow(non_camel_case_types)]
                     struct SendToGroupSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::UnaryService<super::SendToGroupRequest>
-                    for SendToGroupSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::SendToGroupRequest> for SendToGroupSvc<T> {
                         type Response = super::OperationReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SendToGroupRequest>,
@@ -1155,23 +1045,16 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/SendToUser" => {
                     #[allow(non_camel_case_types)]
                     struct SendToUserSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::UnaryService<super::SendToUserRequest>
-                    for SendToUserSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::SendToUserRequest> for SendToUserSvc<T> {
                         type Response = super::OperationReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SendToUserRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Upstream>::send_to_user(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Upstream>::send_to_user(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -1200,15 +1083,11 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/SendToConnection" => {
                     #[allow(non_camel_case_types)]
                     struct SendToConnectionSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::UnaryService<super::SendToConnectionRequest>
-                    for SendToConnectionSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::SendToConnectionRequest>
+                        for SendToConnectionSvc<T>
+                    {
                         type Response = super::OperationReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::SendToConnectionRequest>,
@@ -1245,23 +1124,16 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/JoinGroup" => {
                     #[allow(non_camel_case_types)]
                     struct JoinGroupSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::UnaryService<super::ConnectionGroupRequest>
-                    for JoinGroupSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::ConnectionGroupRequest> for JoinGroupSvc<T> {
                         type Response = super::OperationReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ConnectionGroupRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Upstream>::join_group(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Upstream>::join_group(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -1290,23 +1162,16 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/LeaveGroup" => {
                     #[allow(non_camel_case_types)]
                     struct LeaveGroupSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::UnaryService<super::ConnectionGroupRequest>
-                    for LeaveGroupSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::ConnectionGroupRequest> for LeaveGroupSvc<T> {
                         type Response = super::OperationReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ConnectionGroupRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Upstream>::leave_group(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Upstream>::leave_group(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -1335,15 +1200,9 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/AddUserToGroup" => {
                     #[allow(non_camel_case_types)]
                     struct AddUserToGroupSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::UnaryService<super::UserGroupRequest>
-                    for AddUserToGroupSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::UserGroupRequest> for AddUserToGroupSvc<T> {
                         type Response = super::OperationReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UserGroupRequest>,
@@ -1380,23 +1239,18 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/RemoveUserFromGroup" => {
                     #[allow(non_camel_case_types)]
                     struct RemoveUserFromGroupSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::UnaryService<super::UserGroupRequest>
-                    for RemoveUserFromGroupSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::UserGroupRequest>
+                        for RemoveUserFromGroupSvc<T>
+                    {
                         type Response = super::OperationReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UserGroupRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
                             let fut = async move {
-                                <T as Upstream>::remove_user_from_group(&inner, request)
-                                    .await
+                                <T as Upstream>::remove_user_from_group(&inner, request).await
                             };
                             Box::pin(fut)
                         }
@@ -1426,15 +1280,11 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/CloseConnection" => {
                     #[allow(non_camel_case_types)]
                     struct CloseConnectionSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::UnaryService<super::CloseConnectionRequest>
-                    for CloseConnectionSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::CloseConnectionRequest>
+                        for CloseConnectionSvc<T>
+                    {
                         type Response = super::OperationReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::CloseConnectionRequest>,
@@ -1471,15 +1321,9 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/ConnectionExists" => {
                     #[allow(non_camel_case_types)]
                     struct ConnectionExistsSvc<T: Upstream>(pub Arc<T>);
-                    impl<
-                        T: Upstream,
-                    > tonic::server::UnaryService<super::ConnectionRequest>
-                    for ConnectionExistsSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::ConnectionRequest> for ConnectionExistsSvc<T> {
                         type Response = super::ExistsReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::ConnectionRequest>,
@@ -1516,21 +1360,16 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/UserExists" => {
                     #[allow(non_camel_case_types)]
                     struct UserExistsSvc<T: Upstream>(pub Arc<T>);
-                    impl<T: Upstream> tonic::server::UnaryService<super::UserRequest>
-                    for UserExistsSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::UserRequest> for UserExistsSvc<T> {
                         type Response = super::ExistsReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::UserRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Upstream>::user_exists(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Upstream>::user_exists(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -1559,21 +1398,16 @@ pub mod upstream_server {
                 "/webpubsub.upstream.v1.Upstream/GroupExists" => {
                     #[allow(non_camel_case_types)]
                     struct GroupExistsSvc<T: Upstream>(pub Arc<T>);
-                    impl<T: Upstream> tonic::server::UnaryService<super::GroupRequest>
-                    for GroupExistsSvc<T> {
+                    impl<T: Upstream> tonic::server::UnaryService<super::GroupRequest> for GroupExistsSvc<T> {
                         type Response = super::ExistsReply;
-                        type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
-                            tonic::Status,
-                        >;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
                         fn call(
                             &mut self,
                             request: tonic::Request<super::GroupRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
-                            let fut = async move {
-                                <T as Upstream>::group_exists(&inner, request).await
-                            };
+                            let fut =
+                                async move { <T as Upstream>::group_exists(&inner, request).await };
                             Box::pin(fut)
                         }
                     }
@@ -1599,25 +1433,19 @@ pub mod upstream_server {
                     };
                     Box::pin(fut)
                 }
-                _ => {
-                    Box::pin(async move {
-                        let mut response = http::Response::new(
-                            tonic::body::Body::default(),
-                        );
-                        let headers = response.headers_mut();
-                        headers
-                            .insert(
-                                tonic::Status::GRPC_STATUS,
-                                (tonic::Code::Unimplemented as i32).into(),
-                            );
-                        headers
-                            .insert(
-                                http::header::CONTENT_TYPE,
-                                tonic::metadata::GRPC_CONTENT_TYPE,
-                            );
-                        Ok(response)
-                    })
-                }
+                _ => Box::pin(async move {
+                    let mut response = http::Response::new(tonic::body::Body::default());
+                    let headers = response.headers_mut();
+                    headers.insert(
+                        tonic::Status::GRPC_STATUS,
+                        (tonic::Code::Unimplemented as i32).into(),
+                    );
+                    headers.insert(
+                        http::header::CONTENT_TYPE,
+                        tonic::metadata::GRPC_CONTENT_TYPE,
+                    );
+                    Ok(response)
+                }),
             }
         }
     }
