@@ -2,6 +2,8 @@
 //! `ce-signature`, token claims, the CloudEvents event model, the connection-state codec, the
 //! client-protocol frames and the OData filter grammar.
 //!
+//! With the `grpc` feature, [`grpc`] holds the gRPC upstream's protobuf messages and stubs.
+//!
 //! This crate does no I/O: the layer (`webpubsub-tower`), the REST client (`webpubsub-rest`) and
 //! the emulator (`webpubsub-emulator`) agree on the protocol by sharing it.
 
@@ -10,6 +12,8 @@ pub mod cloudevents;
 mod connection_string;
 pub mod filter;
 pub mod frames;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 mod hub_name;
 pub mod signature;
 pub mod state;
