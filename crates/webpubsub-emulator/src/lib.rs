@@ -72,6 +72,7 @@ mod hub_settings;
 mod random;
 pub mod registry;
 mod rest;
+mod tunnel;
 mod upstream;
 
 pub use builder::{BoundEmulator, DEVELOPMENT_KEY, EmulatorBuilder};

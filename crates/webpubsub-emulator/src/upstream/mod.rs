@@ -5,6 +5,7 @@ mod call;
 mod event;
 mod handshake;
 mod time;
+mod tunnel;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +13,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use webpubsub_protocol::cloudevents::EventType;
 
-pub(crate) use call::{UpstreamError, UpstreamReply};
+pub(crate) use call::{MAX_RESPONSE_BYTES, UpstreamError, UpstreamReply};
 pub(crate) use event::EventSource;
 pub use handshake::{HandshakeError, HandshakeReport};
 
-use crate::{EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig};
+use crate::{
+    EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig, tunnel::Tunnels,
+};
 
 /// The upstream caller of a running emulator. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -27,6 +30,8 @@ pub(crate) struct Upstream {
     timeout: Duration,
     /// What the emulator sends in `WebHook-Request-Origin`: its host name, as the service does.
     origin: Arc<str>,
+    /// The open tunnel connections, which take the events of `tunnel:///path` handlers.
+    tunnels: Tunnels,
 }
 
 impl Upstream {
@@ -44,7 +49,13 @@ impl Upstream {
             config,
             timeout,
             origin,
+            tunnels: Tunnels::default(),
         })
+    }
+
+    /// The open tunnel connections.
+    pub(crate) fn tunnels(&self) -> &Tunnels {
+        &self.tunnels
     }
 
     /// Whether some handler of `hub` takes `event`.
@@ -83,15 +94,31 @@ impl Upstream {
         }
         let url = handler.url(&source.hub, name);
         let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
-        let result = call::post(
-            &self.client,
-            &url,
-            headers,
-            body,
-            self.timeout,
-            &call::RETRY_DELAYS,
-        )
-        .await;
+        let result = match handler.tunnel_path(&url) {
+            Some(path) => {
+                tunnel::post(
+                    &self.tunnels,
+                    &source.hub,
+                    path,
+                    &headers,
+                    body,
+                    self.timeout,
+                    &call::RETRY_DELAYS,
+                )
+                .await
+            }
+            None => {
+                call::post(
+                    &self.client,
+                    &url,
+                    headers,
+                    body,
+                    self.timeout,
+                    &call::RETRY_DELAYS,
+                )
+                .await
+            }
+        };
         match &result {
             Ok(reply) if event.is_blocking() => {
                 let state = reply
@@ -117,15 +144,19 @@ impl Upstream {
     /// Runs the handshake with every upstream of every hub, concurrently.
     pub(crate) async fn validate_all(&self) -> Vec<HandshakeReport> {
         let checks = self.config.hubs().flat_map(|hub| {
-            hub.event_handlers().iter().map(move |handler| {
-                handshake::run(
-                    &self.client,
-                    hub.name(),
-                    handler.url(hub.name(), "validate"),
-                    &self.origin,
-                    self.timeout,
-                )
-            })
+            // A tunnel has no URL to check: the app proves itself when it dials in.
+            hub.event_handlers()
+                .iter()
+                .filter(|handler| !handler.is_tunnel())
+                .map(move |handler| {
+                    handshake::run(
+                        &self.client,
+                        hub.name(),
+                        handler.url(hub.name(), "validate"),
+                        &self.origin,
+                        self.timeout,
+                    )
+                })
         });
         futures_util::future::join_all(checks).await
     }
