@@ -63,9 +63,11 @@ pub(crate) fn serve(
 
 fn router(state: AppState) -> Router {
     let rest = crate::rest::router(state.registry.clone(), state.config.clone());
+    let grpc = crate::grpc::router(state.clone());
     client::routes()
         .with_state(state)
         .merge(rest)
+        .merge(grpc)
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! webpubsub-emulator --port 8080 --key MY_KEY --hub chat=http://localhost:3000/eventhandler/{event} --allow-anonymous
+//! webpubsub-emulator --hub chat=grpc   # the app registers over gRPC at the same endpoint
 //! ```
 
 use std::net::IpAddr;
@@ -25,7 +26,8 @@ struct Cli {
     #[arg(long = "key", env = "WEBPUBSUB_EMULATOR_KEY", hide_env_values = true)]
     keys: Vec<String>,
     /// A hub and its event handler, `NAME=URL_TEMPLATE` (repeatable); the template may hold
-    /// `{hub}` and `{event}`. The handler takes every event.
+    /// `{hub}` and `{event}`. The handler takes every event. `NAME=grpc` sends the hub's events
+    /// to the apps registered over gRPC instead.
     #[arg(long = "hub", value_parser = parse_hub)]
     hubs: Vec<(String, String)>,
     /// Let clients connect without an access token.
@@ -71,6 +73,11 @@ async fn main() -> std::process::ExitCode {
     };
     // The one place the key is shown: the user asked for the connection string.
     println!("{}", emulator.connection_string());
+    // gRPC shares the port (HTTP/2 without TLS).
+    println!(
+        "gRPC upstream: {} (webpubsub.upstream.v1.Upstream)",
+        emulator.endpoint()
+    );
     for report in emulator.handshakes() {
         println!("{report}");
     }

@@ -3,6 +3,7 @@
 
 mod call;
 mod event;
+mod grpc;
 mod handshake;
 mod time;
 
@@ -14,9 +15,12 @@ use webpubsub_protocol::cloudevents::EventType;
 
 pub(crate) use call::{UpstreamError, UpstreamReply};
 pub(crate) use event::EventSource;
+pub(crate) use grpc::{check_connect_ack, check_message_ack};
 pub use handshake::{HandshakeError, HandshakeReport};
 
-use crate::{EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig};
+use crate::{
+    EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig, grpc::Registrations,
+};
 
 /// The upstream caller of a running emulator. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -27,6 +31,8 @@ pub(crate) struct Upstream {
     timeout: Duration,
     /// What the emulator sends in `WebHook-Request-Origin`: its host name, as the service does.
     origin: Arc<str>,
+    /// The apps registered over gRPC, for hubs in gRPC mode.
+    grpc: Registrations,
 }
 
 impl Upstream {
@@ -44,7 +50,13 @@ impl Upstream {
             config,
             timeout,
             origin,
+            grpc: Registrations::default(),
         })
+    }
+
+    /// The gRPC registrations that hubs in gRPC mode send their events to.
+    pub(crate) fn registrations(&self) -> &Registrations {
+        &self.grpc
     }
 
     /// Whether some handler of `hub` takes `event`.
@@ -73,17 +85,21 @@ impl Upstream {
         body: Bytes,
     ) -> Option<Result<UpstreamReply, UpstreamError>> {
         let handler = self.handler(&source.hub, &event)?;
-        let url = handler.url(&source.hub, event.event_name().unwrap_or_default());
-        let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
-        let result = call::post(
-            &self.client,
-            &url,
-            headers,
-            body,
-            self.timeout,
-            &call::RETRY_DELAYS,
-        )
-        .await;
+        let result = if handler.is_grpc() {
+            grpc::send(&self.grpc, source, &event, content_type, body, self.timeout).await
+        } else {
+            let url = handler.url(&source.hub, event.event_name().unwrap_or_default());
+            let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
+            call::post(
+                &self.client,
+                &url,
+                headers,
+                body,
+                self.timeout,
+                &call::RETRY_DELAYS,
+            )
+            .await
+        };
         match &result {
             Ok(reply) if event.is_blocking() => {
                 let state = reply
@@ -109,15 +125,19 @@ impl Upstream {
     /// Runs the handshake with every upstream of every hub, concurrently.
     pub(crate) async fn validate_all(&self) -> Vec<HandshakeReport> {
         let checks = self.config.hubs().flat_map(|hub| {
-            hub.event_handlers().iter().map(move |handler| {
-                handshake::run(
-                    &self.client,
-                    hub.name(),
-                    handler.url(hub.name(), "validate"),
-                    &self.origin,
-                    self.timeout,
-                )
-            })
+            // gRPC upstreams dial in; there is no URL to check.
+            hub.event_handlers()
+                .iter()
+                .filter(|handler| !handler.is_grpc())
+                .map(move |handler| {
+                    handshake::run(
+                        &self.client,
+                        hub.name(),
+                        handler.url(hub.name(), "validate"),
+                        &self.origin,
+                        self.timeout,
+                    )
+                })
         });
         futures_util::future::join_all(checks).await
     }
