@@ -85,10 +85,18 @@ impl Upstream {
         body: Bytes,
     ) -> Option<Result<UpstreamReply, UpstreamError>> {
         let handler = self.handler(&source.hub, &event)?;
+        let name = event.event_name().unwrap_or_default();
+        // Client frames are checked where they are read; this keeps any other way in from
+        // turning a name into a path step.
+        if !webpubsub_protocol::is_valid_event_name(name) {
+            return Some(Err(UpstreamError::InvalidEventName(
+                name.chars().take(64).collect(),
+            )));
+        }
         let result = if handler.is_grpc() {
             grpc::send(&self.grpc, source, &event, content_type, body, self.timeout).await
         } else {
-            let url = handler.url(&source.hub, event.event_name().unwrap_or_default());
+            let url = handler.url(&source.hub, name);
             let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
             call::post(
                 &self.client,
