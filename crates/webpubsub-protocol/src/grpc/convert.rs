@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::{ClientCertificate, ConnectRequest, StringList};
+use super::{ClientCertificate, ConnectRequest, DataType, Payload, StringList};
 use crate::cloudevents::{self, ConnectEventBody, MultiMap};
 
 /// `claims`, `query` or `headers` as the protobuf map carries them.
@@ -18,6 +18,30 @@ pub fn from_string_lists(map: HashMap<String, StringList>) -> MultiMap {
     map.into_iter()
         .map(|(key, list)| (key, list.values))
         .collect()
+}
+
+impl Payload {
+    /// Text data.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self::with(DataType::Text, text.into().into())
+    }
+
+    /// JSON data, already serialized.
+    pub fn json(json: impl Into<bytes::Bytes>) -> Self {
+        Self::with(DataType::Json, json.into())
+    }
+
+    /// Binary data.
+    pub fn binary(data: impl Into<bytes::Bytes>) -> Self {
+        Self::with(DataType::Binary, data.into())
+    }
+
+    fn with(data_type: DataType, content: bytes::Bytes) -> Self {
+        Self {
+            data_type: data_type.into(),
+            content,
+        }
+    }
 }
 
 impl ConnectRequest {
