@@ -78,14 +78,14 @@ async fn main() -> std::process::ExitCode {
     };
     // The one place the key is shown: the user asked for the connection string.
     println!("{}", emulator.connection_string());
+    for report in emulator.handshakes() {
+        println!("{report}");
+    }
     // gRPC shares the port (HTTP/2 without TLS).
     println!(
         "gRPC upstream: {} (webpubsub.upstream.v1.Upstream)",
         emulator.endpoint()
     );
-    for report in emulator.handshakes() {
-        println!("{report}");
-    }
     if let Err(error) = tokio::signal::ctrl_c().await {
         eprintln!("webpubsub-emulator: cannot wait for Ctrl-C: {error}");
     }
