@@ -7,6 +7,7 @@ use std::time::Duration;
 use webpubsub_protocol::AccessKey;
 
 use crate::HubSettings;
+use crate::trace::Trace;
 
 /// How long a dropped reliable connection waits for its client, as in the service (at least
 /// 30 s).
@@ -25,6 +26,8 @@ pub(crate) struct EmulatorConfig {
     allow_anonymous: bool,
     /// How long a reliable connection whose socket dropped waits for its client.
     pub(crate) recovery_window: Duration,
+    /// The live trace every part reports its traffic to.
+    pub(crate) trace: Trace,
 }
 
 impl EmulatorConfig {
@@ -44,6 +47,7 @@ impl EmulatorConfig {
             hubs,
             allow_anonymous,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
+            trace: Trace::default(),
         }
     }
 
