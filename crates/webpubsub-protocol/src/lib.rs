@@ -14,6 +14,7 @@ pub mod filter;
 pub mod frames;
 #[cfg(feature = "grpc")]
 pub mod grpc;
+mod header_text;
 mod hub_name;
 pub mod signature;
 pub mod state;
@@ -21,4 +22,8 @@ pub mod token;
 
 pub use access_key::AccessKey;
 pub use connection_string::{ConnectionString, ConnectionStringError};
+pub use header_text::{
+    EVENT_NAME_RULE, MAX_EVENT_NAME_LENGTH, MAX_USER_ID_LENGTH, USER_ID_RULE, is_valid_event_name,
+    is_valid_user_id,
+};
 pub use hub_name::{HUB_NAME_RULE, is_valid_hub_name};
