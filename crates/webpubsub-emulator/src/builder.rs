@@ -42,6 +42,7 @@ pub struct EmulatorBuilder {
     require_valid_upstreams: bool,
     upstream_timeout: Duration,
     recovery_window: Duration,
+    public_endpoint: Option<String>,
 }
 
 impl Default for EmulatorBuilder {
@@ -56,6 +57,7 @@ impl Default for EmulatorBuilder {
             require_valid_upstreams: false,
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
+            public_endpoint: None,
         }
     }
 }
@@ -128,6 +130,15 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The URL clients and SDKs use to reach the emulator through a reverse proxy, for example
+    /// `https://chat.example.com` (default none). Tokens are accepted when their audience names
+    /// the emulator's own address (`localhost` too, for a loopback address) or this endpoint;
+    /// the request's `Host` header, which the client chooses, never counts.
+    pub fn public_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.public_endpoint = Some(url.into());
+        self
+    }
+
     /// Checks the settings, binds the port, runs the abuse-protection handshake with every
     /// upstream and starts serving: [`bind`](Self::bind) then [`BoundEmulator::start`].
     ///
@@ -182,6 +193,11 @@ impl EmulatorBuilder {
         for hub in &self.hubs {
             validate_hub(hub)?;
         }
+        let public_endpoint = self
+            .public_endpoint
+            .as_deref()
+            .map(public_origin)
+            .transpose()?;
         let address = SocketAddr::new(self.ip, self.port);
         let listener = TcpListener::bind(address)
             .await
@@ -196,7 +212,8 @@ impl EmulatorBuilder {
         let endpoint = format!("http://{local}");
         let config = Arc::new(
             EmulatorConfig::new(endpoint, keys, self.hubs, self.allow_anonymous)
-                .with_recovery_window(self.recovery_window),
+                .with_recovery_window(self.recovery_window)
+                .with_public_endpoint(public_endpoint.as_deref()),
         );
         Ok(BoundEmulator {
             listener,
@@ -298,9 +315,52 @@ fn validate_hub(hub: &HubSettings) -> Result<(), StartError> {
     Ok(())
 }
 
+/// `scheme://host[:port]` of a public endpoint, which must be an http(s) URL without a path,
+/// query or fragment.
+fn public_origin(endpoint: &str) -> Result<String, StartError> {
+    let invalid = |reason: &str| StartError::InvalidPublicEndpoint {
+        endpoint: upstream::without_query(endpoint).to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = reqwest::Url::parse(endpoint).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid("it is not an http or https URL with a host"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it has a path, query or fragment"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_endpoint_is_an_http_origin() {
+        assert_eq!(
+            public_origin("https://Chat.Example.com/").unwrap(),
+            "https://chat.example.com"
+        );
+        assert_eq!(
+            public_origin("http://proxy:8443").unwrap(),
+            "http://proxy:8443"
+        );
+        for bad in [
+            "ftp://x",
+            "https://x/path",
+            "https://x/?code=1",
+            "not a url",
+        ] {
+            assert!(
+                matches!(
+                    public_origin(bad),
+                    Err(StartError::InvalidPublicEndpoint { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn upstream_templates_must_be_http_urls() {

@@ -35,6 +35,10 @@ struct Cli {
     /// Let clients connect without an access token.
     #[arg(long)]
     allow_anonymous: bool,
+    /// The URL clients use to reach the emulator through a reverse proxy: tokens whose
+    /// audience names it are accepted too (never the request's Host header).
+    #[arg(long, env = "WEBPUBSUB_EMULATOR_PUBLIC_ENDPOINT")]
+    public_endpoint: Option<String>,
 }
 
 fn parse_hub(value: &str) -> Result<(String, String), String> {
@@ -61,6 +65,9 @@ async fn main() -> std::process::ExitCode {
         .port(cli.port)
         .allow_anonymous(cli.allow_anonymous)
         .random_key(cli.random_key);
+    if let Some(endpoint) = cli.public_endpoint {
+        builder = builder.public_endpoint(endpoint);
+    }
     for key in cli.keys {
         builder = builder.key(key);
     }

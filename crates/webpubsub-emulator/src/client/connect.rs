@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode, header::HOST};
+use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use serde_json::Value;
 use webpubsub_protocol::USER_ID_RULE;
@@ -152,12 +152,13 @@ fn authenticate(
 ) -> Result<Option<ClientTokenClaims>, Refusal> {
     match auth::token_of(query, headers) {
         Some(token) => {
-            let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-            let authorities: Vec<&str> = std::iter::once(app.config.authority())
-                .chain(host)
-                .collect();
-            let claims = auth::verify(token, &app.config.keys, hub_name, &authorities)
-                .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))?;
+            let claims = auth::verify(
+                token,
+                &app.config.keys,
+                hub_name,
+                app.config.own_authorities(),
+            )
+            .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))?;
             match claims.sub.as_deref() {
                 Some(user_id) if !webpubsub_protocol::is_valid_user_id(user_id) => Err((
                     StatusCode::UNAUTHORIZED,
