@@ -88,6 +88,11 @@ async fn main() -> std::process::ExitCode {
     for report in emulator.handshakes() {
         println!("{report}");
     }
+    if emulator.local_addr().ip().is_loopback() {
+        println!("live trace: {}", emulator.trace_url());
+    } else {
+        println!("live trace: off (served only when listening on a loopback address)");
+    }
     // gRPC shares the port (HTTP/2 without TLS).
     println!(
         "gRPC upstream: {} (webpubsub.upstream.v1.Upstream)",

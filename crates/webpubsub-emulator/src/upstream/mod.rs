@@ -18,6 +18,7 @@ pub(crate) use event::EventSource;
 pub(crate) use grpc::{check_connect_ack, check_message_ack};
 pub use handshake::{HandshakeError, HandshakeReport};
 
+use crate::trace::{TraceKind, TraceRecord};
 use crate::{
     EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig, grpc::Registrations,
 };
@@ -93,10 +94,16 @@ impl Upstream {
                 name.chars().take(64).collect(),
             )));
         }
+        // The trace shows the gRPC transport as the URL `grpc:<hub>`.
+        let url = if handler.is_grpc() {
+            format!("grpc:{}", source.hub)
+        } else {
+            handler.url(&source.hub, name)
+        };
+        let started = std::time::Instant::now();
         let result = if handler.is_grpc() {
             grpc::send(&self.grpc, source, &event, content_type, body, self.timeout).await
         } else {
-            let url = handler.url(&source.hub, name);
             let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
             call::post(
                 &self.client,
@@ -108,6 +115,11 @@ impl Upstream {
             )
             .await
         };
+        self.config
+            .trace
+            .emit(TraceKind::Upstream, &source.hub, || {
+                traced_call(source, &event, &url, &result).latency(started.elapsed())
+            });
         match &result {
             Ok(reply) if event.is_blocking() => {
                 let state = reply
@@ -148,6 +160,25 @@ impl Upstream {
                 })
         });
         futures_util::future::join_all(checks).await
+    }
+}
+
+/// What the live trace says about one event call: the event, the connection, the URL without
+/// its query, and the status or the failure.
+fn traced_call(
+    source: &EventSource,
+    event: &EventType,
+    url: &str,
+    result: &Result<UpstreamReply, UpstreamError>,
+) -> TraceRecord {
+    let record = TraceRecord::new(event.ce_type())
+        .detail("connection_id", &source.connection_id)
+        .detail("url", without_query(url));
+    match result {
+        Ok(reply) => record.detail("status", reply.status.as_u16()),
+        Err(UpstreamError::Status { status, .. }) => record.detail("status", status.as_u16()),
+        // The error names the URL without its query too.
+        Err(error) => record.detail("error", error),
     }
 }
 
