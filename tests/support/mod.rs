@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod chaos_proxy;
+pub mod client;
 pub mod emulator;
 pub mod layer;
 pub mod node;
