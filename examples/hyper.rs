@@ -3,18 +3,18 @@
 //! Run with
 //!
 //! ```not_rust
-//! cargo run --example hyper
-//! PORT=3000 WebPubSubConnectionString="Endpoint=...;AccessKey=...;" cargo run --example hyper
+//! webpubsub-emulator --hub chat=http://127.0.0.1:3000/eventhandler     # on port 8080
+//! WEBPUBSUB_CONNECTION_STRING="$(the emulator's first line)" cargo run --example hyper
 //! ```
 //!
-//! then set the hub's event handler URL template to the printed URL (for the local emulator:
-//! `webpubsub-emulator --hub chat=http://127.0.0.1:8080/eventhandler`).
+//! The example listens on `PORT` (default 3000); on Azure, set the hub's event handler URL
+//! template to the printed URL.
 
 use std::{
     convert::Infallible,
     env,
-    error::Error,
     net::{Ipv4Addr, SocketAddr},
+    process::ExitCode,
 };
 
 use bytes::Bytes;
@@ -68,28 +68,59 @@ async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
     Ok(response)
 }
 
+/// The default port: not the emulator's (8080).
+const DEFAULT_PORT: u16 = 3000;
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
-    let port = env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8080);
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("hyper example: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `PORT`, or 3000 when unset (the emulator's default is 8080, so both can run at once).
+fn port() -> Result<u16, String> {
+    match env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|e| format!("invalid PORT {port:?}: {e} (expected a port number)")),
+        Err(_) => Ok(DEFAULT_PORT),
+    }
+}
+
+/// Serves until Ctrl-C; an error says what failed, with which value (never the key).
+async fn run() -> Result<(), String> {
+    let port = port()?;
     let mut layer = WebPubSubLayer::new(Greeter)
         .path("/eventhandler")
         .hub("chat");
-    match env::var("WebPubSubConnectionString") {
-        Ok(cs) => layer = layer.connection_string(&cs.parse::<ConnectionString>()?),
-        Err(_) => eprintln!("WebPubSubConnectionString is not set: signatures are NOT checked"),
+    match env::var("WEBPUBSUB_CONNECTION_STRING") {
+        Ok(cs) => layer = layer.connection_string(&connection_string(&cs)?),
+        Err(_) => eprintln!("WEBPUBSUB_CONNECTION_STRING is not set: signatures are NOT checked"),
     }
     // A tower service: the layer in front of the application.
     let service = layer.layer(service_fn(app));
 
-    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
-    let addr = listener.local_addr()?;
-    println!("event handler for hub \"chat\": http://{addr}/eventhandler");
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on {address} (set PORT to another port): {e}"))?;
+    println!("event handler for hub \"chat\": http://{address}/eventhandler");
     loop {
         let (stream, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors (EMFILE) or an aborted handshake: wait, keep serving.
+                    eprintln!("cannot accept a connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
         let service = service.clone();
@@ -106,4 +137,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
             }
         });
     }
+}
+
+/// Parses `WEBPUBSUB_CONNECTION_STRING` (its error never shows the key).
+fn connection_string(value: &str) -> Result<ConnectionString, String> {
+    value
+        .parse()
+        .map_err(|e| format!("invalid WEBPUBSUB_CONNECTION_STRING: {e}"))
 }

@@ -4,17 +4,18 @@
 //! Run with
 //!
 //! ```not_rust
-//! cargo run --example tower
-//! PORT=3000 RUST_LOG=debug WebPubSubConnectionString="Endpoint=...;AccessKey=...;" cargo run --example tower
+//! webpubsub-emulator --hub 'chat=http://127.0.0.1:3000/eventhandler/{event}'   # on port 8080
+//! RUST_LOG=debug WEBPUBSUB_CONNECTION_STRING="$(the emulator's first line)" cargo run --example tower
 //! ```
 //!
-//! then set the hub's event handler URL template to the printed URL.
+//! The example listens on `PORT` (default 3000); on Azure, set the hub's event handler URL
+//! template to the printed URL.
 
 use std::{
     convert::Infallible,
     env,
-    error::Error,
     net::{Ipv4Addr, SocketAddr},
+    process::ExitCode,
     time::Duration,
 };
 
@@ -45,18 +46,39 @@ async fn app(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
     Ok(response)
 }
 
+/// The default port: not the emulator's (8080).
+const DEFAULT_PORT: u16 = 3000;
+
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tower example: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `PORT`, or 3000 when unset (the emulator's default is 8080, so both can run at once).
+fn port() -> Result<u16, String> {
+    match env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|e| format!("invalid PORT {port:?}: {e} (expected a port number)")),
+        Err(_) => Ok(DEFAULT_PORT),
+    }
+}
+
+/// Serves until Ctrl-C; an error says what failed, with which value (never the key).
+async fn run() -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| EnvFilter::new("info,tower_http=debug")),
         )
         .init();
-    let port = env::var("PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(8080);
+    let port = port()?;
 
     // A handler made of closures: count each connection's messages in its connection state.
     let handler =
@@ -84,10 +106,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .hub("chat")
         // Keep the layer's own timeout inside the outer one so slow handlers get its 504.
         .handler_timeout(Duration::from_secs(5));
-    match env::var("WebPubSubConnectionString") {
-        Ok(cs) => events = events.connection_string(&cs.parse::<ConnectionString>()?),
+    match env::var("WEBPUBSUB_CONNECTION_STRING") {
+        Ok(cs) => events = events.connection_string(&connection_string(&cs)?),
         Err(_) => {
-            tracing::warn!("WebPubSubConnectionString is not set: signatures are NOT checked")
+            tracing::warn!("WEBPUBSUB_CONNECTION_STRING is not set: signatures are NOT checked")
         }
     }
 
@@ -100,12 +122,22 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .layer(events)
         .service_fn(app);
 
-    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
-    let addr = listener.local_addr()?;
-    println!("event handler for hub \"chat\": http://{addr}/eventhandler/{{event}}");
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let listener = TcpListener::bind(address)
+        .await
+        .map_err(|e| format!("cannot listen on {address} (set PORT to another port): {e}"))?;
+    println!("event handler for hub \"chat\": http://{address}/eventhandler/{{event}}");
     loop {
         let (stream, _) = tokio::select! {
-            accepted = listener.accept() => accepted?,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors (EMFILE) or an aborted handshake: wait, keep serving.
+                    eprintln!("cannot accept a connection: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
         let service = service.clone();
@@ -120,4 +152,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
             }
         });
     }
+}
+
+/// Parses `WEBPUBSUB_CONNECTION_STRING` (its error never shows the key).
+fn connection_string(value: &str) -> Result<ConnectionString, String> {
+    value
+        .parse()
+        .map_err(|e| format!("invalid WEBPUBSUB_CONNECTION_STRING: {e}"))
 }

@@ -13,21 +13,36 @@ use crate::{Emulator, HubSettings, StartError, app, upstream};
 /// How long one attempt of an upstream call may take by default.
 const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The access key an emulator uses when none is given: fixed and public, so the emulator's
+/// connection string stays the same across restarts (as Azurite's well-known key does).
+///
+/// It is a development key, not a secret: anyone who reads this page knows it. Give an emulator
+/// that others can reach its own key with [`EmulatorBuilder::key`], or a fresh one per start with
+/// [`EmulatorBuilder::random_key`].
+pub const DEVELOPMENT_KEY: &str = "webpubsub-emulator-dev-key-public-not-secret";
+
 /// Configures and starts an [`Emulator`]. Made by [`Emulator::builder`].
 ///
-/// Defaults: an ephemeral port on 127.0.0.1, one random access key, no hub settings (every hub
-/// accepts clients with a valid token and has no upstream), anonymous clients refused.
+/// Defaults: an ephemeral port on 127.0.0.1, the fixed [`DEVELOPMENT_KEY`], no hub settings
+/// (every hub accepts clients with a valid token and has no upstream), anonymous clients refused.
+///
+/// [`start`](Self::start) binds and serves at once. When the app that handles the hub's events
+/// needs the emulator's connection string (for its REST client) before it can serve,
+/// [`bind`](Self::bind) first: the [`BoundEmulator`] knows its connection string, and its
+/// [`start`](BoundEmulator::start) runs the upstream handshake once the app serves.
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct EmulatorBuilder {
     ip: IpAddr,
     port: u16,
     keys: Vec<AccessKey>,
+    random_key: bool,
     hubs: Vec<HubSettings>,
     allow_anonymous: bool,
     require_valid_upstreams: bool,
     upstream_timeout: Duration,
     recovery_window: Duration,
+    public_endpoint: Option<String>,
 }
 
 impl Default for EmulatorBuilder {
@@ -36,11 +51,13 @@ impl Default for EmulatorBuilder {
             ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 0,
             keys: Vec::new(),
+            random_key: false,
             hubs: Vec::new(),
             allow_anonymous: false,
             require_valid_upstreams: false,
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
+            public_endpoint: None,
         }
     }
 }
@@ -61,9 +78,17 @@ impl EmulatorBuilder {
 
     /// Adds an access key. The first key is the primary one (the one in the connection string);
     /// tokens signed with any key are accepted and upstream requests carry a signature per key.
-    /// Without a key, a random one is made at start.
+    /// Without a key, the emulator uses the [`DEVELOPMENT_KEY`] (or a random one, with
+    /// [`random_key`](Self::random_key)).
     pub fn key(mut self, key: impl Into<AccessKey>) -> Self {
         self.keys.push(key.into());
+        self
+    }
+
+    /// Whether, when no [`key`](Self::key) is given, the emulator makes a random 44-character
+    /// key at start instead of using the fixed [`DEVELOPMENT_KEY`] (default false).
+    pub fn random_key(mut self, random: bool) -> Self {
+        self.random_key = random;
         self
     }
 
@@ -105,24 +130,74 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The URL clients and SDKs use to reach the emulator through a reverse proxy, for example
+    /// `https://chat.example.com` (default none). Tokens are accepted when their audience names
+    /// the emulator's own address (`localhost` too, for a loopback address) or this endpoint;
+    /// the request's `Host` header, which the client chooses, never counts.
+    pub fn public_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.public_endpoint = Some(url.into());
+        self
+    }
+
     /// Checks the settings, binds the port, runs the abuse-protection handshake with every
-    /// upstream and starts serving.
+    /// upstream and starts serving: [`bind`](Self::bind) then [`BoundEmulator::start`].
     ///
     /// # Errors
     ///
     /// A [`StartError`] when a setting is invalid, the port cannot be bound, or (with
     /// [`require_valid_upstreams`](Self::require_valid_upstreams)) a handshake fails.
     pub async fn start(self) -> Result<Emulator, StartError> {
+        self.bind().await?.start().await
+    }
+
+    /// Checks the settings and binds the port, without serving yet: the [`BoundEmulator`]
+    /// knows its endpoint and connection string, so an in-process app can build its REST
+    /// client and start serving its event handler before the emulator calls it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), webpubsub_emulator::StartError> {
+    /// use webpubsub_emulator::{Emulator, HubSettings};
+    ///
+    /// let app = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    /// let upstream = format!("http://{}/eventhandler", app.local_addr().unwrap());
+    /// let bound = Emulator::builder()
+    ///     .hub(HubSettings::new("chat").upstream(upstream))
+    ///     .bind()
+    ///     .await?;
+    /// // Known before anything is served: hand it to the app's REST client.
+    /// let connection_string = bound.connection_string();
+    /// // ... build the app with it and serve it on `app` ...
+    /// # drop(app);
+    /// let emulator = bound.start().await?;
+    /// assert_eq!(emulator.connection_string(), connection_string);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A [`StartError`] when a setting is invalid or the port cannot be bound.
+    pub async fn bind(self) -> Result<BoundEmulator, StartError> {
         let mut keys = self.keys;
         if let Some(index) = keys.iter().position(|k| k.expose().is_empty()) {
             return Err(StartError::EmptyKey { index });
         }
         if keys.is_empty() {
-            keys.push(random_key());
+            keys.push(if self.random_key {
+                random_key()
+            } else {
+                AccessKey::new(DEVELOPMENT_KEY)
+            });
         }
         for hub in &self.hubs {
             validate_hub(hub)?;
         }
+        let public_endpoint = self
+            .public_endpoint
+            .as_deref()
+            .map(public_origin)
+            .transpose()?;
         let address = SocketAddr::new(self.ip, self.port);
         let listener = TcpListener::bind(address)
             .await
@@ -137,9 +212,65 @@ impl EmulatorBuilder {
         let endpoint = format!("http://{local}");
         let config = Arc::new(
             EmulatorConfig::new(endpoint, keys, self.hubs, self.allow_anonymous)
-                .with_recovery_window(self.recovery_window),
+                .with_recovery_window(self.recovery_window)
+                .with_public_endpoint(public_endpoint.as_deref()),
         );
-        let upstream = upstream::Upstream::new(config.clone(), self.upstream_timeout)?;
+        Ok(BoundEmulator {
+            listener,
+            local,
+            config,
+            require_valid_upstreams: self.require_valid_upstreams,
+            upstream_timeout: self.upstream_timeout,
+        })
+    }
+}
+
+/// An emulator whose port is bound but that serves nothing yet. Made by
+/// [`EmulatorBuilder::bind`]; [`start`](Self::start) makes it an [`Emulator`].
+///
+/// Until then, connections to its port wait in the listen queue.
+#[derive(Debug)]
+#[must_use = "a bound emulator serves nothing until it is started"]
+pub struct BoundEmulator {
+    listener: TcpListener,
+    local: SocketAddr,
+    config: Arc<EmulatorConfig>,
+    require_valid_upstreams: bool,
+    upstream_timeout: Duration,
+}
+
+impl BoundEmulator {
+    /// The endpoint, for example `http://127.0.0.1:8080` (no trailing slash).
+    pub fn endpoint(&self) -> &str {
+        &self.config.endpoint
+    }
+
+    /// The address the emulator listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// The connection string SDKs take, the same as the started [`Emulator`]'s.
+    ///
+    /// It holds the primary access key: treat it as a secret.
+    pub fn connection_string(&self) -> String {
+        self.config.connection_string()
+    }
+
+    /// The primary access key.
+    pub fn access_key(&self) -> &AccessKey {
+        self.config.primary_key()
+    }
+
+    /// Runs the abuse-protection handshake with every upstream and starts serving.
+    ///
+    /// # Errors
+    ///
+    /// A [`StartError`] when the upstream HTTP client cannot be built or (with
+    /// [`require_valid_upstreams`](EmulatorBuilder::require_valid_upstreams)) a handshake
+    /// fails.
+    pub async fn start(self) -> Result<Emulator, StartError> {
+        let upstream = upstream::Upstream::new(self.config.clone(), self.upstream_timeout)?;
         let handshakes = upstream.validate_all().await;
         if let Some(failed) = handshakes
             .iter()
@@ -147,7 +278,13 @@ impl EmulatorBuilder {
         {
             return Err(StartError::Handshake(failed.to_string()));
         }
-        Ok(app::serve(listener, local, config, upstream, handshakes))
+        Ok(app::serve(
+            self.listener,
+            self.local,
+            self.config,
+            upstream,
+            handshakes,
+        ))
     }
 }
 
@@ -178,9 +315,52 @@ fn validate_hub(hub: &HubSettings) -> Result<(), StartError> {
     Ok(())
 }
 
+/// `scheme://host[:port]` of a public endpoint, which must be an http(s) URL without a path,
+/// query or fragment.
+fn public_origin(endpoint: &str) -> Result<String, StartError> {
+    let invalid = |reason: &str| StartError::InvalidPublicEndpoint {
+        endpoint: upstream::without_query(endpoint).to_owned(),
+        reason: reason.to_owned(),
+    };
+    let url = reqwest::Url::parse(endpoint).map_err(|e| invalid(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(invalid("it is not an http or https URL with a host"));
+    }
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("it has a path, query or fragment"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_public_endpoint_is_an_http_origin() {
+        assert_eq!(
+            public_origin("https://Chat.Example.com/").unwrap(),
+            "https://chat.example.com"
+        );
+        assert_eq!(
+            public_origin("http://proxy:8443").unwrap(),
+            "http://proxy:8443"
+        );
+        for bad in [
+            "ftp://x",
+            "https://x/path",
+            "https://x/?code=1",
+            "not a url",
+        ] {
+            assert!(
+                matches!(
+                    public_origin(bad),
+                    Err(StartError::InvalidPublicEndpoint { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn upstream_templates_must_be_http_urls() {
@@ -193,6 +373,26 @@ mod tests {
         assert!(validate_hub(&bad).is_err());
         let good = HubSettings::new("h").upstream("http://127.0.0.1:1/{hub}/{event}");
         assert!(validate_hub(&good).is_ok());
+    }
+
+    #[tokio::test]
+    async fn the_default_key_is_the_development_key_unless_random_is_asked() {
+        let bound = EmulatorBuilder::default().bind().await.unwrap();
+        assert_eq!(bound.access_key().expose(), DEVELOPMENT_KEY);
+        let random = EmulatorBuilder::default()
+            .random_key(true)
+            .bind()
+            .await
+            .unwrap();
+        assert_ne!(random.access_key().expose(), DEVELOPMENT_KEY);
+        assert_eq!(random.access_key().expose().len(), 44);
+        let given = EmulatorBuilder::default()
+            .random_key(true)
+            .key("mine")
+            .bind()
+            .await
+            .unwrap();
+        assert_eq!(given.access_key().expose(), "mine");
     }
 
     #[test]

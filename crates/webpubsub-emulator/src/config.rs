@@ -25,6 +25,9 @@ pub(crate) struct EmulatorConfig {
     allow_anonymous: bool,
     /// How long a reliable connection whose socket dropped waits for its client.
     pub(crate) recovery_window: Duration,
+    /// The `host:port` forms that tokens may name as their audience's host: see
+    /// [`Self::own_authorities`].
+    own_authorities: Vec<String>,
 }
 
 impl EmulatorConfig {
@@ -38,13 +41,34 @@ impl EmulatorConfig {
             .into_iter()
             .map(|hub| (hub.name().to_ascii_lowercase(), hub))
             .collect();
+        let own_authorities = loopback_aliases(authority_of(&endpoint));
         Self {
             endpoint,
             keys,
             hubs,
             allow_anonymous,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
+            own_authorities,
         }
+    }
+
+    /// The same configuration, also answering to `public_endpoint` (the URL clients and SDKs
+    /// use through a reverse proxy): tokens naming it are accepted too.
+    pub(crate) fn with_public_endpoint(mut self, public_endpoint: Option<&str>) -> Self {
+        if let Some(endpoint) = public_endpoint {
+            let authority = authority_of(endpoint.trim_end_matches('/')).to_ascii_lowercase();
+            if !self.own_authorities.contains(&authority) {
+                self.own_authorities.push(authority);
+            }
+        }
+        self
+    }
+
+    /// The hosts (`host:port`, lower-case) a token's audience may name: the address the
+    /// emulator serves (a loopback address also as `localhost`) and the configured public
+    /// endpoint. Never the request's `Host`, which the client chooses.
+    pub(crate) fn own_authorities(&self) -> &[String] {
+        &self.own_authorities
     }
 
     /// The same configuration with another recovery window.
@@ -77,9 +101,7 @@ impl EmulatorConfig {
 
     /// The host and port clients address, for example `127.0.0.1:8080`.
     pub(crate) fn authority(&self) -> &str {
-        self.endpoint
-            .split_once("://")
-            .map_or(self.endpoint.as_str(), |(_, rest)| rest)
+        authority_of(&self.endpoint)
     }
 
     /// `Endpoint=…;AccessKey=…;Version=1.0;` with the primary key.
@@ -89,5 +111,53 @@ impl EmulatorConfig {
             self.endpoint,
             self.primary_key().expose()
         )
+    }
+}
+
+/// `host:port` of `http://host:port`.
+fn authority_of(endpoint: &str) -> &str {
+    endpoint
+        .split_once("://")
+        .map_or(endpoint, |(_, rest)| rest)
+}
+
+/// `authority`, and `localhost:PORT` when its host is a loopback address: the same socket
+/// under the name local tools use.
+fn loopback_aliases(authority: &str) -> Vec<String> {
+    let mut all = vec![authority.to_ascii_lowercase()];
+    let loopback = authority
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .filter(|a| a.ip().is_loopback());
+    if let Some(address) = loopback {
+        all.push(format!("localhost:{}", address.port()));
+    }
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(endpoint: &str) -> EmulatorConfig {
+        EmulatorConfig::new(endpoint.into(), vec![AccessKey::new("k")], [], false)
+    }
+
+    #[test]
+    fn own_authorities_are_the_address_its_loopback_name_and_the_public_endpoint() {
+        assert_eq!(
+            config("http://127.0.0.1:8080").own_authorities(),
+            ["127.0.0.1:8080", "localhost:8080"]
+        );
+        assert_eq!(
+            config("http://[::1]:81").own_authorities(),
+            ["[::1]:81", "localhost:81"]
+        );
+        assert_eq!(
+            config("http://192.168.1.5:8080")
+                .with_public_endpoint(Some("https://Chat.Example.com/"))
+                .own_authorities(),
+            ["192.168.1.5:8080", "chat.example.com"]
+        );
     }
 }

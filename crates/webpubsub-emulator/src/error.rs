@@ -34,6 +34,14 @@ pub enum StartError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The public endpoint is not an http(s) URL of a host without a path.
+    #[error("invalid public endpoint {endpoint:?}: {reason}")]
+    InvalidPublicEndpoint {
+        /// The endpoint as given, without its query.
+        endpoint: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An upstream refused the abuse-protection handshake and valid upstreams were required.
     #[error("upstream handshake failed: {0}")]
     Handshake(String),

@@ -31,6 +31,6 @@ pub fn authorize_rest(
     keys: &[AccessKey],
     own_authority: &str,
 ) -> Result<(), (u16, String)> {
-    crate::rest::auth::authorize(headers, uri, keys, own_authority)
+    crate::rest::auth::authorize(headers, uri, keys, &[own_authority])
         .map_err(|e| (e.status.as_u16(), e.message))
 }

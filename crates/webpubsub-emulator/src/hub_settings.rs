@@ -2,6 +2,15 @@
 
 use std::fmt;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// What a placeholder's value keeps unencoded: the unreserved characters of RFC 3986.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// A system event an event handler can subscribe to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -102,10 +111,49 @@ impl EventHandlerSettings {
     }
 
     /// The URL for `event` on `hub`. The hub is lower-cased, as the service does in `ce-hub`.
+    ///
+    /// Each placeholder's value is percent-encoded as one path segment (everything but
+    /// `A-Za-z0-9-._~`), so a value holding `/`, `?`, `#` or `&` cannot add path steps or
+    /// change the template's query. `.` and `..` stay path steps even encoded, so callers pass
+    /// only valid event names ([`is_valid_event_name`](webpubsub_protocol::is_valid_event_name)).
+    ///
+    /// ```
+    /// use webpubsub_emulator::EventHandlerSettings;
+    ///
+    /// let handler = EventHandlerSettings::new("http://127.0.0.1:3000/hook/{event}?code=secret");
+    /// assert_eq!(
+    ///     handler.url("chat", "a/b?code=x#"),
+    ///     "http://127.0.0.1:3000/hook/a%2Fb%3Fcode%3Dx%23?code=secret"
+    /// );
+    /// ```
     pub fn url(&self, hub: &str, event: &str) -> String {
-        self.url_template
-            .replace("{hub}", &hub.to_ascii_lowercase())
-            .replace("{event}", event)
+        let hub = hub.to_ascii_lowercase();
+        let mut url = String::with_capacity(self.url_template.len() + event.len());
+        let mut rest = self.url_template.as_str();
+        // One pass over the template: a value is never searched for placeholders itself.
+        while let Some(start) = rest.find('{') {
+            let (before, from_brace) = rest.split_at(start);
+            url.push_str(before);
+            let value = if from_brace.starts_with("{hub}") {
+                Some((hub.as_str(), "{hub}".len()))
+            } else if from_brace.starts_with("{event}") {
+                Some((event, "{event}".len()))
+            } else {
+                None
+            };
+            match value {
+                Some((value, length)) => {
+                    url.extend(utf8_percent_encode(value, PATH_SEGMENT));
+                    rest = &from_brace[length..];
+                }
+                None => {
+                    url.push('{');
+                    rest = &from_brace[1..];
+                }
+            }
+        }
+        url.push_str(rest);
+        url
     }
 }
 
@@ -209,6 +257,7 @@ impl HubSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn first_matching_handler_wins() {
@@ -229,6 +278,67 @@ mod tests {
                 .url_template(),
             "http://a/{event}"
         );
+    }
+
+    #[test]
+    fn placeholder_values_cannot_reshape_the_url() {
+        let h = EventHandlerSettings::new("http://127.0.0.1:3000/eventhandler/{event}?code=SECRET");
+        for (event, path) in [
+            ("../../admin/reset", "/eventhandler/..%2F..%2Fadmin%2Freset"),
+            (
+                "%2e%2e/%2e%2e/admin",
+                "/eventhandler/%252e%252e%2F%252e%252e%2Fadmin",
+            ),
+            ("x#", "/eventhandler/x%23"),
+            ("x?code=ATTACKER&", "/eventhandler/x%3Fcode%3DATTACKER%26"),
+            ("{hub}", "/eventhandler/%7Bhub%7D"),
+        ] {
+            let url = reqwest::Url::parse(&h.url("chat", event)).unwrap();
+            assert_eq!(
+                (url.path(), url.query(), url.fragment()),
+                (path, Some("code=SECRET"), None),
+                "{event:?}"
+            );
+        }
+        assert_eq!(
+            EventHandlerSettings::new("http://a/{hub}/{event}/{other}").url("Chat", "m"),
+            "http://a/chat/m/{other}"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn a_valid_event_name_is_one_path_segment_and_the_query_stays(
+            event in "\\PC{1,40}",
+            in_query in any::<bool>(),
+        ) {
+            prop_assume!(webpubsub_protocol::is_valid_event_name(&event));
+            let template = if in_query {
+                "http://127.0.0.1:3000/hook?event={event}&code=S%26T"
+            } else {
+                "http://127.0.0.1:3000/hook/{hub}/{event}?code=S%26T"
+            };
+            let url = reqwest::Url::parse(&EventHandlerSettings::new(template).url("Chat", &event))
+                .unwrap();
+            prop_assert_eq!(url.fragment(), None);
+            let decoded = |text: &str| {
+                percent_encoding::percent_decode_str(text).decode_utf8().unwrap().into_owned()
+            };
+            if in_query {
+                prop_assert_eq!(url.path(), "/hook");
+                let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+                prop_assert_eq!(
+                    pairs,
+                    vec![("event".to_owned(), event.clone()), ("code".to_owned(), "S&T".to_owned())]
+                );
+            } else {
+                let segments: Vec<&str> = url.path_segments().unwrap().collect();
+                prop_assert_eq!(segments.len(), 3);
+                prop_assert_eq!(segments[1], "chat");
+                prop_assert_eq!(decoded(segments[2]), event);
+                prop_assert_eq!(url.query(), Some("code=S%26T"));
+            }
+        }
     }
 
     #[test]

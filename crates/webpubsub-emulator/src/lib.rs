@@ -74,7 +74,7 @@ pub mod registry;
 mod rest;
 mod upstream;
 
-pub use builder::EmulatorBuilder;
+pub use builder::{BoundEmulator, DEVELOPMENT_KEY, EmulatorBuilder};
 pub use emulator::Emulator;
 pub use error::StartError;
 pub use hub_settings::{EventHandlerSettings, HubSettings, SystemEvent};

@@ -21,9 +21,13 @@ struct Cli {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     ip: IpAddr,
-    /// An access key (repeatable; the first is the primary key). Random when not given.
+    /// An access key (repeatable; the first is the primary key). Without one, the fixed public
+    /// development key (the same at every start), or a random one with --random-key.
     #[arg(long = "key", env = "WEBPUBSUB_EMULATOR_KEY", hide_env_values = true)]
     keys: Vec<String>,
+    /// Without --key, make a random key at start instead of using the development key.
+    #[arg(long, conflicts_with = "keys")]
+    random_key: bool,
     /// A hub and its event handler, `NAME=URL_TEMPLATE` (repeatable); the template may hold
     /// `{hub}` and `{event}`. The handler takes every event.
     #[arg(long = "hub", value_parser = parse_hub)]
@@ -31,6 +35,10 @@ struct Cli {
     /// Let clients connect without an access token.
     #[arg(long)]
     allow_anonymous: bool,
+    /// The URL clients use to reach the emulator through a reverse proxy: tokens whose
+    /// audience names it are accepted too (never the request's Host header).
+    #[arg(long, env = "WEBPUBSUB_EMULATOR_PUBLIC_ENDPOINT")]
+    public_endpoint: Option<String>,
 }
 
 fn parse_hub(value: &str) -> Result<(String, String), String> {
@@ -55,7 +63,11 @@ async fn main() -> std::process::ExitCode {
     let mut builder = Emulator::builder()
         .ip(cli.ip)
         .port(cli.port)
-        .allow_anonymous(cli.allow_anonymous);
+        .allow_anonymous(cli.allow_anonymous)
+        .random_key(cli.random_key);
+    if let Some(endpoint) = cli.public_endpoint {
+        builder = builder.public_endpoint(endpoint);
+    }
     for key in cli.keys {
         builder = builder.key(key);
     }

@@ -7,8 +7,8 @@
 //!   an `error` message rather than an error status, because the service drops a connection whose
 //!   user event fails.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
@@ -28,29 +28,18 @@ pub(crate) const ROOM_STATE: &str = "room";
 #[derive(Debug, Clone)]
 pub(crate) struct ChatHandler {
     store: Arc<ChatStore>,
-    hub: Arc<OnceLock<Hub>>,
+    hub: Hub,
     closing: Arc<AtomicBool>,
 }
 
 impl ChatHandler {
-    /// `hub` is set once the service is reachable (no client can connect before that);
-    /// `closing` is set when the app shuts down.
-    pub(crate) fn new(
-        store: Arc<ChatStore>,
-        hub: Arc<OnceLock<Hub>>,
-        closing: Arc<AtomicBool>,
-    ) -> Self {
+    /// `hub` reaches the service; `closing` is set when the app shuts down.
+    pub(crate) fn new(store: Arc<ChatStore>, hub: Hub, closing: Arc<AtomicBool>) -> Self {
         Self {
             store,
             hub,
             closing,
         }
-    }
-
-    fn hub(&self) -> Result<&Hub, String> {
-        self.hub
-            .get()
-            .ok_or_else(|| "the chat is still starting".to_owned())
     }
 
     async fn announce(&self, event: PresenceEvent, user: &str) {
@@ -64,11 +53,7 @@ impl ChatHandler {
             user: user.to_owned(),
             users: self.store.users(),
         };
-        let sent = match self.hub() {
-            Ok(hub) => hub.broadcast(&message).await.map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = sent {
+        if let Err(e) = self.hub.broadcast(&message).await {
             tracing::warn!(%user, ?event, "cannot announce presence: {e}");
         }
     }
@@ -79,7 +64,7 @@ impl ChatHandler {
         connection_id: &str,
         command: Command,
     ) -> Result<Answer, String> {
-        let hub = self.hub()?;
+        let hub = &self.hub;
         match command {
             Command::Join { room } => {
                 // Group first, snapshot second: a message posted in between reaches the page

@@ -13,17 +13,17 @@ mod web;
 use std::fmt;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use webpubsub::ConnectionString;
 use webpubsub::emulator::{Emulator, HubSettings};
 use webpubsub::handler::WebPubSubLayer;
 use webpubsub::rest::WebPubSubServiceClient;
-use webpubsub::{AccessKey, ConnectionString};
 
 use handler::ChatHandler;
 use hub::Hub;
@@ -114,65 +114,54 @@ impl ChatServer {
     /// when `config.service` says so).
     pub(crate) async fn start(listener: TcpListener, config: Config) -> Result<Self, ChatError> {
         let address = listener.local_addr().map_err(ChatError::Listener)?;
-        let store = Arc::new(ChatStore::new());
-        let hub_cell = Arc::new(OnceLock::new());
-        let closing = Arc::new(AtomicBool::new(false));
-
-        let handler = ChatHandler::new(store, hub_cell.clone(), closing.clone());
-        let layer = WebPubSubLayer::new(handler)
-            .path(EVENT_HANDLER_PATH)
-            .hub(config.hub.as_str());
-        // The layer accepts only events signed with the service's key.
-        let (layer, connection_string, key) = match &config.service {
-            Service::ConnectionString(cs) => {
-                let parsed: ConnectionString = cs.parse().map_err(ChatError::ConnectionString)?;
-                (layer.connection_string(&parsed), Some(cs.clone()), None)
-            }
+        // The emulator binds first, so its connection string is known before the app serves;
+        // it calls the app (the abuse-protection handshake) only once started, below.
+        let (emulator, connection_string) = match config.service {
+            Service::ConnectionString(cs) => (None, cs),
             Service::Emulator => {
-                let key = random_key();
-                (layer.access_key(key.clone()), None, Some(key))
+                let upstream = format!("http://{address}{EVENT_HANDLER_PATH}");
+                let bound = Emulator::builder()
+                    .hub(HubSettings::new(config.hub.as_str()).upstream(upstream))
+                    .bind()
+                    .await
+                    .map_err(ChatError::Emulator)?;
+                let cs = bound.connection_string();
+                (Some(bound), cs)
             }
         };
+        let parsed: ConnectionString = connection_string
+            .parse()
+            .map_err(ChatError::ConnectionString)?;
+        let client =
+            WebPubSubServiceClient::from_connection_string(&connection_string, &config.hub)
+                .map_err(ChatError::Rest)?;
+        let hub = Hub::new(client);
 
-        let router = web::routes(hub_cell.clone()).layer(layer);
+        let store = Arc::new(ChatStore::new());
+        let closing = Arc::new(AtomicBool::new(false));
+        let handler = ChatHandler::new(store, hub.clone(), closing.clone());
+        // The layer accepts only events signed with the service's key.
+        let layer = WebPubSubLayer::new(handler)
+            .path(EVENT_HANDLER_PATH)
+            .hub(config.hub.as_str())
+            .connection_string(&parsed);
+        let router = web::routes(hub.clone()).layer(layer);
         let (stop, mut stopped) = watch::channel(false);
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         });
-        // Serve before the emulator starts: it checks the event handler (abuse protection) first.
         let server = tokio::spawn(serve.into_future());
 
-        let (emulator, connection_string) = match (connection_string, key) {
-            (Some(cs), _) => (None, cs),
-            (None, key) => {
-                let upstream = format!("http://{address}{EVENT_HANDLER_PATH}");
-                let mut builder = Emulator::builder()
-                    .hub(HubSettings::new(config.hub.as_str()).upstream(upstream));
-                if let Some(key) = key {
-                    builder = builder.key(key);
-                }
-                match builder.start().await {
-                    Ok(emulator) => {
-                        let cs = emulator.connection_string();
-                        (Some(emulator), cs)
-                    }
-                    Err(e) => {
-                        stop.send_replace(true);
-                        return Err(ChatError::Emulator(e));
-                    }
-                }
-            }
-        };
-        let client =
-            match WebPubSubServiceClient::from_connection_string(&connection_string, &config.hub) {
-                Ok(client) => client,
+        let emulator = match emulator {
+            None => None,
+            Some(bound) => match bound.start().await {
+                Ok(emulator) => Some(emulator),
                 Err(e) => {
                     stop.send_replace(true);
-                    return Err(ChatError::Rest(e));
+                    return Err(ChatError::Emulator(e));
                 }
-            };
-        let hub = Hub::new(client);
-        hub_cell.set(hub.clone()).expect("set once, here");
+            },
+        };
         Ok(Self {
             address,
             closing,
@@ -212,13 +201,4 @@ impl ChatServer {
             Err(_) => tracing::warn!("open requests did not finish within {SHUTDOWN_GRACE:?}"),
         }
     }
-}
-
-/// A fresh 44-character key for the emulator, shared with the layer so it checks signatures.
-fn random_key() -> AccessKey {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let key: String = (0..44)
-        .map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())]))
-        .collect();
-    AccessKey::new(key)
 }

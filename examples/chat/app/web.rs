@@ -1,7 +1,5 @@
 //! The page (embedded in the binary, so `cargo run` needs nothing else) and `/negotiate`.
 
-use std::sync::{Arc, OnceLock};
-
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
@@ -17,9 +15,8 @@ const INDEX_HTML: &str = include_str!("../static/index.html");
 const CHAT_JS: &str = include_str!("../static/chat.js");
 const CHAT_CSS: &str = include_str!("../static/chat.css");
 
-/// The routes of the page and `/negotiate`. `hub` is set once the service is reachable (the
-/// emulator starts after the app serves, because it checks the event handler as it starts).
-pub(crate) fn routes(hub: Arc<OnceLock<Hub>>) -> axum::Router {
+/// The routes of the page and `/negotiate`.
+pub(crate) fn routes(hub: Hub) -> axum::Router {
     axum::Router::new()
         .route(
             "/",
@@ -56,7 +53,7 @@ struct NegotiateQuery {
 /// `GET /negotiate?user=NAME` → `{"url": "ws://…/client/hubs/chat?access_token=…"}`, or a 4xx/5xx
 /// with `{"error": "…"}`.
 async fn negotiate(
-    State(hub): State<Arc<OnceLock<Hub>>>,
+    State(hub): State<Hub>,
     query: Result<Query<NegotiateQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let user = match query {
@@ -72,12 +69,6 @@ async fn negotiate(
     let user = match user_name(&user) {
         Ok(user) => user,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
-    };
-    let Some(hub) = hub.get() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the chat is still starting; try again in a moment".into(),
-        );
     };
     match hub.client_url(&user).await {
         Ok(url) => Json(json!({ "url": url })).into_response(),

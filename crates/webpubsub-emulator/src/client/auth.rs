@@ -50,7 +50,7 @@ pub(crate) fn verify(
     token: &str,
     keys: &[AccessKey],
     hub: &str,
-    authorities: &[&str],
+    authorities: &[impl AsRef<str>],
 ) -> Result<ClientTokenClaims, TokenError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.algorithms = vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
@@ -89,7 +89,7 @@ pub(crate) fn verify(
     let matches = authorities.iter().any(|authority| {
         same_audience(
             &audience,
-            &format!("http://{}/{path}", authority.to_ascii_lowercase()),
+            &format!("http://{}/{path}", authority.as_ref().to_ascii_lowercase()),
         )
     });
     if matches {
@@ -99,7 +99,7 @@ pub(crate) fn verify(
             audience: claims.aud,
             expected: format!(
                 "http://{}/{path}",
-                authorities.first().copied().unwrap_or_default()
+                authorities.first().map_or("", AsRef::as_ref)
             ),
         })
     }

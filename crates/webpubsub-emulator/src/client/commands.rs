@@ -120,6 +120,9 @@ pub(super) fn apply(frame: ClientFrame, from: &Sender<'_>, acks: &mut AckLog) ->
             ack_id,
             data,
         } => {
+            if let Err(error) = event_name(&event) {
+                return ack_if(ack_id, Err(error));
+            }
             let (content_type, body) = content_type_of(data);
             Effect::Event(Job::User {
                 name: event,
@@ -133,6 +136,13 @@ pub(super) fn apply(frame: ClientFrame, from: &Sender<'_>, acks: &mut AckLog) ->
             event,
             data,
         } => {
+            if let Err(error) = event_name(&event) {
+                return Effect::Reply(ServerFrame::InvokeResponse {
+                    invocation_id,
+                    data: None,
+                    error: Some(error),
+                });
+            }
             let (content_type, body) =
                 data.map_or(("application/octet-stream", Bytes::new()), content_type_of);
             Effect::Event(Job::User {
@@ -168,6 +178,19 @@ fn permitted(
     } else {
         Err(AckError::forbidden(format!(
             "The client has no permission to {action} '{group}'."
+        )))
+    }
+}
+
+/// Whether `name` may go upstream as an event name (it becomes a header and a URL segment).
+fn event_name(name: &str) -> Result<(), AckError> {
+    if webpubsub_protocol::is_valid_event_name(name) {
+        Ok(())
+    } else {
+        Err(AckError::bad_request(format!(
+            "invalid event name {:?}: {}",
+            name.chars().take(64).collect::<String>(),
+            webpubsub_protocol::EVENT_NAME_RULE
         )))
     }
 }

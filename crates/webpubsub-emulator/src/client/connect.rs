@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode, header::HOST};
+use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use serde_json::Value;
+use webpubsub_protocol::USER_ID_RULE;
 use webpubsub_protocol::cloudevents::{ConnectEventBody, ConnectResponseBody, EventType, MultiMap};
 use webpubsub_protocol::token::ClientTokenClaims;
 
@@ -151,13 +152,23 @@ fn authenticate(
 ) -> Result<Option<ClientTokenClaims>, Refusal> {
     match auth::token_of(query, headers) {
         Some(token) => {
-            let host = headers.get(HOST).and_then(|h| h.to_str().ok());
-            let authorities: Vec<&str> = std::iter::once(app.config.authority())
-                .chain(host)
-                .collect();
-            auth::verify(token, &app.config.keys, hub_name, &authorities)
-                .map(Some)
-                .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))
+            let claims = auth::verify(
+                token,
+                &app.config.keys,
+                hub_name,
+                app.config.own_authorities(),
+            )
+            .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))?;
+            match claims.sub.as_deref() {
+                Some(user_id) if !webpubsub_protocol::is_valid_user_id(user_id) => Err((
+                    StatusCode::UNAUTHORIZED,
+                    format!(
+                        "the access token's sub is not a valid user id: {}",
+                        USER_ID_RULE
+                    ),
+                )),
+                _ => Ok(Some(claims)),
+            }
         }
         None if app.config.allows_anonymous(hub_name) => Ok(None),
         None => Err((
@@ -220,11 +231,7 @@ async fn ask_upstream(
     match reply {
         None => Ok(None),
         Some(Ok(reply)) if reply.body.is_empty() => Ok(None),
-        Some(Ok(reply)) => serde_json::from_slice(&reply.body).map(Some).map_err(|e| {
-            internal(format!(
-                "the upstream's connect answer is not valid JSON: {e}"
-            ))
-        }),
+        Some(Ok(reply)) => connect_answer(&reply.body).map(Some).map_err(internal),
         Some(Err(UpstreamError::Status { status, body, .. })) => {
             let text = String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned();
             let reason = if text.is_empty() {
@@ -237,6 +244,43 @@ async fn ask_upstream(
         Some(Err(error)) => Err(internal(format!("the connect event failed: {error}"))),
     }
 }
+
+/// The upstream's `connect` answer: a JSON object whose user id, groups and roles are valid as
+/// REST input would have to be. Anything else fails the connect, as in the layer.
+fn connect_answer(body: &[u8]) -> Result<ConnectResponseBody, String> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| format!("the upstream's connect answer is not valid JSON: {e}"))?;
+    if !value.is_object() {
+        // serde would read `["mallory"]` as a struct's fields in order.
+        return Err("the upstream's connect answer is not a JSON object".into());
+    }
+    let answer: ConnectResponseBody = serde_json::from_value(value)
+        .map_err(|e| format!("the upstream's connect answer is malformed: {e}"))?;
+    if let Some(user_id) = answer.user_id.as_deref()
+        && !webpubsub_protocol::is_valid_user_id(user_id)
+    {
+        return Err(format!(
+            "the upstream's connect answer has an invalid userId: {USER_ID_RULE}"
+        ));
+    }
+    for group in answer.groups.iter().flatten() {
+        crate::registry::validate_group(group)
+            .map_err(|e| format!("the upstream's connect answer has an {e}"))?;
+    }
+    for role in answer.roles.iter().flatten() {
+        if role.is_empty() || role.len() > MAX_ROLE_LENGTH || role.chars().any(char::is_control) {
+            return Err(format!(
+                "the upstream's connect answer has an invalid role {:?}: a role has 1 to {MAX_ROLE_LENGTH} bytes and no control characters",
+                role.chars().take(64).collect::<String>()
+            ));
+        }
+    }
+    Ok(answer)
+}
+
+/// The longest role a `connect` answer may give: `webpubsub.sendToGroup.` and a group name of
+/// the longest kind.
+const MAX_ROLE_LENGTH: usize = 64 + 4 * crate::registry::MAX_GROUP_NAME_LENGTH;
 
 fn internal(reason: String) -> Refusal {
     tracing::warn!(reason, "client connection failed");

@@ -3,8 +3,9 @@
 //!
 //! SDKs disagree on the audience (the exact URL with its query, or without it, and with the
 //! scheme of the endpoint they were given), so, like the service, the emulator accepts the URL
-//! with or without the query and ignores the scheme. The host is the request's `Host` or the
-//! emulator's own endpoint (`localhost` and `127.0.0.1` are different hosts).
+//! with or without the query and ignores the scheme. The host is one of the emulator's own
+//! (its address, `localhost` for a loopback address, the configured public endpoint), never the
+//! request's `Host`: a token minted for another endpoint that shares the key is refused.
 
 use axum::http::{HeaderMap, Uri, header};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
@@ -20,30 +21,25 @@ pub(crate) fn authorize(
     headers: &HeaderMap,
     uri: &Uri,
     keys: &[AccessKey],
-    own_authority: &str,
+    own_authorities: &[impl AsRef<str>],
 ) -> Result<(), ApiError> {
     let token = bearer_token(headers)?;
     let claims = verify_signature(token, keys)?;
     let path = uri.path();
     let path_and_query = uri.path_and_query().map_or(path, |pq| pq.as_str());
-    let request_host = headers
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok());
-    let accepted = [request_host, Some(own_authority)]
-        .into_iter()
-        .flatten()
-        .any(|host| {
-            [path_and_query, path]
-                .iter()
-                .any(|target| same_audience(&claims.aud, &format!("http://{host}{target}")))
-        });
+    let own = || own_authorities.iter().map(AsRef::as_ref);
+    let accepted = own().any(|host| {
+        [path_and_query, path]
+            .iter()
+            .any(|target| same_audience(&claims.aud, &format!("http://{host}{target}")))
+    });
     if accepted {
         Ok(())
     } else {
         Err(ApiError::unauthorized(format!(
             "the access token's audience {:?} is not the request URL (http(s)://{}{path_and_query}, with or without the query)",
             claims.aud,
-            request_host.unwrap_or(own_authority),
+            own().next().unwrap_or_default(),
         )))
     }
 }
@@ -144,7 +140,7 @@ mod tests {
             &headers,
             &uri,
             &[AccessKey::new("other"), AccessKey::new(KEY)],
-            "localhost:8080",
+            &["127.0.0.1:8080", "localhost:8080"],
         )
     }
 
@@ -158,6 +154,24 @@ mod tests {
         ] {
             check(&token(aud, now() + 60, KEY), url).unwrap_or_else(|e| panic!("{aud}: {e:?}"));
         }
+    }
+
+    #[test]
+    fn the_host_header_is_not_an_audience() {
+        let uri: Uri = "/api/hubs/h/:send".parse().unwrap();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("other.example:9999"));
+        let aud = "http://other.example:9999/api/hubs/h/:send";
+        headers.insert(
+            header::AUTHORIZATION,
+            format!("Bearer {}", token(aud, now() + 60, KEY))
+                .parse()
+                .unwrap(),
+        );
+        let error =
+            authorize(&headers, &uri, &[AccessKey::new(KEY)], &["127.0.0.1:8080"]).unwrap_err();
+        assert_eq!(error.status, 401);
+        assert!(error.message.contains("audience"), "{}", error.message);
     }
 
     #[test]
@@ -196,7 +210,7 @@ mod tests {
             &HeaderMap::new(),
             &url.parse().unwrap(),
             &[AccessKey::new(KEY)],
-            "h",
+            &["h"],
         );
         assert!(missing.unwrap_err().message.contains("missing"));
     }

@@ -64,7 +64,7 @@ async fn serve(state: &RestState, request: Request) -> Result<Response, ApiError
         &parts.headers,
         &parts.uri,
         &state.config.keys,
-        state.config.authority(),
+        state.config.own_authorities(),
     )?;
     let query = Query::parse(parts.uri.query())?;
     query.require_api_version()?;

@@ -373,6 +373,12 @@ impl Call<'_> {
             .with_roles(self.query.all("role"))
             .with_groups(groups);
         if let Some(user) = self.query.get("userId") {
+            if !webpubsub_protocol::is_valid_user_id(user) {
+                return Err(ApiError::bad_request(format!(
+                    "invalid userId: {}",
+                    webpubsub_protocol::USER_ID_RULE
+                )));
+            }
             claims = claims.with_user(user);
         }
         let key = EncodingKey::from_secret(self.state.config.primary_key().as_bytes());

@@ -46,6 +46,9 @@ pub(crate) enum UpstreamError {
         headers: HeaderMap,
         body: Bytes,
     },
+    /// An event name that cannot go into a URL or a header; nothing was sent.
+    #[error("invalid event name {0:?}: {rule}", rule = webpubsub_protocol::EVENT_NAME_RULE)]
+    InvalidEventName(String),
     /// An answer over [`MAX_RESPONSE_BYTES`].
     #[error("upstream {url} answered with more than {MAX_RESPONSE_BYTES} bytes")]
     TooLarge { url: String },

@@ -84,9 +84,9 @@ impl EventSource {
         let id = self.next_event_id.fetch_add(1, Ordering::Relaxed);
         let mut headers = HeaderMap::new();
         let mut put = |name: http::HeaderName, value: &str| {
-            // Values come from validated names and ids; one that still is not a valid header
-            // value is left out rather than sent mangled.
-            match HeaderValue::from_str(value) {
+            // Names and ids are validated where they enter (no control characters), so their
+            // UTF-8 bytes are header values; one that still is not is left out, not mangled.
+            match HeaderValue::from_bytes(value.as_bytes()) {
                 Ok(value) => {
                     headers.insert(name, value);
                 }
@@ -129,6 +129,21 @@ impl EventSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn valid_names_and_ids_arrive_whole(event in "\\PC{1,40}", user in "\\PC{1,40}") {
+            prop_assume!(webpubsub_protocol::is_valid_event_name(&event));
+            prop_assume!(webpubsub_protocol::is_valid_user_id(&user));
+            let source = EventSource::new("chat", "c1".into(), Some(user.clone()), None, None);
+            let h = source.headers(&EventType::User(event.clone()), "text/plain", &[AccessKey::new("k")], "o");
+            let text = |name: &str| std::str::from_utf8(h[name].as_bytes()).map(str::to_owned);
+            prop_assert_eq!(text("ce-eventName"), Ok(event.clone()));
+            prop_assert_eq!(text("ce-userId"), Ok(user));
+            prop_assert_eq!(text("ce-type"), Ok(format!("azure.webpubsub.user.{event}")));
+        }
+    }
 
     #[test]
     fn headers_carry_every_attribute_and_a_signature_per_key() {

@@ -73,7 +73,15 @@ impl Upstream {
         body: Bytes,
     ) -> Option<Result<UpstreamReply, UpstreamError>> {
         let handler = self.handler(&source.hub, &event)?;
-        let url = handler.url(&source.hub, event.event_name().unwrap_or_default());
+        let name = event.event_name().unwrap_or_default();
+        // Client frames are checked where they are read; this keeps any other way in from
+        // turning a name into a path step.
+        if !webpubsub_protocol::is_valid_event_name(name) {
+            return Some(Err(UpstreamError::InvalidEventName(
+                name.chars().take(64).collect(),
+            )));
+        }
+        let url = handler.url(&source.hub, name);
         let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
         let result = call::post(
             &self.client,
