@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests. Each test binary uses a part of them.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
 pub mod chaos_proxy;
 pub mod client;
 pub mod emulator;
