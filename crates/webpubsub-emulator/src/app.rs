@@ -74,14 +74,17 @@ fn router(state: AppState) -> Router {
         config: state.config.clone(),
         shutdown: state.shutdown.clone(),
     });
+    let grpc = crate::grpc::router(state.clone());
     client::routes()
+        .merge(crate::trace::routes())
         .with_state(state)
         .merge(rest)
         .merge(tunnel)
+        .merge(grpc)
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
-                "no such endpoint: the emulator serves /client/hubs/{hub}, /server/tunnel and /api/...",
+                "no such endpoint: the emulator serves /client/hubs/{hub}, /server/tunnel, /api/... and /trace",
             )
         })
 }

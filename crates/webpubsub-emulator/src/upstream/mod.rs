@@ -3,6 +3,7 @@
 
 mod call;
 mod event;
+mod grpc;
 mod handshake;
 mod time;
 mod tunnel;
@@ -15,10 +16,13 @@ use webpubsub_protocol::cloudevents::EventType;
 
 pub(crate) use call::{MAX_RESPONSE_BYTES, UpstreamError, UpstreamReply};
 pub(crate) use event::EventSource;
+pub(crate) use grpc::{check_connect_ack, check_message_ack};
 pub use handshake::{HandshakeError, HandshakeReport};
 
+use crate::trace::{TraceKind, TraceRecord};
 use crate::{
-    EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig, tunnel::Tunnels,
+    EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig, grpc::Registrations,
+    tunnel::Tunnels,
 };
 
 /// The upstream caller of a running emulator. Cheap to clone.
@@ -30,6 +34,8 @@ pub(crate) struct Upstream {
     timeout: Duration,
     /// What the emulator sends in `WebHook-Request-Origin`: its host name, as the service does.
     origin: Arc<str>,
+    /// The apps registered over gRPC, for hubs in gRPC mode.
+    grpc: Registrations,
     /// The open tunnel connections, which take the events of `tunnel:///path` handlers.
     tunnels: Tunnels,
 }
@@ -49,8 +55,14 @@ impl Upstream {
             config,
             timeout,
             origin,
+            grpc: Registrations::default(),
             tunnels: Tunnels::default(),
         })
+    }
+
+    /// The gRPC registrations that hubs in gRPC mode send their events to.
+    pub(crate) fn registrations(&self) -> &Registrations {
+        &self.grpc
     }
 
     /// The open tunnel connections.
@@ -92,33 +104,48 @@ impl Upstream {
                 name.chars().take(64).collect(),
             )));
         }
-        let url = handler.url(&source.hub, name);
-        let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
-        let result = match handler.tunnel_path(&url) {
-            Some(path) => {
-                tunnel::post(
-                    &self.tunnels,
-                    &source.hub,
-                    path,
-                    &headers,
-                    body,
-                    self.timeout,
-                    &call::RETRY_DELAYS,
-                )
-                .await
-            }
-            None => {
-                call::post(
-                    &self.client,
-                    &url,
-                    headers,
-                    body,
-                    self.timeout,
-                    &call::RETRY_DELAYS,
-                )
-                .await
+        // The trace shows the gRPC transport as the URL `grpc:<hub>`.
+        let url = if handler.is_grpc() {
+            format!("grpc:{}", source.hub)
+        } else {
+            handler.url(&source.hub, name)
+        };
+        let started = std::time::Instant::now();
+        let result = if handler.is_grpc() {
+            grpc::send(&self.grpc, source, &event, content_type, body, self.timeout).await
+        } else {
+            let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
+            match handler.tunnel_path(&url) {
+                Some(path) => {
+                    tunnel::post(
+                        &self.tunnels,
+                        &source.hub,
+                        path,
+                        &headers,
+                        body,
+                        self.timeout,
+                        &call::RETRY_DELAYS,
+                    )
+                    .await
+                }
+                None => {
+                    call::post(
+                        &self.client,
+                        &url,
+                        headers,
+                        body,
+                        self.timeout,
+                        &call::RETRY_DELAYS,
+                    )
+                    .await
+                }
             }
         };
+        self.config
+            .trace
+            .emit(TraceKind::Upstream, &source.hub, || {
+                traced_call(source, &event, &url, &result).latency(started.elapsed())
+            });
         match &result {
             Ok(reply) if event.is_blocking() => {
                 let state = reply
@@ -144,10 +171,10 @@ impl Upstream {
     /// Runs the handshake with every upstream of every hub, concurrently.
     pub(crate) async fn validate_all(&self) -> Vec<HandshakeReport> {
         let checks = self.config.hubs().flat_map(|hub| {
-            // A tunnel has no URL to check: the app proves itself when it dials in.
+            // gRPC upstreams and tunnels dial in; there is no URL to check.
             hub.event_handlers()
                 .iter()
-                .filter(|handler| !handler.is_tunnel())
+                .filter(|handler| !handler.is_grpc() && !handler.is_tunnel())
                 .map(move |handler| {
                     handshake::run(
                         &self.client,
@@ -159,6 +186,25 @@ impl Upstream {
                 })
         });
         futures_util::future::join_all(checks).await
+    }
+}
+
+/// What the live trace says about one event call: the event, the connection, the URL without
+/// its query, and the status or the failure.
+fn traced_call(
+    source: &EventSource,
+    event: &EventType,
+    url: &str,
+    result: &Result<UpstreamReply, UpstreamError>,
+) -> TraceRecord {
+    let record = TraceRecord::new(event.ce_type())
+        .detail("connection_id", &source.connection_id)
+        .detail("url", without_query(url));
+    match result {
+        Ok(reply) => record.detail("status", reply.status.as_u16()),
+        Err(UpstreamError::Status { status, .. }) => record.detail("status", status.as_u16()),
+        // The error names the URL without its query too.
+        Err(error) => record.detail("error", error),
     }
 }
 
