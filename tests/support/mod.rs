@@ -3,6 +3,7 @@
 
 pub mod browser;
 pub mod chaos_proxy;
+pub mod client;
 pub mod emulator;
 pub mod layer;
 pub mod node;
