@@ -10,7 +10,7 @@ use std::{
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::{body::ResponseBody, dispatch::HandledResponse};
+use crate::{body::ResponseBody, webhook::answer::HandledResponse};
 
 type HandledFuture = Pin<Box<dyn Future<Output = HandledResponse> + Send>>;
 

@@ -1,15 +1,24 @@
 //! The layer: the configuration, and the factory of services.
 
-use std::{any::type_name, fmt, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use tower_layer::Layer;
-use webpubsub_protocol::{AccessKey, ConnectionString, signature::SigningKey};
+use webpubsub_protocol::{AccessKey, ConnectionString};
 
 use crate::{
-    EventHandler, WebPubSubService,
-    config::{Config, ConfiguredKey},
-    origin::host_of,
-    path::PathPattern,
+    EventHandler, EventRunner, WebPubSubService,
+    webhook::{
+        Config,
+        auth::{ScopedKey, host_of},
+        path::PathPattern,
+    },
 };
 
 /// Serves the Azure Web PubSub event-handler protocol on one path and dispatches the events to
@@ -27,20 +36,26 @@ use crate::{
 #[must_use]
 pub struct WebPubSubLayer<H> {
     config: Arc<Config>,
-    handler: Arc<H>,
+    runner: EventRunner<H>,
+    /// Whether the layer said that it checks no signature (once, shared by its clones).
+    warned_unsigned: Arc<AtomicBool>,
 }
 
 impl<H: EventHandler> WebPubSubLayer<H> {
     /// A layer with the default configuration that dispatches to `handler`.
     pub fn new(handler: H) -> Self {
+        Self::with_runner(EventRunner::new(handler))
+    }
+
+    /// A layer that dispatches through `runner` (its handler and timeout), for example one
+    /// shared with another transport.
+    pub fn with_runner(runner: EventRunner<H>) -> Self {
         Self {
             config: Arc::new(Config::default()),
-            handler: Arc::new(handler),
+            runner,
+            warned_unsigned: Arc::new(AtomicBool::new(false)),
         }
     }
-}
-
-impl<H> WebPubSubLayer<H> {
     fn config(&mut self) -> &mut Config {
         Arc::make_mut(&mut self.config)
     }
@@ -103,9 +118,8 @@ impl<H> WebPubSubLayer<H> {
         I: IntoIterator,
         I::Item: AsRef<str>,
     {
-        let config = self.config();
-        config
-            .allowed_origins
+        let auth = &mut self.config().auth;
+        auth.allowed_origins
             .extend(origins.into_iter().map(|origin| host_of(origin.as_ref())));
         self
     }
@@ -125,14 +139,14 @@ impl<H> WebPubSubLayer<H> {
     /// # Ok::<(), webpubsub_protocol::ConnectionStringError>(())
     /// ```
     pub fn connection_string(mut self, connection_string: &ConnectionString) -> Self {
-        let config = self.config();
+        let auth = &mut self.config().auth;
         let host = host_of(connection_string.host());
-        config.keys.push(ConfiguredKey {
-            host: Some(host.clone()),
-            key: SigningKey::new(connection_string.access_key()),
-        });
-        if !config.allowed_origins.contains(&host) {
-            config.allowed_origins.push(host);
+        auth.keys.push(ScopedKey::new(
+            Some(host.clone()),
+            connection_string.access_key(),
+        ));
+        if !auth.allowed_origins.contains(&host) {
+            auth.allowed_origins.push(host);
         }
         self
     }
@@ -140,32 +154,30 @@ impl<H> WebPubSubLayer<H> {
     /// Accepts signatures made with `key`, whatever the request's origin (give the primary and
     /// the secondary key to survive key rotation).
     pub fn access_key(mut self, key: impl Into<AccessKey>) -> Self {
-        self.config().keys.push(ConfiguredKey {
-            host: None,
-            key: SigningKey::new(&key.into()),
-        });
+        self.config()
+            .auth
+            .keys
+            .push(ScopedKey::new(None, &key.into()));
         self
     }
 
     /// The largest body accepted (default 1 MiB, the service's frame limit); larger bodies get
     /// `413`, checked on `Content-Length` and while the body streams.
     pub fn body_limit(mut self, limit: usize) -> Self {
-        self.config().limits.body = limit;
+        self.config().body_limit = limit;
         self
     }
 
     /// How long a handler may take (default 30 s); slower calls are dropped and answered `504`.
-    /// The limit counts from the handler's first wait (`.await` that does not complete at once):
-    /// a handler that answers without waiting never arms a timer. This needs a tokio runtime with
-    /// the time driver.
+    /// The timer is tokio's: see [`EventRunner`]'s "Runtime" for other executors.
     pub fn handler_timeout(mut self, timeout: Duration) -> Self {
-        self.config().limits.handler_timeout = Some(timeout);
+        self.runner = self.runner.timeout(timeout);
         self
     }
 
-    /// Lets handlers take as long as they like (no tokio timer is used then).
+    /// Lets handlers take as long as they like (no timer is used then).
     pub fn no_handler_timeout(mut self) -> Self {
-        self.config().limits.handler_timeout = None;
+        self.runner = self.runner.no_timeout();
         self
     }
 }
@@ -174,7 +186,12 @@ impl<S, H> Layer<S> for WebPubSubLayer<H> {
     type Service = WebPubSubService<S, H>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        WebPubSubService::new(inner, Arc::clone(&self.config), Arc::clone(&self.handler))
+        if self.config.auth.keys.is_empty() && !self.warned_unsigned.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "WebPubSubLayer has no access key: it checks no ce-signature, so anyone who can reach its path can post events; configure .connection_string(..) or .access_key(..) outside local development"
+            );
+        }
+        WebPubSubService::new(inner, Arc::clone(&self.config), self.runner.clone())
     }
 }
 
@@ -182,7 +199,8 @@ impl<H> Clone for WebPubSubLayer<H> {
     fn clone(&self) -> Self {
         Self {
             config: Arc::clone(&self.config),
-            handler: Arc::clone(&self.handler),
+            runner: self.runner.clone(),
+            warned_unsigned: Arc::clone(&self.warned_unsigned),
         }
     }
 }
@@ -191,7 +209,7 @@ impl<H> fmt::Debug for WebPubSubLayer<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebPubSubLayer")
             .field("config", &self.config)
-            .field("handler", &type_name::<H>())
+            .field("runner", &self.runner)
             .finish()
     }
 }

@@ -66,9 +66,10 @@
 //! | another method than `POST`/`OPTIONS` | `405`, `Allow: OPTIONS, POST` |
 //! | missing or malformed `ce-type`/`ce-hub`/`ce-connectionId`, an unknown `ce-type`, a bad `ce-connectionState`, a body that is not the event's JSON | `400` |
 //! | `ce-signature` missing or matching no configured key (when keys are configured) | `401` |
-//! | a hub this layer does not serve | `404` |
+//! | a hub this layer does not serve (checked after the signature: who holds no key cannot tell served hubs from others; the handshake answers by origin alone) | `404` |
 //! | a body over the limit (by `Content-Length` or while streaming) | `413` |
 //! | a user event whose `Content-Type` is not `text/plain`, `application/json`, `application/octet-stream` or `application/x-protobuf` | `415` |
+//! | a user event whose `text/plain` data is not UTF-8, or whose `application/json` data does not parse (the handler is not called) | `400` |
 //! | the handler returns an [`EventError`] | its status and message (or the MQTT error JSON) |
 //! | the handler panics / times out | `500` / `504`, without details |
 //! | `connect` accepted | `204`, or `200` + JSON when the answer says something |
@@ -76,13 +77,25 @@
 //! | `connected`, `disconnected`, `gp.joined`, `gp.left` | `200`, whatever the handler does (failures are logged) |
 //!
 //! Each refusal by the layer itself puts a [`Rejection`] in the response extensions and emits
-//! a `tracing` event.
+//! a `tracing` event at DEBUG; refused signatures also at WARN, at most once a minute.
+//!
+//! # Layout
+//!
+//! - [`event`]: the transport-agnostic event API: [`EventHandler`], the requests and answers,
+//!   [`ConnectionContext`], [`EventError`], and [`EventRunner`], which runs a handler on an
+//!   [`Event`] under its timeout and panic guard, in one `tracing` span per event. Other
+//!   transports (a tunnel, a gRPC stream) build on it.
+//! - The HTTP binding (private): the webhook request read into an [`Event`], the signature and
+//!   handshake decisions, the answer written back as HTTP, [`Rejection`].
+//! - The tower shell: [`WebPubSubLayer`], [`WebPubSubService`], [`ResponseFuture`],
+//!   [`ResponseBody`].
 //!
 //! # Security
 //!
 //! Without [`connection_string`](WebPubSubLayer::connection_string) or
 //! [`access_key`](WebPubSubLayer::access_key) the layer **does not check signatures**: anyone
-//! who can reach the path can post events. Configure the keys outside local development.
+//! who can reach the path can post events, and the layer says so once at WARN. Configure the
+//! keys outside local development.
 //! Signatures are compared in constant time; keys, tokens and signatures never reach `Debug`
 //! output, logs or error messages.
 //!
@@ -94,34 +107,21 @@
 //! [`webpubsub_protocol::state`] for the encoding, which also reads the .NET SDK's).
 
 mod body;
-mod config;
-mod context;
-mod dispatch;
-mod error;
-mod field;
+pub mod event;
 mod future;
-mod handler;
-mod handlers;
-mod inbound;
 mod layer;
-mod origin;
-mod path;
-mod rejection;
-mod request;
-mod response;
 mod service;
+#[cfg(test)]
+mod test_support;
+mod webhook;
 
 pub use body::ResponseBody;
-pub use context::{ConnectionContext, MqttContext};
-pub use error::EventError;
-pub use future::ResponseFuture;
-pub use handler::EventHandler;
-pub use handlers::EventHandlers;
-pub use layer::WebPubSubLayer;
-pub use rejection::{Rejection, RejectionKind};
-pub use request::{
-    ConnectRequest, ConnectedRequest, DataType, DisconnectedRequest, GroupEventRequest,
-    InvalidData, UserEventRequest,
+pub use event::{
+    ConnectRequest, ConnectResponse, ConnectedRequest, ConnectionContext, DataType,
+    DisconnectedRequest, Event, EventError, EventHandler, EventHandlers, EventReply, EventRunner,
+    GroupEventRequest, InvalidData, MqttContext, StateChanges, UserEventRequest, UserEventResponse,
 };
-pub use response::{ConnectResponse, UserEventResponse};
+pub use future::ResponseFuture;
+pub use layer::WebPubSubLayer;
 pub use service::WebPubSubService;
+pub use webhook::rejection::{Rejection, RejectionKind};

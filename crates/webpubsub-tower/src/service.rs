@@ -1,25 +1,25 @@
 //! The middleware service.
 
 use std::{
-    any::type_name,
     fmt,
     sync::Arc,
     task::{Context, Poll},
 };
 
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{Method, Request, Response};
 use http_body::Body;
-use http_body_util::Full;
 use tower_service::Service;
-use webpubsub_protocol::cloudevents::headers::{WEBHOOK_ALLOWED_ORIGIN, WEBHOOK_REQUEST_ORIGIN};
 
 use crate::{
-    EventHandler, Rejection, RejectionKind,
+    EventHandler, EventRunner,
     body::ResponseBody,
-    config::Config,
-    dispatch::{BoxError, HandledResponse, dispatch},
     future::ResponseFuture,
-    inbound::read_head,
+    webhook::{
+        Config,
+        answer::handle,
+        read::{BoxError, read_head},
+        rejection::{Rejection, RejectionKind},
+    },
 };
 
 /// Serves the event-handler path and passes every other request to the inner service.
@@ -28,22 +28,16 @@ use crate::{
 /// picture. Cloning is cheap: the configuration and the handler are shared.
 pub struct WebPubSubService<S, H> {
     inner: S,
-    // One count for all that the services of a layer share: servers such as axum clone the
-    // service for every request, and each `Arc` costs an atomic increment and decrement.
-    shared: Arc<Shared<H>>,
-}
-
-/// The configuration and the handler, shared by the services of one layer.
-struct Shared<H> {
     config: Arc<Config>,
-    handler: Arc<H>,
+    runner: EventRunner<H>,
 }
 
 impl<S, H> WebPubSubService<S, H> {
-    pub(crate) fn new(inner: S, config: Arc<Config>, handler: Arc<H>) -> Self {
+    pub(crate) fn new(inner: S, config: Arc<Config>, runner: EventRunner<H>) -> Self {
         Self {
             inner,
-            shared: Arc::new(Shared { config, handler }),
+            config,
+            runner,
         }
     }
 
@@ -61,10 +55,12 @@ impl<S, H> WebPubSubService<S, H> {
     pub fn into_inner(self) -> S {
         self.inner
     }
+}
 
+impl<S, H: EventHandler> WebPubSubService<S, H> {
     /// The handler.
     pub fn handler(&self) -> &H {
-        &self.shared.handler
+        self.runner.handler()
     }
 }
 
@@ -87,93 +83,44 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let Shared { config, handler } = &*self.shared;
+        let config = &*self.config;
         // Split first, so that the path's `{hub}` can stay borrowed from the URI while the
-        // headers move into the event: no copy of either.
+        // headers move into the event.
         let (parts, body) = request.into_parts();
         let Some(matched) = config.path.matches(parts.uri.path()) else {
             return ResponseFuture::inner(self.inner.call(Request::from_parts(parts, body)));
         };
-        let path_hub = matched.hub.as_deref();
-        if let Some(hub) = path_hub
-            && !config.serves_hub(hub)
-        {
-            return reject(
-                RejectionKind::HubNotServed,
-                format!("hub {hub:?} is not served here"),
-            );
-        }
         match parts.method {
             Method::POST => {}
-            Method::OPTIONS => {
-                return ResponseFuture::ready(handshake(config, &parts.headers));
-            }
+            Method::OPTIONS => return ResponseFuture::ready(config.auth.handshake(&parts.headers)),
             ref method => {
-                return reject(
-                    RejectionKind::MethodNotAllowed,
-                    format!("method {method} is not allowed: use OPTIONS or POST"),
+                return ResponseFuture::ready(
+                    Rejection::new(
+                        RejectionKind::MethodNotAllowed,
+                        format!("method {method} is not allowed: use OPTIONS or POST"),
+                    )
+                    .into_response(),
                 );
             }
         }
-        match read_head(config, path_hub, parts.headers) {
-            Ok(inbound) => ResponseFuture::handled(Box::pin(dispatch(
-                Arc::clone(handler),
-                config.limits,
+        match read_head(config, matched.hub.as_deref(), parts.headers) {
+            Ok(inbound) => ResponseFuture::handled(Box::pin(handle(
+                self.runner.clone(),
                 inbound,
                 body,
+                config.body_limit,
             ))),
             Err(rejection) => ResponseFuture::ready(rejection.into_response()),
         }
     }
 }
 
-fn reject<F>(kind: RejectionKind, message: String) -> ResponseFuture<F> {
-    ResponseFuture::ready(Rejection::new(kind, message).into_response())
-}
-
-/// The abuse-protection handshake (CloudEvents webhook spec §4).
-fn handshake(config: &Config, headers: &HeaderMap) -> HandledResponse {
-    let Some(origin) = config.allowed_origin(headers) else {
-        let (kind, message) = if headers.contains_key(&WEBHOOK_REQUEST_ORIGIN) {
-            (
-                RejectionKind::OriginNotAllowed,
-                format!(
-                    "origin {:?} is not allowed",
-                    String::from_utf8_lossy(headers[&WEBHOOK_REQUEST_ORIGIN].as_bytes())
-                ),
-            )
-        } else {
-            (
-                RejectionKind::MissingOrigin,
-                "missing WebHook-Request-Origin header".to_owned(),
-            )
-        };
-        return Rejection::new(kind, message).into_response();
-    };
-    // The origin is a piece of a header value, so it is a valid one; stay total anyway.
-    let Ok(allowed) = HeaderValue::from_bytes(origin.as_bytes()) else {
-        return Rejection::new(
-            RejectionKind::OriginNotAllowed,
-            "origin is not a valid header value",
-        )
-        .into_response();
-    };
-    let mut response = Response::new(Full::default());
-    *response.status_mut() = StatusCode::OK;
-    response
-        .headers_mut()
-        .insert(WEBHOOK_ALLOWED_ORIGIN, allowed);
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("POST"));
-    response
-}
-
 impl<S: Clone, H> Clone for WebPubSubService<S, H> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            shared: Arc::clone(&self.shared),
+            config: Arc::clone(&self.config),
+            runner: self.runner.clone(),
         }
     }
 }
@@ -182,8 +129,8 @@ impl<S: fmt::Debug, H> fmt::Debug for WebPubSubService<S, H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebPubSubService")
             .field("inner", &self.inner)
-            .field("config", &self.shared.config)
-            .field("handler", &type_name::<H>())
+            .field("config", &self.config)
+            .field("runner", &self.runner)
             .finish()
     }
 }
@@ -350,6 +297,80 @@ mod tests {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(&text[..], b"missing ce-type header");
         assert_eq!(rejection.unwrap().kind(), RejectionKind::MissingHeader);
+    }
+
+    /// The declared data is checked before the handler runs: text that is not UTF-8 and JSON
+    /// that does not parse are 400s with a reason, and the handler is not called.
+    #[tokio::test]
+    async fn declared_data_is_validated_before_the_handler() {
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = std::sync::Arc::clone(&calls);
+        let layer = layer(EventHandlers::new().on_user_event(move |_| {
+            counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            async { Ok(UserEventResponse::empty()) }
+        }));
+        for (content_type, data, reason) in [
+            ("text/plain", &b"\xff\xfe"[..], "not utf-8"),
+            (
+                "application/json",
+                &b"{\"n\":"[..],
+                "declared application/json but is not json",
+            ),
+            (
+                "application/json; charset=utf-8",
+                &b"nope"[..],
+                "is not json",
+            ),
+        ] {
+            let request = event("azure.webpubsub.user.message", content_type, "")
+                .body(body(Bytes::copy_from_slice(data)))
+                .unwrap();
+            let (status, _, text, rejection) = send(&layer, request).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{content_type}");
+            assert_eq!(rejection.unwrap().kind(), RejectionKind::InvalidBody);
+            let text = std::str::from_utf8(&text).unwrap();
+            assert!(text.contains(reason), "{text}");
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 0);
+        // Binary data (declared or not) and valid data reach the handler.
+        for (content_type, data) in [
+            ("application/octet-stream", &b"\xff"[..]),
+            ("application/json", &b" [1, \"x\"] "[..]),
+            ("text/plain", "caf\u{e9}".as_bytes()),
+        ] {
+            let request = event("azure.webpubsub.user.message", content_type, "")
+                .body(body(Bytes::copy_from_slice(data)))
+                .unwrap();
+            assert_eq!(send(&layer, request).await.0, StatusCode::NO_CONTENT);
+        }
+        assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 3);
+    }
+
+    /// Who holds no key cannot tell served hubs from others: an unsigned event to an unserved
+    /// `{hub}` of the path is a 401, like one to a served hub.
+    #[tokio::test]
+    async fn unsigned_requests_learn_nothing_about_hubs() {
+        let layer = layer(EventHandlers::new()).hub("chat").access_key("k");
+        for hub in ["chat", "secret"] {
+            let mut request = user("x");
+            *request.uri_mut() = format!("/api/webpubsub/hubs/{hub}/").parse().unwrap();
+            request.headers_mut().insert("ce-hub", hub.parse().unwrap());
+            assert_eq!(
+                send(&layer, request).await.0,
+                StatusCode::UNAUTHORIZED,
+                "{hub}"
+            );
+        }
+        let mut request = user("x");
+        *request.uri_mut() = "/api/webpubsub/hubs/secret/".parse().unwrap();
+        request
+            .headers_mut()
+            .insert("ce-hub", "secret".parse().unwrap());
+        let signature = signature::sign(&AccessKey::new("k"), "conn1");
+        request
+            .headers_mut()
+            .insert("ce-signature", signature.parse().unwrap());
+        assert_eq!(send(&layer, request).await.0, StatusCode::NOT_FOUND);
     }
 
     #[tokio::test]
@@ -762,29 +783,10 @@ mod tests {
         );
     }
 
-    /// A `tracing` writer that keeps everything in memory.
-    #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn logs_and_bodies_never_carry_keys_or_signatures() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish();
+        let captured = crate::test_support::Captured::default();
+        let subscriber = captured.subscriber();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
@@ -800,7 +802,7 @@ mod tests {
             runtime.block_on(send(&layer, request))
         });
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let logs = captured.text();
         assert!(logs.contains("request rejected"), "{logs}");
         let digest = &forged["sha256=".len()..];
         for text in [logs.as_str(), std::str::from_utf8(&data).unwrap()] {

@@ -151,13 +151,49 @@ pub struct UserEventRequest {
 }
 
 impl UserEventRequest {
-    /// A request from its parts.
+    /// A request from its parts, taken as they are: for data whose type is known to be right
+    /// (tests of handlers). A transport reading client data uses [`try_new`](Self::try_new).
     pub fn new(context: ConnectionContext, data: Bytes, data_type: DataType) -> Self {
         Self {
             context,
             data,
             data_type,
         }
+    }
+
+    /// A request whose data is checked against its declared type first, as the layer does
+    /// before any handler runs: [`DataType::Text`] must be UTF-8 and [`DataType::Json`] must
+    /// parse as JSON, so that [`text`](Self::text) and [`json`](Self::json) of a valid value
+    /// succeed.
+    ///
+    /// # Errors
+    ///
+    /// When the data is not what its type declares.
+    ///
+    /// ```
+    /// use webpubsub_protocol::cloudevents::EventType;
+    /// use webpubsub_tower::{ConnectionContext, DataType, UserEventRequest};
+    ///
+    /// let context = ConnectionContext::new(EventType::User("message".into()), "chat", "conn1");
+    /// assert!(UserEventRequest::try_new(context.clone(), "{\"n\":".into(), DataType::Json).is_err());
+    /// assert!(UserEventRequest::try_new(context, "{\"n\":1}".into(), DataType::Json).is_ok());
+    /// ```
+    pub fn try_new(
+        context: ConnectionContext,
+        data: Bytes,
+        data_type: DataType,
+    ) -> Result<Self, InvalidData> {
+        match data_type {
+            DataType::Text => {
+                std::str::from_utf8(&data).map_err(InvalidData::Utf8)?;
+            }
+            DataType::Json => {
+                serde_json::from_slice::<serde::de::IgnoredAny>(&data)
+                    .map_err(InvalidData::NotJson)?;
+            }
+            DataType::Binary | DataType::Protobuf => {}
+        }
+        Ok(Self::new(context, data, data_type))
     }
 
     /// The connection.
@@ -226,6 +262,9 @@ pub enum InvalidData {
     /// The data is not JSON of the expected shape.
     #[error("the event data is not the expected json: {0}")]
     Json(#[source] serde_json::Error),
+    /// The data is declared `application/json` but does not parse as JSON.
+    #[error("the event data is declared application/json but is not json: {0}")]
+    NotJson(#[source] serde_json::Error),
 }
 
 impl From<InvalidData> for EventError {
@@ -323,15 +362,12 @@ mod tests {
     fn reads_mqtt_user_properties_from_headers() {
         let mut context = ConnectionContext::new(EventType::User("e".into()), "h", "c");
         context
-            .fields
             .headers
             .append("mqtt-color", HeaderValue::from_static("red"));
         context
-            .fields
             .headers
             .append("mqtt-color", HeaderValue::from_static("blue"));
         context
-            .fields
             .headers
             .append("ce-hub", HeaderValue::from_static("h"));
         let request = UserEventRequest::new(context, Bytes::new(), DataType::Binary);

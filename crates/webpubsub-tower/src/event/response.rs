@@ -3,6 +3,8 @@
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::DataType;
 use webpubsub_protocol::{
     cloudevents::{
         ConnectResponseBody,
@@ -19,25 +21,39 @@ enum StateChange {
     Clear,
 }
 
-/// The state changes of an answer. Empty means "no `ce-connectionState` header", which keeps the
-/// stored state as it is.
+/// The connection-state changes of an answer, in the order the handler made them.
+///
+/// Empty means "leave the stored state as it is" (the layer then sends no `ce-connectionState`).
+/// A transport applies them to the state the event carried and sends the result whole:
+///
+/// ```
+/// use serde_json::json;
+/// use webpubsub_protocol::state::ConnectionStates;
+/// use webpubsub_tower::UserEventResponse;
+///
+/// let answer = UserEventResponse::empty().set_state("count", 2).remove_state("draft");
+/// let mut states: ConnectionStates = [("draft", json!("hi"))].into_iter().collect();
+/// answer.state_changes().apply_to(&mut states);
+/// assert_eq!(states, [("count", json!(2))].into_iter().collect());
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct StateChanges(Vec<StateChange>);
+pub struct StateChanges(Vec<StateChange>);
 
 impl StateChanges {
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether the answer changes nothing.
+    pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 
     /// Applies the changes to `states`, in the order they were made.
-    pub(crate) fn apply(self, states: &mut ConnectionStates) {
-        for change in self.0 {
+    pub fn apply_to(&self, states: &mut ConnectionStates) {
+        for change in &self.0 {
             match change {
                 StateChange::Set(key, value) => {
-                    states.set(key, value);
+                    states.set(key.clone(), value.clone());
                 }
                 StateChange::Remove(key) => {
-                    states.remove(&key);
+                    states.remove(key);
                 }
                 StateChange::Clear => states.clear(),
             }
@@ -145,13 +161,15 @@ impl ConnectResponse {
 
     state_methods!();
 
-    /// The JSON body this answer sends (empty means `204`).
+    /// The JSON body this answer sends (empty means `204`): user id, groups, roles,
+    /// subprotocol and MQTT user properties, each a public field.
     pub fn body(&self) -> &ConnectResponseBody {
         &self.body
     }
 
-    pub(crate) fn into_parts(self) -> (ConnectResponseBody, StateChanges) {
-        (self.body, self.states)
+    /// The connection-state changes.
+    pub fn state_changes(&self) -> &StateChanges {
+        &self.states
     }
 }
 
@@ -166,7 +184,7 @@ where
 
 /// The data of a user event's answer, and how it is sent.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Payload {
+enum Payload {
     Text(String),
     Json(Vec<u8>),
     Binary(Bytes),
@@ -238,8 +256,33 @@ impl UserEventResponse {
 
     state_methods!();
 
-    pub(crate) fn into_parts(self) -> (Option<Payload>, Vec<MqttUserProperty>, StateChanges) {
-        (self.payload, self.mqtt_user_properties, self.states)
+    /// The data sent back and its type; `None` for no data (`204`). JSON data is
+    /// [`DataType::Json`], text [`DataType::Text`], binary [`DataType::Binary`].
+    pub fn data(&self) -> Option<(&[u8], DataType)> {
+        self.payload.as_ref().map(|payload| match payload {
+            Payload::Text(text) => (text.as_bytes(), DataType::Text),
+            Payload::Json(json) => (&json[..], DataType::Json),
+            Payload::Binary(data) => (&data[..], DataType::Binary),
+        })
+    }
+
+    /// The data sent back and its type, without a copy; `None` for no data.
+    pub fn into_data(self) -> Option<(Bytes, DataType)> {
+        self.payload.map(|payload| match payload {
+            Payload::Text(text) => (Bytes::from(text), DataType::Text),
+            Payload::Json(json) => (Bytes::from(json), DataType::Json),
+            Payload::Binary(data) => (data, DataType::Binary),
+        })
+    }
+
+    /// The MQTT 5 user properties of the answer.
+    pub fn mqtt_user_properties(&self) -> &[MqttUserProperty] {
+        &self.mqtt_user_properties
+    }
+
+    /// The connection-state changes.
+    pub fn state_changes(&self) -> &StateChanges {
+        &self.states
     }
 }
 
@@ -250,24 +293,26 @@ mod tests {
 
     #[test]
     fn state_changes_apply_in_order() {
-        let (_, changes) = ConnectResponse::new()
+        let response = ConnectResponse::new()
             .set_state("a", 1)
             .clear_states()
             .set_state("b", 2)
             .set_state("c", 3)
-            .remove_state("c")
-            .into_parts();
+            .remove_state("c");
         let mut states: ConnectionStates = [("old", json!(true))].into_iter().collect();
-        changes.apply(&mut states);
+        response.state_changes().apply_to(&mut states);
         assert_eq!(states, [("b", json!(2))].into_iter().collect());
     }
 
     #[test]
     fn no_changes_is_empty() {
-        let (_, _, changes) = UserEventResponse::text("x").into_parts();
-        assert!(changes.is_empty());
-        let (_, _, changes) = UserEventResponse::empty().clear_states().into_parts();
-        assert!(!changes.is_empty());
+        assert!(UserEventResponse::text("x").state_changes().is_empty());
+        assert!(
+            !UserEventResponse::empty()
+                .clear_states()
+                .state_changes()
+                .is_empty()
+        );
     }
 
     #[test]

@@ -2,19 +2,8 @@
 
 use std::fmt;
 
-use http::{HeaderMap, HeaderName};
-use webpubsub_protocol::{
-    cloudevents::{
-        EventType,
-        headers::{
-            CE_CONNECTION_ID, CE_EVENT_NAME, CE_HUB, CE_ID, CE_SIGNATURE, CE_SOURCE,
-            CE_SUBPROTOCOL, CE_TIME, CE_USER_ID, WEBHOOK_REQUEST_ORIGIN,
-        },
-    },
-    state::ConnectionStates,
-};
-
-use crate::field::Field;
+use http::HeaderMap;
+use webpubsub_protocol::{cloudevents::EventType, state::ConnectionStates};
 
 /// The connection an event comes from, read from the request's `ce-*` headers.
 ///
@@ -35,27 +24,18 @@ use crate::field::Field;
 /// ```
 #[derive(Clone)]
 pub struct ConnectionContext {
-    // Boxed: the fields take several hundred bytes, and the context moves from the request's
-    // head into the event future, the typed request and the handler's future; one allocation is
-    // cheaper than copying it at every step (and keeps those futures small).
-    pub(crate) fields: Box<ContextFields>,
-}
-
-/// What a [`ConnectionContext`] holds.
-#[derive(Clone)]
-pub(crate) struct ContextFields {
     pub(crate) event_type: EventType,
-    pub(crate) hub: Field,
-    pub(crate) connection_id: Field,
-    pub(crate) event_name: Field,
-    pub(crate) user_id: Field,
-    pub(crate) subprotocol: Field,
+    pub(crate) hub: String,
+    pub(crate) connection_id: String,
+    pub(crate) event_name: String,
+    pub(crate) user_id: Option<String>,
+    pub(crate) subprotocol: Option<String>,
     pub(crate) states: ConnectionStates,
-    pub(crate) origin: Field,
-    pub(crate) id: Field,
-    pub(crate) time: Field,
-    pub(crate) source: Field,
-    pub(crate) signature: Field,
+    pub(crate) origin: Option<String>,
+    pub(crate) id: Option<String>,
+    pub(crate) time: Option<String>,
+    pub(crate) source: Option<String>,
+    pub(crate) signature: Option<String>,
     pub(crate) mqtt: Option<MqttContext>,
     pub(crate) headers: HeaderMap,
 }
@@ -95,155 +75,185 @@ impl ConnectionContext {
         hub: impl Into<String>,
         connection_id: impl Into<String>,
     ) -> Self {
-        let event_name = event_type
-            .event_name()
-            .unwrap_or_default()
-            .to_owned()
-            .into();
+        let event_name = event_type.event_name().unwrap_or_default().to_owned();
         Self {
-            fields: Box::new(ContextFields {
-                event_type,
-                hub: hub.into().into(),
-                connection_id: connection_id.into().into(),
-                event_name,
-                user_id: Field::Absent,
-                subprotocol: Field::Absent,
-                states: ConnectionStates::new(),
-                origin: Field::Absent,
-                id: Field::Absent,
-                time: Field::Absent,
-                source: Field::Absent,
-                signature: Field::Absent,
-                mqtt: None,
-                headers: HeaderMap::new(),
-            }),
+            event_type,
+            hub: hub.into(),
+            connection_id: connection_id.into(),
+            event_name,
+            user_id: None,
+            subprotocol: None,
+            states: ConnectionStates::new(),
+            origin: None,
+            id: None,
+            time: None,
+            source: None,
+            signature: None,
+            mqtt: None,
+            headers: HeaderMap::new(),
         }
+    }
+
+    /// Sets the event name (`ce-eventName`; by default the type's).
+    #[must_use]
+    pub fn with_event_name(mut self, event_name: impl Into<String>) -> Self {
+        self.event_name = event_name.into();
+        self
     }
 
     /// Sets the user id.
     #[must_use]
     pub fn with_user_id(mut self, user_id: impl Into<String>) -> Self {
-        self.fields.user_id = user_id.into().into();
+        self.user_id = Some(user_id.into());
         self
     }
 
     /// Sets the subprotocol.
     #[must_use]
     pub fn with_subprotocol(mut self, subprotocol: impl Into<String>) -> Self {
-        self.fields.subprotocol = subprotocol.into().into();
+        self.subprotocol = Some(subprotocol.into());
         self
     }
 
     /// Sets the connection state.
     #[must_use]
     pub fn with_states(mut self, states: ConnectionStates) -> Self {
-        self.fields.states = states;
+        self.states = states;
         self
     }
 
     /// Sets the MQTT identifiers.
     #[must_use]
     pub fn with_mqtt(mut self, mqtt: MqttContext) -> Self {
-        self.fields.mqtt = Some(mqtt);
+        self.mqtt = Some(mqtt);
+        self
+    }
+
+    /// Sets the service host(s) that sent the event.
+    #[must_use]
+    pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = Some(origin.into());
+        self
+    }
+
+    /// Sets the event id.
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// Sets when the event happened.
+    #[must_use]
+    pub fn with_time(mut self, time: impl Into<String>) -> Self {
+        self.time = Some(time.into());
+        self
+    }
+
+    /// Sets the event source.
+    #[must_use]
+    pub fn with_source(mut self, source: impl Into<String>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// Sets the raw headers the event came with (`mqtt-*` user properties included).
+    #[must_use]
+    pub fn with_headers(mut self, headers: HeaderMap) -> Self {
+        self.headers = headers;
         self
     }
 
     /// The event type (`ce-type`).
     pub fn event_type(&self) -> &EventType {
-        &self.fields.event_type
+        &self.event_type
     }
 
     /// The hub (`ce-hub`), as the service sent it (lower-cased).
     pub fn hub(&self) -> &str {
-        self.text(&self.fields.hub, &CE_HUB).unwrap_or_default()
+        &self.hub
     }
 
     /// The connection id (`ce-connectionId`; for MQTT, the client id).
     pub fn connection_id(&self) -> &str {
-        self.text(&self.fields.connection_id, &CE_CONNECTION_ID)
-            .unwrap_or_default()
+        &self.connection_id
     }
 
     /// The event name (`ce-eventName`): `connect`, `message`, `joined`, ...
     pub fn event_name(&self) -> &str {
-        self.text(&self.fields.event_name, &CE_EVENT_NAME)
-            .unwrap_or_default()
+        &self.event_name
     }
 
     /// The user id (`ce-userId`), absent for an anonymous client's `connect`.
     pub fn user_id(&self) -> Option<&str> {
-        self.text(&self.fields.user_id, &CE_USER_ID)
+        self.user_id.as_deref()
     }
 
     /// The subprotocol the client negotiated (`ce-subprotocol`).
     pub fn subprotocol(&self) -> Option<&str> {
-        self.text(&self.fields.subprotocol, &CE_SUBPROTOCOL)
+        self.subprotocol.as_deref()
     }
 
     /// The connection state (`ce-connectionState`), empty when none was set.
     pub fn states(&self) -> &ConnectionStates {
-        &self.fields.states
+        &self.states
     }
 
     /// The service host(s) that sent the event (`WebHook-Request-Origin`).
     pub fn origin(&self) -> Option<&str> {
-        self.text(&self.fields.origin, &WEBHOOK_REQUEST_ORIGIN)
+        self.origin.as_deref()
     }
 
     /// The event id (`ce-id`), unique among the events of one connection: a key to drop
     /// duplicates.
     pub fn id(&self) -> Option<&str> {
-        self.text(&self.fields.id, &CE_ID)
+        self.id.as_deref()
     }
 
     /// When the event happened (`ce-time`, `yyyy-MM-ddTHH:mm:ssZ`).
     pub fn time(&self) -> Option<&str> {
-        self.text(&self.fields.time, &CE_TIME)
+        self.time.as_deref()
     }
 
     /// The event source (`ce-source`, `/hubs/{hub}/client/{connectionId}`).
     pub fn source(&self) -> Option<&str> {
-        self.text(&self.fields.source, &CE_SOURCE)
+        self.source.as_deref()
     }
 
     /// The raw `ce-signature` (already checked by the layer when keys are configured).
     pub fn signature(&self) -> Option<&str> {
-        self.text(&self.fields.signature, &CE_SIGNATURE)
+        self.signature.as_deref()
     }
 
     /// The MQTT identifiers, for MQTT clients (`ce-subprotocol: mqtt` with a
     /// `ce-physicalConnectionId`).
     pub fn mqtt(&self) -> Option<&MqttContext> {
-        self.fields.mqtt.as_ref()
-    }
-
-    fn text<'a>(&'a self, field: &'a Field, name: &HeaderName) -> Option<&'a str> {
-        field.get(&self.fields.headers, name)
+        self.mqtt.as_ref()
     }
 
     /// All request headers, `mqtt-*` user properties included.
     pub fn headers(&self) -> &HeaderMap {
-        &self.fields.headers
+        &self.headers
     }
 }
 
 impl fmt::Debug for ConnectionContext {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnectionContext")
-            .field("event_type", &self.fields.event_type)
+            .field("event_type", &self.event_type)
             .field("hub", &self.hub())
             .field("connection_id", &self.connection_id())
             .field("event_name", &self.event_name())
             .field("user_id", &self.user_id())
             .field("subprotocol", &self.subprotocol())
-            .field("states", &self.fields.states)
+            .field("states", &self.states)
             .field("origin", &self.origin())
             .field("id", &self.id())
             .field("time", &self.time())
             .field("source", &self.source())
             .field("signature", &self.signature().map(|_| "[redacted]"))
-            .field("mqtt", &self.fields.mqtt)
-            .field("headers", &self.fields.headers)
+            .field("mqtt", &self.mqtt)
+            .field("headers", &self.headers)
             .finish()
     }
 }

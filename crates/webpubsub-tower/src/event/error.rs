@@ -35,6 +35,15 @@ pub struct EventError {
     status: StatusCode,
     message: String,
     mqtt: Option<MqttError>,
+    cause: Cause,
+}
+
+/// Who made an [`EventError`]: the handler, or the [`EventRunner`](crate::EventRunner)'s guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cause {
+    Handler,
+    Panicked,
+    TimedOut,
 }
 
 impl EventError {
@@ -49,7 +58,31 @@ impl EventError {
             status,
             message: message.into(),
             mqtt: None,
+            cause: Cause::Handler,
         }
+    }
+
+    /// The runner's answer for a handler that panicked: 500, without details.
+    pub(crate) fn panicked() -> Self {
+        Self {
+            cause: Cause::Panicked,
+            ..Self::internal("the event handler failed")
+        }
+    }
+
+    /// The runner's answer for a handler that outlived `limit`: 504.
+    pub(crate) fn timed_out(limit: std::time::Duration) -> Self {
+        Self {
+            cause: Cause::TimedOut,
+            ..Self::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                format!("the event handler did not answer within {limit:?}"),
+            )
+        }
+    }
+
+    pub(crate) fn cause(&self) -> Cause {
+        self.cause
     }
 
     /// 400 Bad Request.
@@ -85,6 +118,7 @@ impl EventError {
                 reason: Some(reason),
                 user_properties: Vec::new(),
             }),
+            cause: Cause::Handler,
         }
     }
 

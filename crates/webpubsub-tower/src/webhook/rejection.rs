@@ -112,16 +112,29 @@ impl Rejection {
     }
 
     /// The answer: the status, the message as text, and `self` in the extensions. Logs the
-    /// rejection (never with secrets: messages do not carry signatures or keys).
+    /// rejection (never with secrets: messages do not carry signatures or keys): at DEBUG, and
+    /// for a refused signature also at WARN at most once a minute, so that a flood of forged
+    /// requests cannot flood the logs.
     pub(crate) fn into_response<B: From<String>>(self) -> Response<B> {
-        let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), kind = ?self.kind, reason = %self.message, "web pubsub event failed");
-        } else {
-            tracing::warn!(status = status.as_u16(), kind = ?self.kind, reason = %self.message, "web pubsub request rejected");
+        tracing::debug!(
+            status = self.status().as_u16(),
+            kind = ?self.kind,
+            reason = %self.message,
+            "web pubsub request rejected"
+        );
+        if matches!(
+            self.kind,
+            RejectionKind::MissingSignature | RejectionKind::InvalidSignature
+        ) {
+            refused_signatures::note(&self.message);
         }
+        self.into_response_unlogged()
+    }
+
+    /// [`into_response`](Self::into_response) for a failure already logged where it happened.
+    pub(crate) fn into_response_unlogged<B: From<String>>(self) -> Response<B> {
         let mut response = Response::new(B::from(self.message.clone()));
-        *response.status_mut() = status;
+        *response.status_mut() = self.status();
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
@@ -132,6 +145,44 @@ impl Rejection {
         }
         response.extensions_mut().insert(self);
         response
+    }
+}
+
+/// The WARN line about requests refused for their signature: the first one, then at most one a
+/// minute with the count of those in between (each is also logged at DEBUG).
+mod refused_signatures {
+    use std::{
+        sync::{
+            OnceLock,
+            atomic::{AtomicU64, Ordering},
+        },
+        time::Instant,
+    };
+
+    const EVERY_SECS: u64 = 60;
+
+    static START: OnceLock<Instant> = OnceLock::new();
+    /// Seconds from `START` to the next allowed WARN line.
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static SINCE: AtomicU64 = AtomicU64::new(0);
+
+    pub(super) fn note(reason: &str) {
+        let now = START.get_or_init(Instant::now).elapsed().as_secs();
+        let refused = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
+        let next = NEXT.load(Ordering::Relaxed);
+        if now < next
+            || NEXT
+                .compare_exchange(next, now + EVERY_SECS, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        SINCE.fetch_sub(refused, Ordering::Relaxed);
+        tracing::warn!(
+            refused,
+            last_reason = reason,
+            "web pubsub requests refused for a missing or wrong ce-signature (not from the service, or the keys differ); the next such line comes in a minute at the earliest"
+        );
     }
 }
 
