@@ -1,6 +1,6 @@
 //! Wire-level types shared by the Azure Web PubSub crates: connection strings, access keys,
 //! `ce-signature`, token claims, the CloudEvents event model, the connection-state codec, the
-//! client-protocol frames and the OData filter grammar.
+//! client-protocol frames, the tunnel frames and the OData filter grammar.
 //!
 //! With the `grpc` feature, [`grpc`] holds the gRPC upstream's protobuf messages and stubs.
 //!
@@ -19,6 +19,7 @@ mod hub_name;
 pub mod signature;
 pub mod state;
 pub mod token;
+pub mod tunnel;
 
 pub use access_key::AccessKey;
 pub use connection_string::{ConnectionString, ConnectionStringError};
