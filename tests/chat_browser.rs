@@ -14,56 +14,18 @@ mod chat;
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 use chat::{ChatServer, Config, Service};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 /// The longest the browser script may run (it takes a few seconds).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// Makes sure Debian's Chromium is installed, installing it when running as root.
-fn ensure_chromium() {
-    if Path::new(CHROMIUM).exists() {
-        return;
-    }
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    assert_eq!(
-        uid, "0",
-        "{CHROMIUM} is missing and this test is not running as root to install it: \
-         run `sudo apt-get install -y chromium` (Debian's package) and run the test again"
-    );
-    for args in [
-        &["update", "-qq"][..],
-        &["install", "-y", "-qq", "chromium"][..],
-    ] {
-        let status = Command::new("apt-get")
-            .args(args)
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status()
-            .unwrap_or_else(|e| panic!("cannot run apt-get to install chromium: {e}"));
-        assert!(
-            status.success(),
-            "apt-get {} failed: {status}",
-            args.join(" ")
-        );
-    }
-    assert!(
-        Path::new(CHROMIUM).exists(),
-        "apt-get installed chromium but {CHROMIUM} is still missing"
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_pages_talk_and_switch_rooms_in_chromium() {
-    ensure_chromium();
+    support::browser::ensure_chromium();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = Config {
         service: Service::Emulator,
@@ -81,7 +43,7 @@ async fn two_pages_talk_and_switch_rooms_in_chromium() {
     let _ = std::fs::remove_file(&signal);
     let mut envs = vec![
         ("CHAT_URL".to_owned(), server.url()),
-        ("CHROMIUM".to_owned(), CHROMIUM.to_owned()),
+        ("CHROMIUM".to_owned(), support::browser::CHROMIUM.to_owned()),
         ("SHUTDOWN_SIGNAL_FILE".to_owned(), path_str(&signal)),
     ];
     if std::env::var_os("UPDATE_DOCS_SCREENSHOT").is_some() {

@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests. Each test binary uses a part of them.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod browser;
 pub mod chaos_proxy;
+pub mod client;
 pub mod emulator;
 pub mod layer;
 pub mod node;

@@ -64,12 +64,13 @@ pub(crate) fn serve(
 fn router(state: AppState) -> Router {
     let rest = crate::rest::router(state.registry.clone(), state.config.clone());
     client::routes()
+        .merge(crate::trace::routes())
         .with_state(state)
         .merge(rest)
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
-                "no such endpoint: the emulator serves /client/hubs/{hub} and /api/...",
+                "no such endpoint: the emulator serves /client/hubs/{hub}, /api/... and /trace",
             )
         })
 }

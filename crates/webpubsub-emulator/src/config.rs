@@ -7,6 +7,7 @@ use std::time::Duration;
 use webpubsub_protocol::AccessKey;
 
 use crate::HubSettings;
+use crate::trace::Trace;
 
 /// How long a dropped reliable connection waits for its client, as in the service (at least
 /// 30 s).
@@ -28,6 +29,8 @@ pub(crate) struct EmulatorConfig {
     /// The `host:port` forms that tokens may name as their audience's host: see
     /// [`Self::own_authorities`].
     own_authorities: Vec<String>,
+    /// The live trace every part reports its traffic to.
+    pub(crate) trace: Trace,
 }
 
 impl EmulatorConfig {
@@ -49,6 +52,7 @@ impl EmulatorConfig {
             allow_anonymous,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             own_authorities,
+            trace: Trace::default(),
         }
     }
 

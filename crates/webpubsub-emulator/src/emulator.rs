@@ -87,6 +87,20 @@ impl Emulator {
         self.config.primary_key()
     }
 
+    /// The live trace page, for example `http://127.0.0.1:8080/trace`: connections, messages,
+    /// group changes, REST and upstream calls as they happen, filterable by hub. It is served
+    /// only when the emulator listens on a loopback address (it shows all traffic).
+    pub fn trace_url(&self) -> String {
+        format!("{}{}", self.config.endpoint, crate::trace::TRACE_PATH)
+    }
+
+    /// Watches the live trace from now on: each [`TraceEvent`](crate::TraceEvent) the trace
+    /// page shows. The feed keeps the last few hundred events for a slow receiver, which then
+    /// gets `Lagged` and loses the oldest; it never slows the emulator.
+    pub fn subscribe_trace(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::TraceEvent>> {
+        self.config.trace.subscribe()
+    }
+
     /// The outcome of the abuse-protection handshake with each configured upstream, in the
     /// order of the hubs' settings.
     pub fn handshakes(&self) -> &[HandshakeReport] {

@@ -7,7 +7,27 @@
 //!   acks, `ping`/`pong`, sequence ids and recovery after a dropped socket);
 //! - `/api/…`: the data-plane REST API (sends, groups, users, permissions, tokens);
 //! - upstream: signed CloudEvents requests to each hub's event handler, after the
-//!   abuse-protection handshake, honouring the responses as the service does.
+//!   abuse-protection handshake, honouring the responses as the service does;
+//! - `/trace`: the live trace page (see below).
+//!
+//! # Seeing what happens
+//!
+//! Every connect, disconnect, client message, group change, REST call and upstream call is one
+//! INFO line of the `tracing` target [`TRACE_TARGET`] (`webpubsub_emulator::trace`), with its
+//! status and latency, and one [`TraceEvent`] on the live trace:
+//! [`Emulator::trace_url`] (`http://127.0.0.1:PORT/trace`, printed at start by the command) is a
+//! page that shows them as they happen, filterable by hub and kind, and
+//! [`Emulator::subscribe_trace`] is the same feed in code. The page shows all traffic, so it is
+//! served only when the emulator listens on a loopback address, and only to requests whose
+//! `Host` is `localhost`, `127.0.0.1` or `[::1]` (which also stops DNS-rebinding pages); other
+//! requests get a 403 that says so. No event carries an access token, a key, a URL query or a
+//! message's content.
+//!
+//! # Keys
+//!
+//! Without [`key`](EmulatorBuilder::key), the emulator uses the fixed, public
+//! [`DEVELOPMENT_KEY`] (as Azurite does), so its connection string is the same at every start;
+//! [`random_key`](EmulatorBuilder::random_key) makes a fresh one instead.
 //!
 //! # Behaviour worth knowing
 //!
@@ -72,10 +92,12 @@ mod hub_settings;
 mod random;
 pub mod registry;
 mod rest;
+mod trace;
 mod upstream;
 
 pub use builder::{BoundEmulator, DEVELOPMENT_KEY, EmulatorBuilder};
 pub use emulator::Emulator;
 pub use error::StartError;
 pub use hub_settings::{EventHandlerSettings, HubSettings, SystemEvent};
+pub use trace::{MAX_VALUE_CHARS, TRACE_TARGET, TraceEvent, TraceKind};
 pub use upstream::{HandshakeError, HandshakeReport};

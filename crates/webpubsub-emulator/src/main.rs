@@ -86,6 +86,11 @@ async fn main() -> std::process::ExitCode {
     for report in emulator.handshakes() {
         println!("{report}");
     }
+    if emulator.local_addr().ip().is_loopback() {
+        println!("live trace: {}", emulator.trace_url());
+    } else {
+        println!("live trace: off (served only when listening on a loopback address)");
+    }
     if let Err(error) = tokio::signal::ctrl_c().await {
         eprintln!("webpubsub-emulator: cannot wait for Ctrl-C: {error}");
     }

@@ -14,6 +14,7 @@ mod recovery;
 mod sequence;
 mod session;
 mod socket;
+mod traced;
 
 use axum::Router;
 use axum::extract::ws::{

@@ -15,6 +15,15 @@ pub(crate) enum ClientKind {
 }
 
 impl ClientKind {
+    /// The subprotocol's name, `none` for a plain client.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Plain => "none",
+            Self::Json => JSON_SUBPROTOCOL,
+            Self::Reliable => JSON_RELIABLE_SUBPROTOCOL,
+        }
+    }
+
     pub(crate) fn of(subprotocol: Option<&str>) -> Self {
         match subprotocol {
             Some(JSON_SUBPROTOCOL) => Self::Json,

@@ -15,8 +15,10 @@ use super::protocol::ClientKind;
 use super::socket::{
     MAX_FRAME_BYTES, close_code, data_len, feed, flush, plain_frame, truncate, write,
 };
+use super::traced;
 use crate::app::AppState;
 use crate::registry::{ConnectionGuard, Delivery, Hub, Message, Origin, Outbound};
+use crate::trace::TraceKind;
 use crate::upstream::EventSource;
 
 /// The most queued messages written with one flush; then the session looks at the client's
@@ -82,7 +84,15 @@ impl Session {
             jobs,
             outcomes,
         };
+        let trace = connection.app.config.trace.clone();
+        let started = Instant::now();
+        trace.emit(TraceKind::Connection, &connection.source.hub, || {
+            traced::connected(&connection.source, connection.kind)
+        });
         let reason = connection.serve(socket).await;
+        trace.emit(TraceKind::Connection, &connection.source.hub, || {
+            traced::disconnected(&connection.source, &reason, started.elapsed())
+        });
         connection.finish(reason).await;
     }
 }
@@ -281,6 +291,16 @@ impl Connection {
                     WsMessage::Text(text) => ("text/plain; charset=utf-8", text.into()),
                     other => ("application/octet-stream", other.into_data()),
                 };
+                let data_type = if content_type.starts_with("text/") {
+                    "text"
+                } else {
+                    "binary"
+                };
+                let (kind, record) = traced::plain_message(&self.source, data_type);
+                self.app
+                    .config
+                    .trace
+                    .emit(kind, &self.source.hub, || record);
                 self.queue_event(Job::User {
                     name: "message".into(),
                     content_type,
@@ -335,7 +355,22 @@ impl Connection {
             connection_id: &self.source.connection_id,
             user_id: self.source.user_id.as_deref(),
         };
-        match commands::apply(frame, &from, &mut self.acks) {
+        let traced = self
+            .app
+            .config
+            .trace
+            .is_watched()
+            .then(|| traced::client_frame(&self.source, &frame))
+            .flatten();
+        let effect = commands::apply(frame, &from, &mut self.acks);
+        if let Some((kind, record)) = traced {
+            let record = traced::outcome(record, &effect);
+            self.app
+                .config
+                .trace
+                .emit(kind, &self.source.hub, || record);
+        }
+        match effect {
             Effect::None => Ok(()),
             Effect::Reply(frame) => write(socket, WsMessage::Text(frame.to_json().into()))
                 .await

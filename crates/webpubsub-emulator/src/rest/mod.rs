@@ -47,6 +47,10 @@ pub(crate) struct RestState {
 pub(crate) fn router(registry: Registry, config: Arc<EmulatorConfig>) -> Router {
     Router::new()
         .route("/api/{*rest}", any(handle))
+        .layer(axum::middleware::from_fn_with_state(
+            config.clone(),
+            crate::trace::trace_rest_calls,
+        ))
         .with_state(RestState { registry, config })
 }
 

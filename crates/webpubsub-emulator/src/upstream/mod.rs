@@ -16,6 +16,7 @@ pub(crate) use call::{UpstreamError, UpstreamReply};
 pub(crate) use event::EventSource;
 pub use handshake::{HandshakeError, HandshakeReport};
 
+use crate::trace::{TraceKind, TraceRecord};
 use crate::{EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig};
 
 /// The upstream caller of a running emulator. Cheap to clone.
@@ -83,6 +84,7 @@ impl Upstream {
         }
         let url = handler.url(&source.hub, name);
         let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
+        let started = std::time::Instant::now();
         let result = call::post(
             &self.client,
             &url,
@@ -92,6 +94,11 @@ impl Upstream {
             &call::RETRY_DELAYS,
         )
         .await;
+        self.config
+            .trace
+            .emit(TraceKind::Upstream, &source.hub, || {
+                traced_call(source, &event, &url, &result).latency(started.elapsed())
+            });
         match &result {
             Ok(reply) if event.is_blocking() => {
                 let state = reply
@@ -128,6 +135,25 @@ impl Upstream {
             })
         });
         futures_util::future::join_all(checks).await
+    }
+}
+
+/// What the live trace says about one event call: the event, the connection, the URL without
+/// its query, and the status or the failure.
+fn traced_call(
+    source: &EventSource,
+    event: &EventType,
+    url: &str,
+    result: &Result<UpstreamReply, UpstreamError>,
+) -> TraceRecord {
+    let record = TraceRecord::new(event.ce_type())
+        .detail("connection_id", &source.connection_id)
+        .detail("url", without_query(url));
+    match result {
+        Ok(reply) => record.detail("status", reply.status.as_u16()),
+        Err(UpstreamError::Status { status, .. }) => record.detail("status", status.as_u16()),
+        // The error names the URL without its query too.
+        Err(error) => record.detail("error", error),
     }
 }
 

@@ -71,6 +71,36 @@ impl FrameData {
     }
 }
 
+impl From<String> for FrameData {
+    fn from(text: String) -> Self {
+        Self::Text(text)
+    }
+}
+
+impl From<&str> for FrameData {
+    fn from(text: &str) -> Self {
+        Self::Text(text.to_owned())
+    }
+}
+
+impl From<Value> for FrameData {
+    fn from(value: Value) -> Self {
+        Self::Json(value)
+    }
+}
+
+impl From<Vec<u8>> for FrameData {
+    fn from(bytes: Vec<u8>) -> Self {
+        Self::Binary(bytes)
+    }
+}
+
+impl From<&[u8]> for FrameData {
+    fn from(bytes: &[u8]) -> Self {
+        Self::Binary(bytes.to_vec())
+    }
+}
+
 /// What kind of JSON value `value` is, for error messages.
 pub(super) fn kind(value: &Value) -> &'static str {
     match value {
