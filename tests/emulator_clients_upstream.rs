@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use webpubsub::emulator::{Emulator, EmulatorBuilder, HandshakeError, HubSettings};
 use webpubsub::handler::{
-    ConnectResponse, DataType, EventError, EventHandlers, UserEventResponse, WebPubSubLayer,
+    ClosureHandler, ConnectResponse, DataType, EventError, UserEventResponse, WebPubSubLayer,
 };
 use webpubsub_protocol::frames::{AckErrorName, FrameData, MessageSource, ServerFrame};
 use webpubsub_rest::{Message, WebPubSubServiceClient};
@@ -25,7 +25,7 @@ const JSON: &str = "json.webpubsub.azure.v1";
 type Seen = (String, String, Option<String>, String);
 
 /// Serves `layer` on a loopback port behind axum and returns its address.
-async fn serve(layer: WebPubSubLayer<EventHandlers>) -> SocketAddr {
+async fn serve(layer: WebPubSubLayer<ClosureHandler>) -> SocketAddr {
     let app = axum::Router::new()
         .route("/", axum::routing::get(|| async { "the app's own route" }))
         .layer(layer);
@@ -40,12 +40,12 @@ async fn serve(layer: WebPubSubLayer<EventHandlers>) -> SocketAddr {
 /// `"{user}-upstream"`, joins `g1`, may join `g2` and starts with state `count = 0`.
 /// User event `inc` answers `count=N` as text and increments the state; `fail` answers 500;
 /// `echo` answers the data with its own type.
-fn handlers(seen: mpsc::UnboundedSender<Seen>) -> EventHandlers {
+fn handlers(seen: mpsc::UnboundedSender<Seen>) -> ClosureHandler {
     let on_connect = seen.clone();
     let on_connected = seen.clone();
     let on_user = seen.clone();
-    EventHandlers::new()
-        .on_connect(move |request| {
+    ClosureHandler::new()
+        .connect(move |request| {
             let seen = on_connect.clone();
             async move {
                 let context = request.context();
@@ -73,7 +73,7 @@ fn handlers(seen: mpsc::UnboundedSender<Seen>) -> EventHandlers {
                 }
             }
         })
-        .on_connected(move |request| {
+        .connected(move |request| {
             let seen = on_connected.clone();
             async move {
                 let c = request.context();
@@ -86,7 +86,7 @@ fn handlers(seen: mpsc::UnboundedSender<Seen>) -> EventHandlers {
                 Ok(())
             }
         })
-        .on_user_event(move |request| {
+        .user_event(move |request| {
             let seen = on_user.clone();
             async move {
                 let c = request.context();
@@ -117,7 +117,7 @@ fn handlers(seen: mpsc::UnboundedSender<Seen>) -> EventHandlers {
                 }
             }
         })
-        .on_disconnected(move |request| {
+        .disconnected(move |request| {
             let seen = seen.clone();
             async move {
                 let c = request.context();
@@ -400,7 +400,7 @@ async fn plain_clients_send_message_events_and_get_the_answer() {
 #[tokio::test]
 async fn a_failed_plain_message_drops_the_client() {
     let (tx, mut seen) = mpsc::unbounded_channel::<Seen>();
-    let failing = EventHandlers::new().on_user_event(move |request| {
+    let failing = ClosureHandler::new().user_event(move |request| {
         let seen = tx.clone();
         async move {
             let _ = seen.send((
