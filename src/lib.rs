@@ -7,6 +7,7 @@
 //! | [`handler`] | `webpubsub-tower` | events in: the tower layer that serves the event-handler protocol |
 //! | [`rest`] | `webpubsub-rest` | commands out: the data-plane REST API and client access tokens |
 //! | [`client`] | `webpubsub-client` | clients: the Web PubSub client protocol for Rust apps, with reliable recovery |
+//! | [`grpc`] | `webpubsub-grpc` | events in over gRPC: the app registers with the service and serves the same handler (feature `grpc`, on by default) |
 //! | [`emulator`] | `webpubsub-emulator` | the service itself, in-process, for local runs and tests (feature `emulator`, on by default) |
 //! | [`protocol`] | `webpubsub-protocol` | what they all agree on: connection strings, keys, signatures, tokens, events, frames, filters |
 //!
@@ -19,6 +20,9 @@ pub use webpubsub_tower as handler;
 
 #[cfg(feature = "emulator")]
 pub use webpubsub_emulator as emulator;
+
+#[cfg(feature = "grpc")]
+pub use webpubsub_grpc as grpc;
 
 pub use webpubsub_protocol::{AccessKey, ConnectionString};
 
