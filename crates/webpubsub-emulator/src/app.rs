@@ -63,10 +63,12 @@ pub(crate) fn serve(
 
 fn router(state: AppState) -> Router {
     let rest = crate::rest::router(state.registry.clone(), state.config.clone());
+    let grpc = crate::grpc::router(state.clone());
     client::routes()
         .merge(crate::trace::routes())
         .with_state(state)
         .merge(rest)
+        .merge(grpc)
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,

@@ -297,7 +297,7 @@ fn validate_hub(hub: &HubSettings) -> Result<(), StartError> {
     if !is_valid_hub_name(hub.name()) {
         return Err(StartError::InvalidHub(hub.name().to_owned()));
     }
-    for handler in hub.event_handlers() {
+    for handler in hub.event_handlers().iter().filter(|h| !h.is_grpc()) {
         let sample = handler.url(hub.name(), "connect");
         let invalid = |reason: String| StartError::InvalidUpstream {
             hub: hub.name().to_owned(),

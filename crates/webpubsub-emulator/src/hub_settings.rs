@@ -43,6 +43,9 @@ impl fmt::Display for SystemEvent {
     }
 }
 
+/// The URL template that stands for the gRPC upstream (`--hub chat=grpc`).
+const GRPC_TEMPLATE: &str = "grpc";
+
 /// One event-handler setting of a hub: where events go and which events it takes.
 ///
 /// A hub's settings are tried in order and the first one that matches an event handles it, as in
@@ -90,6 +93,24 @@ impl EventHandlerSettings {
     pub fn system_events(mut self, events: impl IntoIterator<Item = SystemEvent>) -> Self {
         self.system_events = events.into_iter().collect();
         self
+    }
+
+    /// A handler that sends the hub's events to the apps registered over gRPC (CLI:
+    /// `--hub NAME=grpc`) instead of an HTTP URL. It takes every event.
+    ///
+    /// ```
+    /// use webpubsub_emulator::EventHandlerSettings;
+    ///
+    /// assert!(EventHandlerSettings::grpc().is_grpc());
+    /// assert!(!EventHandlerSettings::new("http://127.0.0.1:3000").is_grpc());
+    /// ```
+    pub fn grpc() -> Self {
+        Self::new(GRPC_TEMPLATE)
+    }
+
+    /// Whether events go to gRPC registrations rather than an HTTP URL.
+    pub fn is_grpc(&self) -> bool {
+        self.url_template.eq_ignore_ascii_case(GRPC_TEMPLATE)
     }
 
     /// The URL template.

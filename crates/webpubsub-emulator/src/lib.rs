@@ -88,6 +88,7 @@ mod emulator;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod grpc;
 mod hub_settings;
 mod random;
 pub mod registry;

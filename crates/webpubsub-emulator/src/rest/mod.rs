@@ -28,7 +28,9 @@ use axum::{
     routing::any,
 };
 
-use self::{error::ApiError, operations::Call, request::Query};
+pub(crate) use self::error::ApiError;
+pub(crate) use self::routes::Operation;
+use self::{operations::Call, request::Query};
 use crate::{config::EmulatorConfig, registry::Registry};
 
 /// What the REST handlers share.
@@ -89,6 +91,35 @@ async fn serve(state: &RestState, request: Request) -> Result<Response, ApiError
         base_url: format!("http://{host}"),
     };
     call.execute(operation).await
+}
+
+/// Runs one operation for another front end (the gRPC data plane) with the same checks and
+/// errors as over HTTP; the caller authenticated the request. `query` is the REST query
+/// string (percent-encoded), `headers` carry the send's `Content-Type`.
+pub(crate) async fn execute(
+    registry: &Registry,
+    config: &Arc<EmulatorConfig>,
+    hub_name: &str,
+    operation: Operation,
+    query: &str,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<axum::http::StatusCode, ApiError> {
+    validate_hub(hub_name)?;
+    let state = RestState {
+        registry: registry.clone(),
+        config: config.clone(),
+    };
+    let call = Call {
+        state: &state,
+        hub_name,
+        hub: registry.hub_or_empty(hub_name),
+        query: Query::parse(Some(query))?,
+        headers,
+        body,
+        base_url: config.endpoint.clone(),
+    };
+    Ok(call.execute(operation).await?.status())
 }
 
 fn validate_hub(hub: &str) -> Result<(), ApiError> {

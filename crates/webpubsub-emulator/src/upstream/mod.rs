@@ -3,6 +3,7 @@
 
 mod call;
 mod event;
+mod grpc;
 mod handshake;
 mod time;
 
@@ -14,10 +15,13 @@ use webpubsub_protocol::cloudevents::EventType;
 
 pub(crate) use call::{UpstreamError, UpstreamReply};
 pub(crate) use event::EventSource;
+pub(crate) use grpc::{check_connect_ack, check_message_ack};
 pub use handshake::{HandshakeError, HandshakeReport};
 
 use crate::trace::{TraceKind, TraceRecord};
-use crate::{EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig};
+use crate::{
+    EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig, grpc::Registrations,
+};
 
 /// The upstream caller of a running emulator. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -28,6 +32,8 @@ pub(crate) struct Upstream {
     timeout: Duration,
     /// What the emulator sends in `WebHook-Request-Origin`: its host name, as the service does.
     origin: Arc<str>,
+    /// The apps registered over gRPC, for hubs in gRPC mode.
+    grpc: Registrations,
 }
 
 impl Upstream {
@@ -45,7 +51,13 @@ impl Upstream {
             config,
             timeout,
             origin,
+            grpc: Registrations::default(),
         })
+    }
+
+    /// The gRPC registrations that hubs in gRPC mode send their events to.
+    pub(crate) fn registrations(&self) -> &Registrations {
+        &self.grpc
     }
 
     /// Whether some handler of `hub` takes `event`.
@@ -82,18 +94,27 @@ impl Upstream {
                 name.chars().take(64).collect(),
             )));
         }
-        let url = handler.url(&source.hub, name);
-        let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
+        // The trace shows the gRPC transport as the URL `grpc:<hub>`.
+        let url = if handler.is_grpc() {
+            format!("grpc:{}", source.hub)
+        } else {
+            handler.url(&source.hub, name)
+        };
         let started = std::time::Instant::now();
-        let result = call::post(
-            &self.client,
-            &url,
-            headers,
-            body,
-            self.timeout,
-            &call::RETRY_DELAYS,
-        )
-        .await;
+        let result = if handler.is_grpc() {
+            grpc::send(&self.grpc, source, &event, content_type, body, self.timeout).await
+        } else {
+            let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
+            call::post(
+                &self.client,
+                &url,
+                headers,
+                body,
+                self.timeout,
+                &call::RETRY_DELAYS,
+            )
+            .await
+        };
         self.config
             .trace
             .emit(TraceKind::Upstream, &source.hub, || {
@@ -124,15 +145,19 @@ impl Upstream {
     /// Runs the handshake with every upstream of every hub, concurrently.
     pub(crate) async fn validate_all(&self) -> Vec<HandshakeReport> {
         let checks = self.config.hubs().flat_map(|hub| {
-            hub.event_handlers().iter().map(move |handler| {
-                handshake::run(
-                    &self.client,
-                    hub.name(),
-                    handler.url(hub.name(), "validate"),
-                    &self.origin,
-                    self.timeout,
-                )
-            })
+            // gRPC upstreams dial in; there is no URL to check.
+            hub.event_handlers()
+                .iter()
+                .filter(|handler| !handler.is_grpc())
+                .map(move |handler| {
+                    handshake::run(
+                        &self.client,
+                        hub.name(),
+                        handler.url(hub.name(), "validate"),
+                        &self.origin,
+                        self.timeout,
+                    )
+                })
         });
         futures_util::future::join_all(checks).await
     }
