@@ -9,8 +9,13 @@
 //!   `Error.Connection.NotExisted`, adding a user without connections 404 `Error.User.NotExisted`;
 //! - invalid names, filters and parameters are 400 `Error.BadRequest` with the reason;
 //! - send bodies are `text/plain`, `application/json` or `application/octet-stream` (else 415)
-//!   and at most 1 MiB (else 413); `messageTtlSeconds` is checked but messages are delivered at
-//!   once, so it has no effect.
+//!   and at most 1 MiB (else 413, after reading the body to its end when it is at most 16 MiB,
+//!   so the client sees the status and its connection stays usable; a larger body gets
+//!   `Connection: close`); JSON bodies must parse as delivery parses them (at most 128 levels
+//!   deep), so JSON clients get them as JSON; `messageTtlSeconds` is checked but messages are
+//!   delivered at once, so it has no effect;
+//! - revoking a permission on a group keeps a deny entry that overrides a role allowing every
+//!   group, until a grant lifts it.
 
 pub(crate) mod auth;
 mod error;
