@@ -94,6 +94,7 @@ mod random;
 pub mod registry;
 mod rest;
 mod trace;
+mod tunnel;
 mod upstream;
 
 pub use builder::{BoundEmulator, DEVELOPMENT_KEY, EmulatorBuilder};
