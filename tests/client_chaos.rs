@@ -47,6 +47,7 @@ struct Tally {
     connected: u64,
     disconnected: u64,
     rejoin_failures: u64,
+    last_disconnect: Option<String>,
 }
 
 /// Reads `events` until message `total - 1` arrives (or the deadline), checking order:
@@ -62,6 +63,7 @@ async fn receive(
 ) -> Tally {
     let mut tally = Tally::default();
     let mut last: Option<u64> = None;
+    let mut last_sequence_id = None;
     while last != Some(total - 1) {
         let left = deadline.saturating_duration_since(Instant::now());
         let event = match tokio::time::timeout(left, events.recv()).await {
@@ -72,22 +74,31 @@ async fn receive(
         match event {
             ClientEvent::GroupMessage {
                 data: FrameData::Text(text),
+                sequence_id,
                 ..
             } => {
                 let n: u64 = text.parse().expect("a number");
                 match last {
-                    Some(previous) if exactly_once => assert_eq!(n, previous + 1, "{tally:?}"),
+                    Some(previous) if exactly_once => assert_eq!(
+                        n,
+                        previous + 1,
+                        "sequence id {sequence_id:?} after {last_sequence_id:?}: {tally:?}"
+                    ),
                     Some(previous) => assert!(n > previous, "{n} after {previous}: {tally:?}"),
                     None if exactly_once => assert_eq!(n, 0, "{tally:?}"),
                     None => {}
                 }
                 last = Some(n);
+                last_sequence_id = sequence_id;
                 tally.received += 1;
                 progress.store(n + 1, Ordering::Release);
                 moved.notify_one();
             }
             ClientEvent::Connected { .. } => tally.connected += 1,
-            ClientEvent::Disconnected { .. } => tally.disconnected += 1,
+            ClientEvent::Disconnected { message, .. } => {
+                tally.disconnected += 1;
+                tally.last_disconnect = message;
+            }
             ClientEvent::RejoinGroupFailed { .. } => tally.rejoin_failures += 1,
             other => panic!("unexpected {other:?}"),
         }
