@@ -30,7 +30,7 @@ use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 use tracing_subscriber::EnvFilter;
 use webpubsub::{
     ConnectionString,
-    handler::{ConnectResponse, EventError, EventHandlers, UserEventResponse, WebPubSubLayer},
+    handler::{ClosureHandler, ConnectResponse, EventError, UserEventResponse, WebPubSubLayer},
 };
 
 /// The rest of the application.
@@ -82,14 +82,14 @@ async fn run() -> Result<(), String> {
 
     // A handler made of closures: count each connection's messages in its connection state.
     let handler =
-        EventHandlers::new()
-            .on_connect(|request| async move {
+        ClosureHandler::new()
+            .connect(|request| async move {
                 let user = request.context().connection_id().to_owned();
                 Ok(ConnectResponse::new()
                     .user_id(user)
                     .set_state("messages", 0))
             })
-            .on_user_event(|request| async move {
+            .user_event(|request| async move {
                 let count: u64 = request
                     .context()
                     .states()

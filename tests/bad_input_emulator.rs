@@ -15,6 +15,10 @@ use support::{
     ws_client::WsClient,
 };
 use tokio_tungstenite::tungstenite::Message as WsMessage;
+use tokio_tungstenite::tungstenite::protocol::frame::{
+    Frame,
+    coding::{Data, OpCode},
+};
 use webpubsub::emulator::Emulator;
 use webpubsub_protocol::frames::{AckErrorName, ServerFrame};
 use webpubsub_protocol::token::{ClientRole, Permission};
@@ -652,6 +656,15 @@ async fn frames_cannot_escalate_and_bad_frames_are_answered_or_closed() {
             "a binary frame over 1 MiB",
             WsMessage::binary(vec![0u8; (1 << 20) + 1]),
             1009,
+        ),
+        (
+            "a text frame that is not UTF-8",
+            WsMessage::Frame(Frame::message(
+                b"{\"type\":\"\xff\"}".to_vec(),
+                OpCode::Data(Data::Text),
+                true,
+            )),
+            1007,
         ),
     ];
     for (name, message, code) in fatal {

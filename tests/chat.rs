@@ -80,7 +80,11 @@ async fn get(server: &ChatServer, path: &str) -> (u16, String, String) {
 
 /// Negotiates as `user` and opens the WebSocket with the subprotocol, as the page does.
 async fn connect(server: &ChatServer, user: &str) -> Client {
-    let (status, _, body) = get(server, &format!("/negotiate?user={user}")).await;
+    let (status, _, body) = get(
+        server,
+        &format!("/negotiate?user={user}&session=test-{user}"),
+    )
+    .await;
     assert_eq!(status, 200, "negotiate: {body}");
     let url = serde_json::from_str::<Value>(&body).unwrap()["url"]
         .as_str()
@@ -206,7 +210,7 @@ async fn serves_the_page_and_checks_names_at_negotiate() {
         (200, "text/css; charset=utf-8")
     );
 
-    let (status, _, body) = get(&server, "/negotiate?user=no%20spaces").await;
+    let (status, _, body) = get(&server, "/negotiate?user=no%20spaces&session=s").await;
     assert_eq!(status, 400);
     let error: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -216,6 +220,18 @@ async fn serves_the_page_and_checks_names_at_negotiate() {
     let (status, _, body) = get(&server, "/negotiate").await;
     assert_eq!(status, 400);
     assert!(body.contains("missing query parameter user"), "{body}");
+    let (status, _, body) = get(&server, "/negotiate?user=alice").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("missing query parameter session"), "{body}");
+
+    // A name in use by another page is refused; the same page may sign in again.
+    let (status, _, body) = get(&server, "/negotiate?user=alice&session=tab-1").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = get(&server, "/negotiate?user=alice&session=tab-2").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(body.contains("in use"), "{body}");
+    let (status, _, body) = get(&server, "/negotiate?user=alice&session=tab-1").await;
+    assert_eq!(status, 200, "{body}");
     server.shutdown().await;
 }
 
@@ -440,7 +456,7 @@ async fn on_azure_it_mints_service_urls_and_accepts_only_signed_events() {
         .expect("starts without the service");
     assert_eq!(server.emulator_endpoint(), None);
 
-    let (status, _, body) = get(&server, "/negotiate?user=alice").await;
+    let (status, _, body) = get(&server, "/negotiate?user=alice&session=s").await;
     assert_eq!(status, 200, "{body}");
     let url: Value = serde_json::from_str(&body).unwrap();
     let url = url["url"].as_str().unwrap();

@@ -51,6 +51,10 @@ async fn two_pages_talk_and_switch_rooms_in_chromium() {
             "DOCS_SCREENSHOT".to_owned(),
             path_str(&root.join("docs/chat.png")),
         ));
+        envs.push((
+            "DOCS_MOBILE_SCREENSHOT".to_owned(),
+            path_str(&root.join("docs/chat-mobile.png")),
+        ));
     }
     let browser_dir = root.join("tests/browser");
     let mut script = tokio::spawn(async move {

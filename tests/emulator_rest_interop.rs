@@ -11,8 +11,8 @@ use std::time::Duration;
 use serde_json::Value;
 use webpubsub_emulator::Emulator;
 
-#[tokio::test]
-async fn the_official_js_sdk_drives_the_emulator_rest_api() {
+/// Runs `script` against an in-process emulator and requires it to succeed; returns its output.
+async fn run_against_an_emulator(script: &str) -> support::node::NodeOutput {
     let emulator = Emulator::builder()
         .key("interop-emulator-key-0123456789ABCDEFGH")
         .start()
@@ -20,7 +20,7 @@ async fn the_official_js_sdk_drives_the_emulator_rest_api() {
         .expect("the emulator starts");
     let connection_string = emulator.connection_string();
     let output = support::node::run_node(
-        "emulator_rest_sdk.mjs",
+        script,
         &[],
         &[("WEBPUBSUB_CONNECTION_STRING", connection_string.as_str())],
         Duration::from_secs(60),
@@ -28,9 +28,15 @@ async fn the_official_js_sdk_drives_the_emulator_rest_api() {
     .await;
     assert!(
         output.success,
-        "the script failed\nstdout:\n{}\nstderr:\n{}",
+        "{script} failed\nstdout:\n{}\nstderr:\n{}",
         output.stdout, output.stderr
     );
+    output
+}
+
+#[tokio::test]
+async fn the_official_js_sdk_drives_the_emulator_rest_api() {
+    let output = run_against_an_emulator("emulator_rest_sdk.mjs").await;
     let summary: Value = output
         .stdout
         .lines()
@@ -52,5 +58,17 @@ async fn the_official_js_sdk_drives_the_emulator_rest_api() {
             ":generateToken mints a token that connects with its user and groups",
             "close a group, a user, a connection and everyone, with reasons and excluded",
         ]
+    );
+}
+
+/// A body over 1 MiB is read to its end before the 413 is sent, so the SDK sees the status (not
+/// `EPIPE`) and its next calls on the same kept-alive connection succeed.
+#[tokio::test]
+async fn the_official_js_sdk_gets_413_and_its_next_calls_succeed() {
+    let output = run_against_an_emulator("emulator_rest_too_large.mjs").await;
+    assert!(
+        output.stdout.contains(r#"{"status":413,"after":3}"#),
+        "{}",
+        output.stdout
     );
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::broadcast;
 use webpubsub::emulator::{Emulator, HubSettings, TraceEvent, TraceKind};
-use webpubsub::handler::{EventHandlers, WebPubSubLayer};
+use webpubsub::handler::{ClosureHandler, WebPubSubLayer};
 use webpubsub::protocol::token::{ClientRole, Permission};
 use webpubsub::rest::{Message, WebPubSubServiceClient};
 
@@ -50,7 +50,7 @@ fn is(kind: TraceKind, title: &'static str) -> impl Fn(&TraceEvent) -> bool {
 async fn a_session_rest_call_and_upstream_calls_stream_in_order_without_secrets() {
     let app = TestServer::start(
         axum::Router::new().layer(
-            WebPubSubLayer::new(EventHandlers::new())
+            WebPubSubLayer::new(ClosureHandler::new())
                 .path("/eventhandler")
                 .hub("chat")
                 .access_key(KEY),

@@ -598,12 +598,12 @@ async fn text_that_is_not_utf8_is_refused() {
 #[tokio::test]
 async fn closure_handlers_over_http() {
     let handlers =
-        webpubsub::handler::EventHandlers::new()
-            .on_connect(|req: ConnectRequest| async move {
+        webpubsub::handler::ClosureHandler::new()
+            .connect(|req: ConnectRequest| async move {
                 Ok(ConnectResponse::new()
                     .user_id(format!("user-of-{}", req.context().connection_id())))
             })
-            .on_user_event(|req: UserEventRequest| async move {
+            .user_event(|req: UserEventRequest| async move {
                 let text = req
                     .text()
                     .map_err(|e| EventError::bad_request(e.to_string()))?

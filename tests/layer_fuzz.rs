@@ -11,7 +11,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt as _, Full};
 use proptest::{prelude::*, test_runner::TestRunner};
 use tower::{Layer as _, ServiceExt as _};
-use webpubsub::handler::{EventHandlers, Rejection, WebPubSubLayer};
+use webpubsub::handler::{ClosureHandler, Rejection, WebPubSubLayer};
 use webpubsub_protocol::{AccessKey, ConnectionString, signature};
 
 const KEY: &str = "fuzz-key-not-a-secret";
@@ -180,7 +180,7 @@ fn arbitrary_requests_get_a_clear_answer() {
         .parse()
         .expect("connection string");
     let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let service = WebPubSubLayer::new(EventHandlers::new())
+    let service = WebPubSubLayer::new(ClosureHandler::new())
         .hub("chat")
         .connection_string(&cs)
         .layer(tower::service_fn(inner));

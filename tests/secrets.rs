@@ -15,7 +15,7 @@ use serde_json::json;
 use support::{layer::TestServer, ws_client::WsClient};
 use webpubsub::emulator::{Emulator, HubSettings};
 use webpubsub::handler::{
-    ConnectRequest, ConnectResponse, EventError, EventHandlers, UserEventRequest,
+    ClosureHandler, ConnectRequest, ConnectResponse, EventError, UserEventRequest,
     UserEventResponse, WebPubSubLayer,
 };
 use webpubsub_protocol::{AccessKey, ConnectionString, frames::ServerFrame};
@@ -114,14 +114,14 @@ fn the_detectors_detect() {
     );
 }
 
-fn handlers() -> EventHandlers {
-    EventHandlers::new()
-        .on_connect(|request: ConnectRequest| async move {
+fn handlers() -> ClosureHandler {
+    ClosureHandler::new()
+        .connect(|request: ConnectRequest| async move {
             // A handler that logs everything it is given: the context's Debug must be safe.
             tracing::info!(context = ?request.context(), claims = ?request.claims(), "connect");
             Ok(ConnectResponse::new().user_id("alice"))
         })
-        .on_user_event(|request: UserEventRequest| async move {
+        .user_event(|request: UserEventRequest| async move {
             tracing::info!(context = ?request.context(), "user event");
             if request.context().event_name() == "fail" {
                 return Err(EventError::forbidden("refused by the handler"));

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use webpubsub::emulator::{Emulator, HubSettings};
-use webpubsub::handler::{EventHandlers, WebPubSubLayer};
+use webpubsub::handler::{ClosureHandler, WebPubSubLayer};
 
 use support::layer::TestServer;
 
@@ -20,7 +20,7 @@ async fn the_trace_page_streams_and_filters_traffic_in_chromium() {
     support::browser::ensure_chromium();
     // An app that takes the events of both hubs, so upstream calls show up too.
     let app = TestServer::start(
-        axum::Router::new().layer(WebPubSubLayer::new(EventHandlers::new()).path("/eventhandler")),
+        axum::Router::new().layer(WebPubSubLayer::new(ClosureHandler::new()).path("/eventhandler")),
     )
     .await;
     let upstream = format!("http://{}/eventhandler", app.addr);

@@ -4,8 +4,8 @@
 //   CHAT_URL=http://127.0.0.1:3000/ node chat.mjs
 //
 // Env: CHAT_URL (required), CHROMIUM (default /usr/bin/chromium), ARTIFACTS (default ./artifacts),
-// DOCS_SCREENSHOT (optional path for the README's screenshot), SHUTDOWN_SIGNAL_FILE (optional: see
-// the last check). Exits non-zero on the first failed check, after saving a screenshot of each page.
+// DOCS_SCREENSHOT and DOCS_MOBILE_SCREENSHOT (optional paths for the docs' screenshots),
+// SHUTDOWN_SIGNAL_FILE (optional: see the last check). Exits non-zero on the first failed check, after saving a screenshot of each page.
 import { chromium } from 'playwright-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -33,8 +33,8 @@ const browser = await chromium.launch({
 });
 
 const pageErrors = [];
-async function openAs(user) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 680 }, deviceScaleFactor: 1 });
+async function openAs(user, viewport = { width: 1100, height: 680 }) {
+  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on('pageerror', (err) => pageErrors.push(`${user}: ${err.message}`));
@@ -65,6 +65,17 @@ async function say(page, text) {
 
 async function texts(page, selector) {
   return page.locator(selector).allTextContents();
+}
+
+// Whether the element's box lies inside the window (and, with `within`, inside that element).
+async function inView(page, selector, within) {
+  return page.evaluate(([selector, within]) => {
+    const box = document.querySelector(selector).getBoundingClientRect();
+    const inside = (outer) => box.top >= outer.top - 1 && box.bottom <= outer.bottom + 1
+      && box.left >= outer.left - 1 && box.right <= outer.right + 1;
+    const windowBox = { top: 0, left: 0, bottom: window.innerHeight, right: window.innerWidth };
+    return inside(windowBox) && (!within || inside(document.querySelector(within).getBoundingClientRect()));
+  }, [selector, within]);
 }
 
 function assertEqual(actual, expected, what) {
@@ -155,6 +166,48 @@ try {
   await seeText(alice, '#messages .message[data-from="bob"] .text', 'Looks good');
   ok();
 
+  check('on a 390 px phone, rooms, people, messages and the input are all usable');
+  const carol = await openAs('carol', { width: 390, height: 844 });
+  for (const user of ['alice', 'bob', 'carol']) {
+    const person = carol.locator(`#users li[data-user="${user}"]`);
+    await person.scrollIntoViewIfNeeded();
+    if (!(await inView(carol, `#users li[data-user="${user}"]`))) throw new Error(`${user} is cut off the people list`);
+  }
+  await seeText(carol, '#messages .message[data-from="bob"] .text', 'Looks good');
+  if (!(await inView(carol, '#message-input'))) throw new Error('the input is not in view on a phone');
+  await say(carol, 'Reading along on my phone: https://learn.microsoft.com/azure/azure-web-pubsub/');
+  await seeText(carol, '#messages .message.mine .text', 'Reading along');
+  await carol.evaluate(() => { document.getElementById('users').scrollLeft = 0; });
+  if (process.env.DOCS_MOBILE_SCREENSHOT) await carol.screenshot({ path: resolve(process.env.DOCS_MOBILE_SCREENSHOT) });
+  await carol.screenshot({ path: join(artifacts, 'carol-mobile.png') });
+  await carol.context().close();
+  ok();
+
+  check('consecutive messages of one sender are grouped; links are links, safely');
+  await say(bob, 'Two in a row,');
+  await say(bob, 'see https://example.com/docs?a=1. Not a link: javascript:alert(1)');
+  await seeText(alice, '#messages .message[data-from="bob"] .text', 'Not a link');
+  const last = alice.locator('#messages .message').last();
+  if (!(await last.getAttribute('class')).includes('continued')) throw new Error('the second message is not grouped');
+  const link = last.locator('a');
+  assertEqual(await link.count(), 1, 'links in the message');
+  assertEqual(await link.getAttribute('href'), 'https://example.com/docs?a=1', 'the link');
+  assertEqual(await link.getAttribute('rel'), 'noopener noreferrer nofollow', 'the link\'s rel');
+  assertEqual(await alice.locator('#messages a[href^="javascript"]').count(), 0, 'javascript: links');
+  ok();
+
+  check('an empty room says so');
+  await alice.fill('#room-name', 'quiet');
+  await alice.press('#room-name', 'Enter');
+  await seeText(alice, '#room-title', '# quiet');
+  await seeText(alice, '#messages .empty', 'No messages in #quiet yet');
+  await say(alice, 'First!');
+  await seeText(alice, '#messages .message .text', 'First!');
+  assertEqual(await alice.locator('#messages .empty').count(), 0, 'the empty note after a message');
+  await alice.click('#rooms li[data-room="general"] button');
+  await seeText(alice, '#room-title', '# general');
+  ok();
+
   check('markup in a message is shown as text, never run');
   await say(bob, '<img src=x onerror="window.pwned=1"><b>not bold</b>');
   await seeText(alice, '#messages .message[data-from="bob"] .text', '<b>not bold</b>');
@@ -169,6 +222,40 @@ try {
   await seeText(alice, '#room-title', '# general');
   await say(bob, 'Are you back?');
   await seeText(alice, '#messages .message[data-from="bob"] .text', 'Are you back?');
+  ok();
+
+  check('100 messages: the list scrolls, not the page; the latest is visible and the input in view');
+  await bob.evaluate(async () => {
+    for (let i = 1; i <= 100; i += 1) await sendEvent('message', { room: 'general', text: `message ${i} of 100` });
+  });
+  await seeText(alice, '#messages .message .text', 'message 100 of 100');
+  await alice.waitForFunction(() => {
+    const list = document.getElementById('messages');
+    return list.scrollHeight - list.scrollTop - list.clientHeight < 2;
+  });
+  if (!(await inView(alice, '#messages .message:nth-last-child(1 of .message)', '#messages'))) throw new Error('the latest message is not visible');
+  if (!(await inView(alice, '#message-input'))) throw new Error('the input scrolled out of view');
+  if (!(await inView(alice, '#room-title'))) throw new Error('the room header scrolled out of view');
+  assertEqual(await alice.evaluate(() => document.scrollingElement.scrollHeight <= window.innerHeight), true,
+    'the page itself does not scroll');
+  ok();
+
+  check('the name is kept across a reload');
+  await alice.reload();
+  await alice.waitForSelector('body[data-state="connected"]');
+  await seeText(alice, '#me-name', 'alice');
+  await seeText(alice, '#messages .message .text', 'message 100 of 100');
+  ok();
+
+  check('another page cannot take a name in use');
+  const intruder = await (await browser.newContext({ viewport: { width: 800, height: 600 } })).newPage();
+  intruder.setDefaultTimeout(TIMEOUT);
+  await intruder.goto(url);
+  await intruder.fill('#login-name', 'alice');
+  await intruder.click('#login-button');
+  await seeText(intruder, '#login-error', 'is in use');
+  assertEqual(await intruder.evaluate(() => document.body.dataset.state), 'signed-out', 'the intruder\'s page');
+  await intruder.context().close();
   ok();
 
   check('screenshots');

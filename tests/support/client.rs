@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures_util::StreamExt as _;
 use webpubsub::client::{ClientEvent, Events};
 use webpubsub::emulator::{Emulator, EmulatorBuilder, HubSettings};
-use webpubsub::handler::{DataType, EventError, EventHandlers, UserEventResponse, WebPubSubLayer};
+use webpubsub::handler::{ClosureHandler, DataType, EventError, UserEventResponse, WebPubSubLayer};
 use webpubsub_rest::WebPubSubServiceClient;
 
 /// The tests' access key (not a secret).
@@ -19,8 +19,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// The event handler: `echo` answers the data with its own type, `fail` answers 500, anything
 /// else 204.
-pub fn echo_handlers() -> EventHandlers {
-    EventHandlers::new().on_user_event(|request| async move {
+pub fn echo_handlers() -> ClosureHandler {
+    ClosureHandler::new().user_event(|request| async move {
         match request.event_name() {
             "echo" => Ok(match request.data_type() {
                 DataType::Text => UserEventResponse::text(request.text()?),
@@ -35,7 +35,7 @@ pub fn echo_handlers() -> EventHandlers {
 }
 
 /// Serves `handlers` behind our layer on a loopback port.
-pub async fn serve_handlers(handlers: EventHandlers) -> SocketAddr {
+pub async fn serve_handlers(handlers: ClosureHandler) -> SocketAddr {
     let layer = WebPubSubLayer::new(handlers)
         .path("/eventhandler/{event}")
         .access_key(KEY);

@@ -10,8 +10,12 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::{
-    Emulator, HandshakeReport, client, client::RecoveryStore, config::EmulatorConfig,
-    registry::Registry, upstream::Upstream,
+    Emulator, HandshakeReport, client,
+    client::RecoveryStore,
+    config::EmulatorConfig,
+    registry::Registry,
+    tunnel::{self, TunnelEndpoint},
+    upstream::Upstream,
 };
 
 /// What the client endpoint's handlers and sessions share.
@@ -43,6 +47,7 @@ pub(crate) fn serve(
         registry: Registry::new(),
         recovery: RecoveryStore::default(),
     };
+    let tunnels = state.upstream.tunnels().clone();
     let app = router(state);
     let mut stop = shutdown_rx;
     let server = tokio::spawn(async move {
@@ -58,19 +63,28 @@ pub(crate) fn serve(
         }
     });
     tracing::info!(endpoint = %config.endpoint, "emulator started");
-    Emulator::new(local_addr, config, handshakes, shutdown_tx, server)
+    Emulator::new(local_addr, config, handshakes, shutdown_tx, server, tunnels)
 }
 
 fn router(state: AppState) -> Router {
     let rest = crate::rest::router(state.registry.clone(), state.config.clone());
+    let tunnel = tunnel::routes(TunnelEndpoint {
+        tunnels: state.upstream.tunnels().clone(),
+        rest: rest.clone(),
+        config: state.config.clone(),
+        shutdown: state.shutdown.clone(),
+    });
+    let grpc = crate::grpc::router(state.clone());
     client::routes()
         .merge(crate::trace::routes())
         .with_state(state)
         .merge(rest)
+        .merge(tunnel)
+        .merge(grpc)
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
-                "no such endpoint: the emulator serves /client/hubs/{hub}, /api/... and /trace",
+                "no such endpoint: the emulator serves /client/hubs/{hub}, /server/tunnel, /api/... and /trace",
             )
         })
 }

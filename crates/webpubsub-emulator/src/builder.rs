@@ -297,17 +297,21 @@ fn validate_hub(hub: &HubSettings) -> Result<(), StartError> {
     if !is_valid_hub_name(hub.name()) {
         return Err(StartError::InvalidHub(hub.name().to_owned()));
     }
-    for handler in hub.event_handlers() {
+    for handler in hub.event_handlers().iter().filter(|h| !h.is_grpc()) {
         let sample = handler.url(hub.name(), "connect");
         let invalid = |reason: String| StartError::InvalidUpstream {
             hub: hub.name().to_owned(),
             template: upstream::without_query(handler.url_template()).to_owned(),
             reason,
         };
+        if handler.is_tunnel() {
+            // `tunnel:///path`: events go through the hub's tunnel connections to `/path`.
+            continue;
+        }
         let url = reqwest::Url::parse(&sample).map_err(|e| invalid(e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid(format!(
-                "scheme {:?} is not http or https",
+                "scheme {:?} is not http, https or tunnel (tunnel:///path)",
                 url.scheme()
             )));
         }

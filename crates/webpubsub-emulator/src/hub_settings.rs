@@ -43,6 +43,9 @@ impl fmt::Display for SystemEvent {
     }
 }
 
+/// The URL template that stands for the gRPC upstream (`--hub chat=grpc`).
+const GRPC_TEMPLATE: &str = "grpc";
+
 /// One event-handler setting of a hub: where events go and which events it takes.
 ///
 /// A hub's settings are tried in order and the first one that matches an event handles it, as in
@@ -90,6 +93,24 @@ impl EventHandlerSettings {
     pub fn system_events(mut self, events: impl IntoIterator<Item = SystemEvent>) -> Self {
         self.system_events = events.into_iter().collect();
         self
+    }
+
+    /// A handler that sends the hub's events to the apps registered over gRPC (CLI:
+    /// `--hub NAME=grpc`) instead of an HTTP URL. It takes every event.
+    ///
+    /// ```
+    /// use webpubsub_emulator::EventHandlerSettings;
+    ///
+    /// assert!(EventHandlerSettings::grpc().is_grpc());
+    /// assert!(!EventHandlerSettings::new("http://127.0.0.1:3000").is_grpc());
+    /// ```
+    pub fn grpc() -> Self {
+        Self::new(GRPC_TEMPLATE)
+    }
+
+    /// Whether events go to gRPC registrations rather than an HTTP URL.
+    pub fn is_grpc(&self) -> bool {
+        self.url_template.eq_ignore_ascii_case(GRPC_TEMPLATE)
     }
 
     /// The URL template.
@@ -156,6 +177,29 @@ impl EventHandlerSettings {
         url
     }
 }
+
+impl EventHandlerSettings {
+    /// Whether this handler's events go through the hub's tunnel connections: its URL template
+    /// is `tunnel:///path`.
+    pub fn is_tunnel(&self) -> bool {
+        self.url_template
+            .get(..TUNNEL_SCHEME.len())
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case(TUNNEL_SCHEME))
+    }
+
+    /// The path and query a tunnel request carries for `url` (one of this handler's URLs), or
+    /// `None` for an HTTP handler.
+    pub(crate) fn tunnel_path<'a>(&self, url: &'a str) -> Option<&'a str> {
+        if self.is_tunnel() {
+            url.get(TUNNEL_SCHEME.len() - 1..)
+        } else {
+            None
+        }
+    }
+}
+
+/// The start of a tunnel handler's URL template: `tunnel://` with an empty host, then the path.
+const TUNNEL_SCHEME: &str = "tunnel:///";
 
 impl fmt::Debug for EventHandlerSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -258,6 +302,21 @@ impl HubSettings {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_tunnel_template_carries_its_path_and_query() {
+        let handler = EventHandlerSettings::new("Tunnel:///eventhandler/{event}?code=x");
+        assert!(handler.is_tunnel());
+        let url = handler.url("chat", "connect");
+        assert_eq!(
+            handler.tunnel_path(&url),
+            Some("/eventhandler/connect?code=x")
+        );
+        let http = EventHandlerSettings::new("http://127.0.0.1/tunnel:///");
+        assert!(!http.is_tunnel());
+        assert_eq!(http.tunnel_path("http://127.0.0.1/x"), None);
+        assert!(!EventHandlerSettings::new("tunnel://host/path").is_tunnel());
+    }
 
     #[test]
     fn first_matching_handler_wins() {

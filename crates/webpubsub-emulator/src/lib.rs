@@ -88,11 +88,13 @@ mod emulator;
 mod error;
 #[doc(hidden)]
 pub mod fuzzing;
+mod grpc;
 mod hub_settings;
 mod random;
 pub mod registry;
 mod rest;
 mod trace;
+mod tunnel;
 mod upstream;
 
 pub use builder::{BoundEmulator, DEVELOPMENT_KEY, EmulatorBuilder};

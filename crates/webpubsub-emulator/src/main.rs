@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! webpubsub-emulator --port 8080 --key MY_KEY --hub chat=http://localhost:3000/eventhandler/{event} --allow-anonymous
+//! webpubsub-emulator --hub chat=grpc   # the app registers over gRPC at the same endpoint
 //! ```
 
 use std::net::IpAddr;
@@ -29,7 +30,9 @@ struct Cli {
     #[arg(long, conflicts_with = "keys")]
     random_key: bool,
     /// A hub and its event handler, `NAME=URL_TEMPLATE` (repeatable); the template may hold
-    /// `{hub}` and `{event}`. The handler takes every event.
+    /// `{hub}` and `{event}`. The handler takes every event. `NAME=tunnel:///PATH` sends the
+    /// hub's events to `PATH` through the apps connected at `/server/tunnel` instead of HTTP;
+    /// `NAME=grpc` sends them to the apps registered over gRPC.
     #[arg(long = "hub", value_parser = parse_hub)]
     hubs: Vec<(String, String)>,
     /// Let clients connect without an access token.
@@ -91,6 +94,11 @@ async fn main() -> std::process::ExitCode {
     } else {
         println!("live trace: off (served only when listening on a loopback address)");
     }
+    // gRPC shares the port (HTTP/2 without TLS).
+    println!(
+        "gRPC upstream: {} (webpubsub.upstream.v1.Upstream)",
+        emulator.endpoint()
+    );
     if let Err(error) = tokio::signal::ctrl_c().await {
         eprintln!("webpubsub-emulator: cannot wait for Ctrl-C: {error}");
     }

@@ -11,34 +11,35 @@ use http_body_util::Full;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The body of a [`WebPubSubService`](crate::WebPubSubService) response.
-    ///
-    /// Each variant's `body` field is the body it names (pin-project-lite cannot carry field
-    /// docs, hence the `allow`).
-    #[project = ResponseBodyProj]
+    /// The body of a [`WebPubSubService`](crate::WebPubSubService) response: the layer's own
+    /// answer (an event response or a rejection), or the inner service's body untouched.
     #[derive(Debug)]
-    #[allow(missing_docs)]
-    pub enum ResponseBody<B> {
-        /// An answer the layer produced (an event response or a rejection).
-        Handled {
-            #[pin]
-            body: Full<Bytes>,
-        },
-        /// The inner service's body, for requests outside the layer's path.
-        Inner {
-            #[pin]
-            body: B,
-        },
+    pub struct ResponseBody<B> {
+        #[pin]
+        kind: Kind<B>,
+    }
+}
+
+pin_project! {
+    #[project = KindProj]
+    #[derive(Debug)]
+    enum Kind<B> {
+        Handled { #[pin] body: Full<Bytes> },
+        Inner { #[pin] body: B },
     }
 }
 
 impl<B> ResponseBody<B> {
     pub(crate) fn handled(body: Full<Bytes>) -> Self {
-        Self::Handled { body }
+        Self {
+            kind: Kind::Handled { body },
+        }
     }
 
     pub(crate) fn inner(body: B) -> Self {
-        Self::Inner { body }
+        Self {
+            kind: Kind::Inner { body },
+        }
     }
 }
 
@@ -61,23 +62,23 @@ where
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        match self.project() {
-            ResponseBodyProj::Handled { body } => body.poll_frame(cx).map_err(|err| match err {}),
-            ResponseBodyProj::Inner { body } => body.poll_frame(cx),
+        match self.project().kind.project() {
+            KindProj::Handled { body } => body.poll_frame(cx).map_err(|err| match err {}),
+            KindProj::Inner { body } => body.poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        match self {
-            Self::Handled { body } => body.is_end_stream(),
-            Self::Inner { body } => body.is_end_stream(),
+        match &self.kind {
+            Kind::Handled { body } => body.is_end_stream(),
+            Kind::Inner { body } => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match self {
-            Self::Handled { body } => body.size_hint(),
-            Self::Inner { body } => body.size_hint(),
+        match &self.kind {
+            Kind::Handled { body } => body.size_hint(),
+            Kind::Inner { body } => body.size_hint(),
         }
     }
 }

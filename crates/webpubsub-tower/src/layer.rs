@@ -67,9 +67,9 @@ impl<H: EventHandler> WebPubSubLayer<H> {
     /// case-insensitively.
     ///
     /// ```
-    /// # use webpubsub_tower::{EventHandlers, WebPubSubLayer};
+    /// # use webpubsub_tower::{ClosureHandler, WebPubSubLayer};
     /// // Upstream URL template: http://host/eventhandler/{event}
-    /// let layer = WebPubSubLayer::new(EventHandlers::new()).path("/eventhandler/{event}");
+    /// let layer = WebPubSubLayer::new(ClosureHandler::new()).path("/eventhandler/{event}");
     /// ```
     ///
     /// # Panics
@@ -131,11 +131,11 @@ impl<H: EventHandler> WebPubSubLayer<H> {
     /// string per key).
     ///
     /// ```
-    /// # use webpubsub_tower::{EventHandlers, WebPubSubLayer};
+    /// # use webpubsub_tower::{ClosureHandler, WebPubSubLayer};
     /// use webpubsub_protocol::ConnectionString;
     ///
     /// let cs: ConnectionString = "Endpoint=https://demo.webpubsub.azure.com;AccessKey=k;Version=1.0;".parse()?;
-    /// let layer = WebPubSubLayer::new(EventHandlers::new()).connection_string(&cs);
+    /// let layer = WebPubSubLayer::new(ClosureHandler::new()).connection_string(&cs);
     /// # Ok::<(), webpubsub_protocol::ConnectionStringError>(())
     /// ```
     pub fn connection_string(mut self, connection_string: &ConnectionString) -> Self {

@@ -117,8 +117,8 @@ mod webhook;
 
 pub use body::ResponseBody;
 pub use event::{
-    ConnectRequest, ConnectResponse, ConnectedRequest, ConnectionContext, DataType,
-    DisconnectedRequest, Event, EventError, EventHandler, EventHandlers, EventReply, EventRunner,
+    ClosureHandler, ConnectRequest, ConnectResponse, ConnectedRequest, ConnectionContext, DataType,
+    DisconnectedRequest, Event, EventError, EventHandler, EventReply, EventRunner,
     GroupEventRequest, InvalidData, MqttContext, StateChanges, UserEventRequest, UserEventResponse,
 };
 pub use future::ResponseFuture;

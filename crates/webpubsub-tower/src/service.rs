@@ -149,7 +149,7 @@ mod tests {
     use webpubsub_protocol::{AccessKey, ConnectionString, signature, state::ConnectionStates};
 
     use crate::{
-        ConnectResponse, EventError, EventHandlers, Rejection, RejectionKind, UserEventResponse,
+        ClosureHandler, ConnectResponse, EventError, Rejection, RejectionKind, UserEventResponse,
         WebPubSubLayer,
     };
 
@@ -157,7 +157,7 @@ mod tests {
 
     /// Sends `request` through the layer over an inner service that echoes the request body.
     async fn send(
-        layer: &WebPubSubLayer<EventHandlers>,
+        layer: &WebPubSubLayer<ClosureHandler>,
         request: Request<ReqBody>,
     ) -> (StatusCode, HeaderMap, Bytes, Option<Rejection>) {
         let inner = service_fn(|request: Request<ReqBody>| async move {
@@ -203,7 +203,7 @@ mod tests {
             .unwrap()
     }
 
-    fn layer(handler: EventHandlers) -> WebPubSubLayer<EventHandlers> {
+    fn layer(handler: ClosureHandler) -> WebPubSubLayer<ClosureHandler> {
         WebPubSubLayer::new(handler)
     }
 
@@ -215,7 +215,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_paths_pass_through_untouched() {
-        let layer = layer(EventHandlers::new());
+        let layer = layer(ClosureHandler::new());
         let bytes: &'static [u8] = &[0xff, 0x00, 0x80];
         let request = Request::post("/api/other")
             .header("ce-type", "azure.webpubsub.user.message")
@@ -234,7 +234,7 @@ mod tests {
             .header("webhook-request-origin", "demo.webpubsub.azure.com")
             .body(body(""))
             .unwrap();
-        let (status, headers, _, _) = send(&layer(EventHandlers::new()), request).await;
+        let (status, headers, _, _) = send(&layer(ClosureHandler::new()), request).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(headers["webhook-allowed-origin"], "*");
         assert_eq!(headers[header::ALLOW], "POST");
@@ -243,7 +243,7 @@ mod tests {
 
     #[tokio::test]
     async fn handshake_echoes_a_listed_origin_from_any_line() {
-        let layer = layer(EventHandlers::new()).allowed_origins(["https://b.webpubsub.azure.com"]);
+        let layer = layer(ClosureHandler::new()).allowed_origins(["https://b.webpubsub.azure.com"]);
         let request = Request::options("/api/webpubsub/hubs/chat/")
             .header("webhook-request-origin", "a.webpubsub.azure.com")
             .header(
@@ -272,7 +272,7 @@ mod tests {
         let request = Request::options("/api/webpubsub/hubs/chat/")
             .body(body(""))
             .unwrap();
-        let (status, _, _, rejection) = send(&layer(EventHandlers::new()), request).await;
+        let (status, _, _, rejection) = send(&layer(ClosureHandler::new()), request).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(rejection.unwrap().kind(), RejectionKind::MissingOrigin);
     }
@@ -282,7 +282,7 @@ mod tests {
         let request = Request::get("/api/webpubsub/hubs/chat/")
             .body(body(""))
             .unwrap();
-        let (status, headers, _, _) = send(&layer(EventHandlers::new()), request).await;
+        let (status, headers, _, _) = send(&layer(ClosureHandler::new()), request).await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(headers[header::ALLOW], "OPTIONS, POST");
     }
@@ -293,7 +293,7 @@ mod tests {
             .header("ce-hub", "chat")
             .body(body(""))
             .unwrap();
-        let (status, _, text, rejection) = send(&layer(EventHandlers::new()), request).await;
+        let (status, _, text, rejection) = send(&layer(ClosureHandler::new()), request).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(&text[..], b"missing ce-type header");
         assert_eq!(rejection.unwrap().kind(), RejectionKind::MissingHeader);
@@ -305,7 +305,7 @@ mod tests {
     async fn declared_data_is_validated_before_the_handler() {
         let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counted = std::sync::Arc::clone(&calls);
-        let layer = layer(EventHandlers::new().on_user_event(move |_| {
+        let layer = layer(ClosureHandler::new().user_event(move |_| {
             counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             async { Ok(UserEventResponse::empty()) }
         }));
@@ -350,7 +350,7 @@ mod tests {
     /// `{hub}` of the path is a 401, like one to a served hub.
     #[tokio::test]
     async fn unsigned_requests_learn_nothing_about_hubs() {
-        let layer = layer(EventHandlers::new()).hub("chat").access_key("k");
+        let layer = layer(ClosureHandler::new()).hub("chat").access_key("k");
         for hub in ["chat", "secret"] {
             let mut request = user("x");
             *request.uri_mut() = format!("/api/webpubsub/hubs/{hub}/").parse().unwrap();
@@ -375,7 +375,7 @@ mod tests {
 
     #[tokio::test]
     async fn signatures_are_checked_with_any_configured_key() {
-        let layer = layer(EventHandlers::new())
+        let layer = layer(ClosureHandler::new())
             .access_key(AccessKey::new("primary"))
             .access_key("secondary");
         for (signature, expected) in [
@@ -417,7 +417,7 @@ mod tests {
             "Endpoint=https://demo.webpubsub.azure.com;AccessKey=k1;Version=1.0;"
                 .parse()
                 .unwrap();
-        let layer = layer(EventHandlers::new()).connection_string(&cs);
+        let layer = layer(ClosureHandler::new()).connection_string(&cs);
         let signed = signature::sign(&AccessKey::new("k1"), "conn1");
         let mut request = user("hi");
         request
@@ -451,7 +451,7 @@ mod tests {
 
     #[tokio::test]
     async fn unserved_hubs_are_404() {
-        let layer = layer(EventHandlers::new()).hub("Other");
+        let layer = layer(ClosureHandler::new()).hub("Other");
         let (status, _, _, rejection) = send(&layer, user("hi")).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(rejection.unwrap().kind(), RejectionKind::HubNotServed);
@@ -461,7 +461,7 @@ mod tests {
 
     #[tokio::test]
     async fn bodies_over_the_limit_are_413_even_when_chunked() {
-        let layer = layer(EventHandlers::new()).body_limit(4);
+        let layer = layer(ClosureHandler::new()).body_limit(4);
         let request = event("azure.webpubsub.user.message", "text/plain", "")
             .header(header::CONTENT_LENGTH, "5")
             .body(body("12345"))
@@ -480,7 +480,7 @@ mod tests {
 
     #[tokio::test]
     async fn user_event_content_types() {
-        let layer = layer(EventHandlers::new().on_user_event(|request| async move {
+        let layer = layer(ClosureHandler::new().user_event(|request| async move {
             Ok(UserEventResponse::text(format!(
                 "{:?}:{}",
                 request.data_type(),
@@ -504,7 +504,7 @@ mod tests {
 
     #[tokio::test]
     async fn user_event_answers_carry_their_content_type() {
-        let layer = layer(EventHandlers::new().on_user_event(|request| async move {
+        let layer = layer(ClosureHandler::new().user_event(|request| async move {
             Ok(match request.text().unwrap() {
                 "text" => UserEventResponse::text("t"),
                 "json" => UserEventResponse::json(&json!({"a": 1}))?,
@@ -547,7 +547,7 @@ mod tests {
 
     #[tokio::test]
     async fn connect_is_204_when_empty_and_200_with_json() {
-        let layer = layer(EventHandlers::new().on_connect(|request| async move {
+        let layer = layer(ClosureHandler::new().connect(|request| async move {
             Ok(match request.query().get("user").and_then(|u| u.first()) {
                 Some(user) => ConnectResponse::new().user_id(user.clone()).groups(["g"]),
                 None => ConnectResponse::new(),
@@ -582,8 +582,7 @@ mod tests {
     #[tokio::test]
     async fn connect_errors_keep_status_and_message() {
         let layer = layer(
-            EventHandlers::new()
-                .on_connect(|_| async { Err(EventError::forbidden("room is full")) }),
+            ClosureHandler::new().connect(|_| async { Err(EventError::forbidden("room is full")) }),
         );
         let (status, headers, data, rejection) = send(&layer, connect("{}")).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
@@ -606,7 +605,7 @@ mod tests {
 
     #[tokio::test]
     async fn explicit_mqtt_errors_are_sent_as_built() {
-        let layer = layer(EventHandlers::new().on_connect(|_| async {
+        let layer = layer(ClosureHandler::new().connect(|_| async {
             Err(EventError::mqtt(4, "bad password").with_mqtt_user_property("k", "v"))
         }));
         let (status, _, data, _) = send(&layer, connect(r#"{"mqtt":{"protocolVersion":4}}"#)).await;
@@ -620,9 +619,9 @@ mod tests {
     #[tokio::test]
     async fn panics_are_500_and_slow_handlers_504_without_details() {
         let layer = layer(
-            EventHandlers::new()
-                .on_connect(|_| async { panic!("secret internals") })
-                .on_user_event(|_| async {
+            ClosureHandler::new()
+                .connect(|_| async { panic!("secret internals") })
+                .user_event(|_| async {
                     tokio::time::sleep(Duration::from_secs(60)).await;
                     Ok(UserEventResponse::empty())
                 }),
@@ -642,7 +641,7 @@ mod tests {
 
     #[tokio::test]
     async fn states_set_merge_remove_and_clear_on_the_wire() {
-        let layer = layer(EventHandlers::new().on_user_event(|request| async move {
+        let layer = layer(ClosureHandler::new().user_event(|request| async move {
             let response = UserEventResponse::empty();
             Ok(match request.text().unwrap() {
                 "set" => response.set_state("b", json!({"n": 2})),
@@ -674,7 +673,7 @@ mod tests {
 
     #[tokio::test]
     async fn handlers_read_the_request_state() {
-        let layer = layer(EventHandlers::new().on_user_event(|request| async move {
+        let layer = layer(ClosureHandler::new().user_event(|request| async move {
             let count: i64 = request
                 .context()
                 .states()
@@ -700,10 +699,10 @@ mod tests {
     #[tokio::test]
     async fn non_blocking_events_are_200_whatever_the_handler_does() {
         let layer = layer(
-            EventHandlers::new()
-                .on_connected(|_| async { Err(EventError::internal("db down")) })
-                .on_disconnected(|_| async { panic!("boom") })
-                .on_group_joined(|request| async move {
+            ClosureHandler::new()
+                .connected(|_| async { Err(EventError::internal("db down")) })
+                .disconnected(|_| async { panic!("boom") })
+                .group_joined(|request| async move {
                     assert_eq!(request.group(), "room");
                     Ok(())
                 }),
@@ -727,7 +726,7 @@ mod tests {
 
     #[tokio::test]
     async fn custom_paths_with_hub_and_event() {
-        let layer = layer(EventHandlers::new()).path("/hooks/{hub}/{event}");
+        let layer = layer(ClosureHandler::new()).path("/hooks/{hub}/{event}");
         let mut request = user("x");
         *request.uri_mut() = "/hooks/chat/message".parse().unwrap();
         assert_eq!(send(&layer, request).await.0, StatusCode::NO_CONTENT);
@@ -745,7 +744,7 @@ mod tests {
 
     #[tokio::test]
     async fn user_event_answers_carry_mqtt_user_properties() {
-        let layer = layer(EventHandlers::new().on_user_event(|request| async move {
+        let layer = layer(ClosureHandler::new().user_event(|request| async move {
             let response = UserEventResponse::text("ok");
             Ok(match request.text().unwrap() {
                 "bad" => response.mqtt_user_property("not a token", "v"),
@@ -769,7 +768,7 @@ mod tests {
 
     #[tokio::test]
     async fn mqtt_connects_get_the_mqtt_body_even_on_panic() {
-        let layer = layer(EventHandlers::new().on_connect(|_| async { panic!("boom") }));
+        let layer = layer(ClosureHandler::new().connect(|_| async { panic!("boom") }));
         let (status, headers, data, _) =
             send(&layer, connect(r#"{"mqtt":{"protocolVersion":4}}"#)).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -792,7 +791,7 @@ mod tests {
             .build()
             .unwrap();
         let key = "super-secret-key";
-        let layer = layer(EventHandlers::new()).access_key(key);
+        let layer = layer(ClosureHandler::new()).access_key(key);
         let forged = signature::sign(&AccessKey::new("wrong"), "conn1");
         let mut request = user("x");
         request
@@ -827,7 +826,7 @@ mod tests {
             ][kind];
             let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
             let request = event(ce_type, "application/json", "").body(body(data)).unwrap();
-            let (status, _, _, _) = runtime.block_on(send(&layer(EventHandlers::new()), request));
+            let (status, _, _, _) = runtime.block_on(send(&layer(ClosureHandler::new()), request));
             proptest::prop_assert!(
                 [StatusCode::OK, StatusCode::NO_CONTENT, StatusCode::BAD_REQUEST].contains(&status),
                 "{status}"
@@ -842,7 +841,7 @@ mod tests {
         let inner = service_fn(|_: Request<ReqBody>| async {
             Ok::<_, Infallible>(Response::new(Full::<Bytes>::default()))
         });
-        let mut service = tower::Layer::layer(&layer(EventHandlers::new()), inner);
+        let mut service = tower::Layer::layer(&layer(ClosureHandler::new()), inner);
         assert_send_sync_clone(&service);
         let future = tower::Service::call(&mut service, user("x"));
         assert_send(&future);
@@ -852,6 +851,6 @@ mod tests {
     #[test]
     #[should_panic(expected = "does not start with '/'")]
     fn bad_paths_panic_at_startup() {
-        let _ = layer(EventHandlers::new()).path("eventhandler");
+        let _ = layer(ClosureHandler::new()).path("eventhandler");
     }
 }

@@ -139,13 +139,13 @@ impl ChatServer {
 
         let store = Arc::new(ChatStore::new());
         let closing = Arc::new(AtomicBool::new(false));
-        let handler = ChatHandler::new(store, hub.clone(), closing.clone());
+        let handler = ChatHandler::new(store.clone(), hub.clone(), closing.clone());
         // The layer accepts only events signed with the service's key.
         let layer = WebPubSubLayer::new(handler)
             .path(EVENT_HANDLER_PATH)
             .hub(config.hub.as_str())
             .connection_string(&parsed);
-        let router = web::routes(hub.clone()).layer(layer);
+        let router = web::routes(hub.clone(), store).layer(layer);
         let (stop, mut stopped) = watch::channel(false);
         let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
             let _ = stopped.wait_for(|stop| *stop).await;

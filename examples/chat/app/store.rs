@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use super::messages::{ChatMessage, UserPresence};
 
@@ -15,6 +16,10 @@ pub(crate) const DEFAULT_ROOMS: [&str; 2] = ["general", "random"];
 pub(crate) const HISTORY_LEN: usize = 100;
 /// Rooms that may exist at once.
 pub(crate) const MAX_ROOMS: usize = 100;
+/// How long a page's claim on a name holds before its connection comes online.
+const CLAIM_HOLD: Duration = Duration::from_secs(30);
+/// Claims kept before the stale ones (offline, older than [`CLAIM_HOLD`]) are dropped.
+const MAX_CLAIMS: usize = 1000;
 
 /// Why the store refused a change.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,6 +36,9 @@ pub(crate) enum StoreError {
     /// Creating a room past [`MAX_ROOMS`].
     #[error("cannot create room {0:?}: there are already 100 rooms")]
     TooManyRooms(String),
+    /// Signing in with a name another page uses.
+    #[error("the name {0:?} is in use in another page: pick another one")]
+    NameInUse(String),
 }
 
 /// What joining a room produced.
@@ -62,6 +70,8 @@ struct Inner {
     members: HashMap<String, BTreeSet<String>>,
     /// Online user -> its open connections and the room it last switched to.
     online: HashMap<String, Online>,
+    /// User -> the page (its session id) that signed in with the name, and when.
+    claims: HashMap<String, (String, Instant)>,
     next_id: u64,
 }
 
@@ -89,6 +99,7 @@ impl ChatStore {
                 rooms,
                 members: HashMap::new(),
                 online: HashMap::new(),
+                claims: HashMap::new(),
                 next_id: 1,
             }),
         }
@@ -97,6 +108,29 @@ impl ChatStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // The data stays consistent even if a holder panicked: every change is a single insert/remove.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Signs the page `session` in as `user`: refused while another page holds the name (it is
+    /// online, or signed in less than [`CLAIM_HOLD`] ago); the same page may sign in again (a
+    /// reload, a reconnection). A demo's courtesy against taking a name by accident, not
+    /// authentication: anyone may send any session id.
+    pub(crate) fn claim(&self, user: &str, session: &str) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let Inner { claims, online, .. } = &mut *inner;
+        if let Some((owner, at)) = claims.get(user)
+            && owner != session
+            && (online.contains_key(user) || at.elapsed() < CLAIM_HOLD)
+        {
+            return Err(StoreError::NameInUse(user.to_owned()));
+        }
+        if claims.len() >= MAX_CLAIMS {
+            claims.retain(|user, (_, at)| online.contains_key(user) || at.elapsed() < CLAIM_HOLD);
+            if claims.len() >= MAX_CLAIMS {
+                return Err(StoreError::NameInUse(user.to_owned()));
+            }
+        }
+        claims.insert(user.to_owned(), (session.to_owned(), Instant::now()));
+        Ok(())
     }
 
     /// The rooms `user` has joined; a new user joins the first default room.
@@ -239,6 +273,40 @@ mod tests {
         let joined = store.join("alice", "dev").unwrap();
         assert_eq!(joined.rooms, ["dev", "general", "random"]);
         assert_eq!(store.user_rooms("alice"), ["dev", "general"]);
+    }
+
+    #[test]
+    fn a_name_in_use_is_refused_to_other_pages() {
+        let store = ChatStore::new();
+        store.claim("alice", "tab-1").unwrap();
+        assert_eq!(
+            store.claim("alice", "tab-2"),
+            Err(StoreError::NameInUse("alice".into())),
+            "just claimed"
+        );
+        store.connect("alice", "c1", None);
+        assert!(store.claim("alice", "tab-2").is_err(), "online");
+        store.claim("alice", "tab-1").unwrap();
+        store.claim("bob", "tab-2").unwrap();
+        store.disconnect("alice", "c1");
+        // Offline, but the claim is fresh: a reload of tab-1 keeps it, tab-2 waits.
+        assert!(store.claim("alice", "tab-2").is_err());
+        store.lock().claims.get_mut("alice").unwrap().1 -= CLAIM_HOLD;
+        store.claim("alice", "tab-2").unwrap();
+    }
+
+    #[test]
+    fn claims_are_bounded() {
+        let store = ChatStore::new();
+        for i in 0..MAX_CLAIMS {
+            store.claim(&format!("u{i}"), "s").unwrap();
+        }
+        assert!(store.claim("one-more", "s").is_err(), "all fresh: refused");
+        for (_, at) in store.lock().claims.values_mut() {
+            *at -= CLAIM_HOLD;
+        }
+        store.claim("one-more", "s").unwrap();
+        assert_eq!(store.lock().claims.len(), 1);
     }
 
     #[test]

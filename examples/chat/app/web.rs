@@ -8,15 +8,18 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::json;
 
+use std::sync::Arc;
+
 use super::hub::Hub;
 use super::messages::user_name;
+use super::store::ChatStore;
 
 const INDEX_HTML: &str = include_str!("../static/index.html");
 const CHAT_JS: &str = include_str!("../static/chat.js");
 const CHAT_CSS: &str = include_str!("../static/chat.css");
 
 /// The routes of the page and `/negotiate`.
-pub(crate) fn routes(hub: Hub) -> axum::Router {
+pub(crate) fn routes(hub: Hub, store: Arc<ChatStore>) -> axum::Router {
     axum::Router::new()
         .route(
             "/",
@@ -31,7 +34,7 @@ pub(crate) fn routes(hub: Hub) -> axum::Router {
             get(|| async { page("text/css; charset=utf-8", CHAT_CSS) }),
         )
         .route("/negotiate", get(negotiate))
-        .with_state(hub)
+        .with_state((hub, store))
 }
 
 fn page(content_type: &'static str, body: &'static str) -> Response {
@@ -48,20 +51,34 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 #[derive(Debug, Deserialize)]
 struct NegotiateQuery {
     user: Option<String>,
+    /// The page's own id (kept across its reloads): a name in use by another page is refused.
+    session: Option<String>,
 }
 
-/// `GET /negotiate?user=NAME` → `{"url": "ws://…/client/hubs/chat?access_token=…"}`, or a 4xx/5xx
-/// with `{"error": "…"}`.
+/// The longest session id a page may send.
+const MAX_SESSION_LEN: usize = 64;
+
+/// `GET /negotiate?user=NAME&session=ID` → `{"url": "ws://…/client/hubs/chat?access_token=…"}`,
+/// or a 4xx/5xx with `{"error": "…"}` (409 when another page uses the name).
 async fn negotiate(
-    State(hub): State<Hub>,
+    State((hub, store)): State<(Hub, Arc<ChatStore>)>,
     query: Result<Query<NegotiateQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let user = match query {
-        Ok(Query(NegotiateQuery { user: Some(user) })) => user,
-        Ok(_) => {
+    let (user, session) = match query {
+        Ok(Query(NegotiateQuery {
+            user: Some(user),
+            session: Some(session),
+        })) => (user, session),
+        Ok(Query(NegotiateQuery { user: None, .. })) => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "missing query parameter user".into(),
+            );
+        }
+        Ok(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "missing query parameter session (the page's own id)".into(),
             );
         }
         Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
@@ -70,6 +87,15 @@ async fn negotiate(
         Ok(user) => user,
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
+    if session.is_empty() || session.len() > MAX_SESSION_LEN {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("the session id must have 1 to {MAX_SESSION_LEN} bytes"),
+        );
+    }
+    if let Err(e) = store.claim(&user, &session) {
+        return error(StatusCode::CONFLICT, e.to_string());
+    }
     match hub.client_url(&user).await {
         Ok(url) => Json(json!({ "url": url })).into_response(),
         Err(e) => {

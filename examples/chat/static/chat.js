@@ -8,6 +8,14 @@ const PROTOCOL = 'json.webpubsub.azure.v1';
 const TYPING_SEND_EVERY_MS = 2000;
 const TYPING_SHOW_MS = 3500;
 const MAX_RECONNECT_DELAY_MS = 30000;
+// Consecutive messages of one sender within this time share one name and time line.
+const GROUP_WITHIN_MS = 5 * 60 * 1000;
+// Only these become links; the rest of a message is text.
+const LINK = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+// The name survives reloads (localStorage); the page's id survives its own reloads but not a
+// second tab (sessionStorage), so the app can tell this page from another one using the name.
+const NAME_KEY = 'webpubsub-chat.name';
+const SESSION_KEY = 'webpubsub-chat.session';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -15,7 +23,19 @@ const ui = {
   app: $('app'), meName: $('me-name'), rooms: $('rooms'), roomForm: $('room-form'), roomName: $('room-name'),
   users: $('users'), roomTitle: $('room-title'), status: $('status'), messages: $('messages'),
   typing: $('typing'), composer: $('composer'), input: $('message-input'), send: $('send-button'), error: $('error'),
+  signOut: $('sign-out'),
 };
+
+function pageSession() {
+  let id = sessionStorage.getItem(SESSION_KEY);
+  if (!id) {
+    // getRandomValues works on plain http too (randomUUID needs a secure context).
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    id = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+    sessionStorage.setItem(SESSION_KEY, id);
+  }
+  return id;
+}
 
 const chat = {
   ws: null,
@@ -55,7 +75,8 @@ async function connect() {
   setState('connecting', 'connecting…');
   let url;
   try {
-    const response = await fetch('/negotiate?user=' + encodeURIComponent(chat.name));
+    const response = await fetch('/negotiate?user=' + encodeURIComponent(chat.name)
+      + '&session=' + encodeURIComponent(pageSession()));
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
       throw new Error(body.error || ('negotiate failed with status ' + response.status));
@@ -216,7 +237,14 @@ function renderAll() {
   renderRooms();
   renderUsers();
   ui.messages.replaceChildren();
-  for (const message of chat.history.get(chat.current) || []) appendMessage(message);
+  const history = chat.history.get(chat.current) || [];
+  for (const message of history) appendMessage(message);
+  if (history.length === 0) {
+    const empty = document.createElement('li');
+    empty.className = 'empty';
+    empty.textContent = 'No messages in #' + chat.current + ' yet. Say hello!';
+    ui.messages.append(empty);
+  }
   renderTyping();
 }
 
@@ -274,6 +302,12 @@ function appendMessage(message) {
   li.className = 'message' + (message.from === chat.me ? ' mine' : '');
   li.dataset.from = message.from;
   li.dataset.room = message.room;
+  li.dataset.time = String(message.time);
+  const before = ui.messages.lastElementChild;
+  if (before && before.classList.contains('message') && before.dataset.from === message.from
+      && message.time - Number(before.dataset.time) < GROUP_WITHIN_MS) {
+    li.classList.add('continued');
+  }
   const meta = document.createElement('div');
   meta.className = 'meta';
   const sender = document.createElement('span');
@@ -285,9 +319,35 @@ function appendMessage(message) {
   meta.append(sender, time);
   const text = document.createElement('div');
   text.className = 'text';
-  text.textContent = message.text;
+  text.append(...withLinks(message.text));
   li.append(meta, text);
   scrollingAppend(li);
+}
+
+// The message as text nodes and links: only http(s) URLs become <a>, built with textContent and
+// an href that URL() parsed, so nothing in a message is ever read as HTML.
+function withLinks(text) {
+  const nodes = [];
+  let last = 0;
+  for (const match of text.matchAll(LINK)) {
+    let url;
+    try {
+      url = new URL(match[0]);
+    } catch {
+      continue;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') continue;
+    if (match.index > last) nodes.push(document.createTextNode(text.slice(last, match.index)));
+    const a = document.createElement('a');
+    a.href = url.href;
+    a.textContent = match[0];
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer nofollow';
+    nodes.push(a);
+    last = match.index + match[0].length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
 }
 
 function appendNotice(text) {
@@ -300,6 +360,7 @@ function appendNotice(text) {
 function scrollingAppend(node) {
   const list = ui.messages;
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  for (const empty of list.querySelectorAll('.empty')) empty.remove();
   list.append(node);
   if (atBottom) list.scrollTop = list.scrollHeight;
 }
@@ -333,6 +394,10 @@ ui.loginForm.addEventListener('submit', async (event) => {
   event.preventDefault();
   const name = ui.loginName.value.trim();
   if (!name) return;
+  await signIn(name);
+});
+
+async function signIn(name) {
   ui.loginError.textContent = '';
   chat.name = name;
   const result = await connect();
@@ -341,8 +406,14 @@ ui.loginForm.addEventListener('submit', async (event) => {
     setState('signed-out', '');
     return;
   }
+  localStorage.setItem(NAME_KEY, name);
   ui.login.hidden = true;
   ui.app.hidden = false;
+}
+
+ui.signOut.addEventListener('click', () => {
+  localStorage.removeItem(NAME_KEY);
+  location.reload();
 });
 
 ui.composer.addEventListener('submit', async (event) => {
@@ -377,5 +448,14 @@ ui.roomForm.addEventListener('submit', (event) => {
 });
 
 const preset = new URLSearchParams(location.search).get('user');
-if (preset) ui.loginName.value = preset;
-ui.loginName.focus();
+const remembered = localStorage.getItem(NAME_KEY);
+if (preset) {
+  ui.loginName.value = preset;
+  ui.loginName.focus();
+} else if (remembered) {
+  // Back after a reload: sign in again with the same name.
+  ui.loginName.value = remembered;
+  signIn(remembered);
+} else {
+  ui.loginName.focus();
+}

@@ -240,6 +240,17 @@ impl Connection {
             }
             // Frames over the reader's own limit fail in the reader.
             Some(Err(error)) if error.to_string().contains("Space limit exceeded") => None,
+            // The reader refuses a text frame that is not UTF-8; say so with a close frame, so a
+            // reliable client does not wait out the recovery window for a socket that broke.
+            Some(Err(error)) if error.to_string().contains("UTF-8") => {
+                return Err(self
+                    .close(
+                        socket,
+                        close_code::INVALID_DATA,
+                        "a text frame is not valid UTF-8",
+                    )
+                    .await);
+            }
             Some(Err(error)) => {
                 return Err(SocketEnd::Lost(format!("the socket broke: {error}")));
             }

@@ -20,6 +20,8 @@ pub(super) mod close_code {
     pub(crate) const NORMAL: u16 = 1000;
     pub(crate) const GOING_AWAY: u16 = 1001;
     pub(crate) const PROTOCOL_ERROR: u16 = 1002;
+    /// A text frame that is not UTF-8 (RFC 6455 section 8.1).
+    pub(crate) const INVALID_DATA: u16 = 1007;
     pub(crate) const POLICY_VIOLATION: u16 = 1008;
     pub(crate) const TOO_BIG: u16 = 1009;
     pub(crate) const INTERNAL_ERROR: u16 = 1011;

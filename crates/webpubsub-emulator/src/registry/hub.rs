@@ -80,6 +80,9 @@ struct Entry {
     groups: HashSet<String>,
     /// Permissions granted through REST; `None` as the group means every group.
     grants: HashSet<(Permission, Option<String>)>,
+    /// Permissions revoked through REST, as the service keeps them: a deny entry per group (or
+    /// for every group with `None`) that overrides what the roles allow.
+    denies: HashSet<(Permission, Option<String>)>,
     sender: mpsc::Sender<Delivery>,
     kill: Arc<Kill>,
 }
@@ -341,6 +344,7 @@ impl Hub {
             roles: info.roles.iter().map(|role| Role::parse(role)).collect(),
             groups: HashSet::new(),
             grants: HashSet::new(),
+            denies: HashSet::new(),
             sender,
             kill: kill.clone(),
         };
@@ -553,12 +557,18 @@ impl Hub {
             .connections
             .get_mut(connection_id)
             .ok_or_else(|| RegistryError::ConnectionNotFound(connection_id.to_owned()))?;
-        entry.grants.insert((permission, group.map(str::to_owned)));
+        let group = group.map(str::to_owned);
+        if group.is_none() {
+            entry.denies.retain(|(denied, _)| *denied != permission);
+        }
+        entry.denies.remove(&(permission, group.clone()));
+        entry.grants.insert((permission, group));
         Ok(())
     }
 
-    /// Revokes a grant made by [`grant_permission`](Self::grant_permission). Roles from the
-    /// token are not affected. Returns whether the grant existed.
+    /// Revokes `permission` on `group` (`None`: every group), whether a grant or a role gave it:
+    /// as in the service, a deny entry overrides the roles' allow-all until a later grant.
+    /// Returns whether a grant existed.
     pub fn revoke_permission(
         &self,
         connection_id: &str,
@@ -566,10 +576,17 @@ impl Hub {
         group: Option<&str>,
     ) -> bool {
         let mut state = self.state();
-        state
-            .connections
-            .get_mut(connection_id)
-            .is_some_and(|entry| entry.grants.remove(&(permission, group.map(str::to_owned))))
+        let Some(entry) = state.connections.get_mut(connection_id) else {
+            return false;
+        };
+        let group = group.map(str::to_owned);
+        let existed = entry.grants.remove(&(permission, group.clone()));
+        if group.is_none() {
+            entry.grants.retain(|(granted, _)| *granted != permission);
+            entry.denies.retain(|(denied, _)| *denied != permission);
+        }
+        entry.denies.insert((permission, group));
+        existed
     }
 
     /// Whether a connection holds `permission` on `group` (on every group with `None`), by a
@@ -584,14 +601,27 @@ impl Hub {
         let Some(entry) = state.connections.get(connection_id) else {
             return false;
         };
-        let by_grant = entry.grants.contains(&(permission, None))
-            || group
-                .is_some_and(|group| entry.grants.contains(&(permission, Some(group.to_owned()))));
-        let by_role = entry
-            .roles
-            .iter()
-            .any(|role| role.grants(permission, group));
-        by_grant || by_role
+        let on_group = group.map(|group| (permission, Some(group.to_owned())));
+        // The most specific entry wins: the group's own deny or grant, then every group's.
+        if let Some(key) = &on_group {
+            if entry.denies.contains(key) {
+                return false;
+            }
+            if entry.grants.contains(key) {
+                return true;
+            }
+        } else if entry.denies.iter().any(|(denied, _)| *denied == permission) {
+            // A deny on any group means the permission is not held on every group.
+            return false;
+        }
+        if entry.denies.contains(&(permission, None)) {
+            return false;
+        }
+        entry.grants.contains(&(permission, None))
+            || entry
+                .roles
+                .iter()
+                .any(|role| role.grants(permission, group))
     }
 
     /// Up to `limit` members of a group, in connection-id order, after the connection id
@@ -1018,10 +1048,14 @@ mod tests {
         hub.grant_permission("c", Permission::JoinLeaveGroup, None)
             .unwrap();
         assert!(hub.has_permission("c", Permission::JoinLeaveGroup, Some("room.3")));
-        assert!(hub.revoke_permission("c", Permission::JoinLeaveGroup, None));
         assert!(hub.revoke_permission("c", Permission::JoinLeaveGroup, Some("room.2")));
         assert!(!hub.revoke_permission("c", Permission::JoinLeaveGroup, Some("room.2")));
         assert!(!hub.has_permission("c", Permission::JoinLeaveGroup, Some("room.2")));
+        assert!(hub.has_permission("c", Permission::JoinLeaveGroup, Some("room.3")));
+        // Revoking every group takes the group grants and the role's group with it.
+        assert!(hub.revoke_permission("c", Permission::JoinLeaveGroup, None));
+        assert!(!hub.has_permission("c", Permission::JoinLeaveGroup, Some("room.1")));
+        assert!(!hub.has_permission("c", Permission::JoinLeaveGroup, Some("room.3")));
         assert_eq!(
             hub.grant_permission("x", Permission::SendToGroup, None),
             Err(RegistryError::ConnectionNotFound("x".into()))
@@ -1038,6 +1072,30 @@ mod tests {
         assert!(hub.has_permission("w", Permission::SendToGroup, Some("chat.lobby")));
         assert!(!hub.has_permission("w", Permission::SendToGroup, Some("chat.lobby.x")));
         assert!(!hub.has_permission("w", Permission::JoinLeaveGroup, Some("chat.lobby")));
+    }
+
+    #[tokio::test]
+    async fn a_revoke_denies_what_a_role_allows_until_a_grant() {
+        let hub = Registry::new().hub("h");
+        let (_g, _o) = hub
+            .register(ConnectionInfo {
+                roles: vec!["webpubsub.sendToGroup".into()],
+                ..info("c", None)
+            })
+            .unwrap();
+        let send = |group| hub.has_permission("c", Permission::SendToGroup, group);
+        assert!(!hub.revoke_permission("c", Permission::SendToGroup, Some("room")));
+        assert!(!send(Some("room")));
+        assert!(send(Some("room-other")));
+        assert!(!send(None), "no longer on every group");
+        hub.grant_permission("c", Permission::SendToGroup, Some("room"))
+            .unwrap();
+        assert!(send(Some("room")) && send(None));
+        hub.revoke_permission("c", Permission::SendToGroup, None);
+        assert!(!send(Some("room")) && !send(Some("room-other")));
+        hub.grant_permission("c", Permission::SendToGroup, None)
+            .unwrap();
+        assert!(send(Some("room")) && send(Some("room-other")));
     }
 
     #[tokio::test]

@@ -44,7 +44,8 @@ pub(crate) fn authorize(
     }
 }
 
-fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+/// The token of an `Authorization: Bearer <token>` header.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
         ApiError::unauthorized("the Authorization header is missing: send `Bearer <access token>`")
     })?;
@@ -63,7 +64,12 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
     }
 }
 
-fn verify_signature(token: &str, keys: &[AccessKey]) -> Result<RestTokenClaims, ApiError> {
+/// The claims of `token` when it is an unexpired HS256 JWT signed with one of `keys`; the
+/// audience is the caller's to check.
+pub(crate) fn verify_signature(
+    token: &str,
+    keys: &[AccessKey],
+) -> Result<RestTokenClaims, ApiError> {
     let mut validation = Validation::new(Algorithm::HS256);
     // The audience is checked by hand: the service's rule (scheme ignored, query optional) is
     // not an exact string match.

@@ -17,6 +17,9 @@ pub(crate) struct ApiError {
     pub(crate) code: &'static str,
     pub(crate) message: String,
     pub(crate) target: Option<&'static str>,
+    /// Whether the answer ends the connection (`Connection: close`): the request's body was
+    /// not read to its end, so the connection cannot carry another request.
+    pub(crate) close_connection: bool,
 }
 
 /// The `ErrorDetail` model of the REST API.
@@ -35,7 +38,14 @@ impl ApiError {
             code,
             message: message.into(),
             target: None,
+            close_connection: false,
         }
+    }
+
+    /// The same error, answered with `Connection: close`.
+    pub(crate) fn closing_connection(mut self) -> Self {
+        self.close_connection = true;
+        self
     }
 
     /// 400 `Error.BadRequest`: an invalid parameter, name, filter or body.
@@ -55,6 +65,11 @@ impl ApiError {
     /// 401: a missing or invalid access token.
     pub(crate) fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "Error.Unauthorized", message)
+    }
+
+    /// 403: an authenticated caller acting outside what it may.
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Error.Forbidden", message)
     }
 
     /// 404 for a path that is no REST operation.
@@ -140,6 +155,9 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, axum::Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(ERROR_CODE_HEADER, HeaderValue::from_static(self.code));
+        if self.close_connection {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }

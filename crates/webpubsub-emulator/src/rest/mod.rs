@@ -9,8 +9,13 @@
 //!   `Error.Connection.NotExisted`, adding a user without connections 404 `Error.User.NotExisted`;
 //! - invalid names, filters and parameters are 400 `Error.BadRequest` with the reason;
 //! - send bodies are `text/plain`, `application/json` or `application/octet-stream` (else 415)
-//!   and at most 1 MiB (else 413); `messageTtlSeconds` is checked but messages are delivered at
-//!   once, so it has no effect.
+//!   and at most 1 MiB (else 413, after reading the body to its end when it is at most 16 MiB,
+//!   so the client sees the status and its connection stays usable; a larger body gets
+//!   `Connection: close`); JSON bodies must parse as delivery parses them (at most 128 levels
+//!   deep), so JSON clients get them as JSON; `messageTtlSeconds` is checked but messages are
+//!   delivered at once, so it has no effect;
+//! - revoking a permission on a group keeps a deny entry that overrides a role allowing every
+//!   group, until a grant lifts it.
 
 pub(crate) mod auth;
 mod error;
@@ -28,8 +33,37 @@ use axum::{
     routing::any,
 };
 
-use self::{error::ApiError, operations::Call, request::Query};
+pub(crate) use self::error::ApiError;
+pub(crate) use self::routes::Operation;
+use self::{operations::Call, request::Query};
 use crate::{config::EmulatorConfig, registry::Registry};
+
+/// A REST call an app sent over its tunnel connection (`LocalRouting`): the connection was
+/// authenticated when it opened, and it may act on its own hub only. Only the emulator itself
+/// puts this in a request's extensions; nothing from the network can.
+#[derive(Debug, Clone)]
+pub(crate) struct TunnelPrincipal {
+    hub: String,
+}
+
+impl TunnelPrincipal {
+    pub(crate) fn new(hub: &str) -> Self {
+        Self {
+            hub: hub.to_owned(),
+        }
+    }
+
+    fn authorize(&self, hub: &str) -> Result<(), ApiError> {
+        if hub.eq_ignore_ascii_case(&self.hub) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "a tunnel of hub {:?} cannot call the REST API of hub {hub:?}",
+                self.hub
+            )))
+        }
+    }
+}
 
 /// What the REST handlers share.
 #[derive(Debug, Clone)]
@@ -64,12 +98,15 @@ async fn serve(state: &RestState, request: Request) -> Result<Response, ApiError
         // The health check is open, as on the service.
         return Ok(axum::http::StatusCode::OK.into_response());
     };
-    auth::authorize(
-        &parts.headers,
-        &parts.uri,
-        &state.config.keys,
-        state.config.own_authorities(),
-    )?;
+    match parts.extensions.get::<TunnelPrincipal>() {
+        Some(principal) => principal.authorize(&hub_name)?,
+        None => auth::authorize(
+            &parts.headers,
+            &parts.uri,
+            &state.config.keys,
+            state.config.own_authorities(),
+        )?,
+    }
     let query = Query::parse(parts.uri.query())?;
     query.require_api_version()?;
     validate_hub(&hub_name)?;
@@ -89,6 +126,35 @@ async fn serve(state: &RestState, request: Request) -> Result<Response, ApiError
         base_url: format!("http://{host}"),
     };
     call.execute(operation).await
+}
+
+/// Runs one operation for another front end (the gRPC data plane) with the same checks and
+/// errors as over HTTP; the caller authenticated the request. `query` is the REST query
+/// string (percent-encoded), `headers` carry the send's `Content-Type`.
+pub(crate) async fn execute(
+    registry: &Registry,
+    config: &Arc<EmulatorConfig>,
+    hub_name: &str,
+    operation: Operation,
+    query: &str,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Result<axum::http::StatusCode, ApiError> {
+    validate_hub(hub_name)?;
+    let state = RestState {
+        registry: registry.clone(),
+        config: config.clone(),
+    };
+    let call = Call {
+        state: &state,
+        hub_name,
+        hub: registry.hub_or_empty(hub_name),
+        query: Query::parse(Some(query))?,
+        headers,
+        body,
+        base_url: config.endpoint.clone(),
+    };
+    Ok(call.execute(operation).await?.status())
 }
 
 fn validate_hub(hub: &str) -> Result<(), ApiError> {

@@ -3,11 +3,14 @@
 
 use std::borrow::Cow;
 
+use std::time::Duration;
+
 use axum::{
-    body::Body,
+    body::{Body, BodyDataStream},
     http::{HeaderMap, header},
 };
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt as _;
 use percent_encoding::percent_decode_str;
 use webpubsub_protocol::filter::ParsedFilter;
 
@@ -129,19 +132,58 @@ pub(crate) fn optional_filter(source: Option<&str>) -> Result<Option<ParsedFilte
     }
 }
 
+/// How much of a refused body is still read (and dropped) so that the 413 reaches a client
+/// that is still writing and the connection stays usable: closing a socket with unread data
+/// resets it, and the client's write fails with `EPIPE` before it sees the answer.
+const DRAIN_LIMIT: u64 = 16 << 20;
+
+/// How long reading a refused body may take.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
 /// Reads the whole body, refusing one over [`MAX_BODY`] (by `Content-Length` before reading,
-/// or while reading when the length is not announced).
+/// or while reading when the length is not announced). A refused body of up to
+/// [`DRAIN_LIMIT`] is read to its end first; a larger one is answered with `Connection: close`.
 pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if announced.is_some_and(|length| length > MAX_BODY as u64) {
-        return Err(ApiError::payload_too_large(MAX_BODY));
+    if announced.is_some_and(|length| length > DRAIN_LIMIT) {
+        return Err(ApiError::payload_too_large(MAX_BODY).closing_connection());
     }
-    axum::body::to_bytes(body, MAX_BODY)
-        .await
-        .map_err(|_| ApiError::payload_too_large(MAX_BODY))
+    let mut chunks = body.into_data_stream();
+    let mut data = BytesMut::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::bad_request(format!("the request body broke off: {e}")).closing_connection()
+        })?;
+        if data.len() + chunk.len() > MAX_BODY {
+            let read = (data.len() + chunk.len()) as u64;
+            return Err(drain(chunks, read).await);
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(data.freeze())
+}
+
+/// Reads the rest of a refused body, `read` bytes of which are read already, and gives the
+/// 413 to answer with.
+async fn drain(mut chunks: BodyDataStream, mut read: u64) -> ApiError {
+    let drained = tokio::time::timeout(DRAIN_TIME, async {
+        while let Some(chunk) = chunks.next().await {
+            read += chunk.map_err(drop)?.len() as u64;
+            if read > DRAIN_LIMIT {
+                return Err(());
+            }
+        }
+        Ok(())
+    })
+    .await;
+    let error = ApiError::payload_too_large(MAX_BODY);
+    match drained {
+        Ok(Ok(())) => error,
+        _ => error.closing_connection(),
+    }
 }
 
 /// The data type of a send from its `Content-Type`, checking the payload as the service does:
@@ -175,7 +217,10 @@ pub(crate) fn payload_type(headers: &HeaderMap, payload: &[u8]) -> Result<DataTy
         }
     }
     if data_type == DataType::Json {
-        serde_json::from_slice::<serde::de::IgnoredAny>(payload).map_err(|error| {
+        // The same parse delivery makes for JSON clients (serde_json's 128-level nesting limit
+        // included), so whatever is accepted here reaches them as JSON, not as text.
+        // `IgnoredAny` skips values without that limit.
+        serde_json::from_slice::<serde_json::Value>(payload).map_err(|error| {
             ApiError::bad_request(format!("the message body is not valid JSON: {error}"))
         })?;
     }

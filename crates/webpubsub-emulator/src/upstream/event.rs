@@ -73,6 +73,11 @@ impl EventSource {
             (!state.is_empty()).then(|| state.to_owned());
     }
 
+    /// The id of this connection's next event (`ce-id`).
+    pub(crate) fn next_event_id(&self) -> u64 {
+        self.next_event_id.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// The headers of the next event of this connection.
     pub(crate) fn headers(
         &self,
@@ -81,7 +86,7 @@ impl EventSource {
         keys: &[AccessKey],
         origin: &str,
     ) -> HeaderMap {
-        let id = self.next_event_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_event_id();
         let mut headers = HeaderMap::new();
         let mut put = |name: http::HeaderName, value: &str| {
             // Names and ids are validated where they enter (no control characters), so their

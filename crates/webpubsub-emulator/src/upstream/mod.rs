@@ -3,8 +3,10 @@
 
 mod call;
 mod event;
+mod grpc;
 mod handshake;
 mod time;
+mod tunnel;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +14,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use webpubsub_protocol::cloudevents::EventType;
 
-pub(crate) use call::{UpstreamError, UpstreamReply};
+pub(crate) use call::{MAX_RESPONSE_BYTES, UpstreamError, UpstreamReply};
 pub(crate) use event::EventSource;
+pub(crate) use grpc::{check_connect_ack, check_message_ack};
 pub use handshake::{HandshakeError, HandshakeReport};
 
 use crate::trace::{TraceKind, TraceRecord};
-use crate::{EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig};
+use crate::{
+    EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig, grpc::Registrations,
+    tunnel::Tunnels,
+};
 
 /// The upstream caller of a running emulator. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -28,6 +34,10 @@ pub(crate) struct Upstream {
     timeout: Duration,
     /// What the emulator sends in `WebHook-Request-Origin`: its host name, as the service does.
     origin: Arc<str>,
+    /// The apps registered over gRPC, for hubs in gRPC mode.
+    grpc: Registrations,
+    /// The open tunnel connections, which take the events of `tunnel:///path` handlers.
+    tunnels: Tunnels,
 }
 
 impl Upstream {
@@ -45,7 +55,19 @@ impl Upstream {
             config,
             timeout,
             origin,
+            grpc: Registrations::default(),
+            tunnels: Tunnels::default(),
         })
+    }
+
+    /// The gRPC registrations that hubs in gRPC mode send their events to.
+    pub(crate) fn registrations(&self) -> &Registrations {
+        &self.grpc
+    }
+
+    /// The open tunnel connections.
+    pub(crate) fn tunnels(&self) -> &Tunnels {
+        &self.tunnels
     }
 
     /// Whether some handler of `hub` takes `event`.
@@ -82,18 +104,43 @@ impl Upstream {
                 name.chars().take(64).collect(),
             )));
         }
-        let url = handler.url(&source.hub, name);
-        let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
+        // The trace shows the gRPC transport as the URL `grpc:<hub>`.
+        let url = if handler.is_grpc() {
+            format!("grpc:{}", source.hub)
+        } else {
+            handler.url(&source.hub, name)
+        };
         let started = std::time::Instant::now();
-        let result = call::post(
-            &self.client,
-            &url,
-            headers,
-            body,
-            self.timeout,
-            &call::RETRY_DELAYS,
-        )
-        .await;
+        let result = if handler.is_grpc() {
+            grpc::send(&self.grpc, source, &event, content_type, body, self.timeout).await
+        } else {
+            let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
+            match handler.tunnel_path(&url) {
+                Some(path) => {
+                    tunnel::post(
+                        &self.tunnels,
+                        &source.hub,
+                        path,
+                        &headers,
+                        body,
+                        self.timeout,
+                        &call::RETRY_DELAYS,
+                    )
+                    .await
+                }
+                None => {
+                    call::post(
+                        &self.client,
+                        &url,
+                        headers,
+                        body,
+                        self.timeout,
+                        &call::RETRY_DELAYS,
+                    )
+                    .await
+                }
+            }
+        };
         self.config
             .trace
             .emit(TraceKind::Upstream, &source.hub, || {
@@ -124,15 +171,19 @@ impl Upstream {
     /// Runs the handshake with every upstream of every hub, concurrently.
     pub(crate) async fn validate_all(&self) -> Vec<HandshakeReport> {
         let checks = self.config.hubs().flat_map(|hub| {
-            hub.event_handlers().iter().map(move |handler| {
-                handshake::run(
-                    &self.client,
-                    hub.name(),
-                    handler.url(hub.name(), "validate"),
-                    &self.origin,
-                    self.timeout,
-                )
-            })
+            // gRPC upstreams and tunnels dial in; there is no URL to check.
+            hub.event_handlers()
+                .iter()
+                .filter(|handler| !handler.is_grpc() && !handler.is_tunnel())
+                .map(move |handler| {
+                    handshake::run(
+                        &self.client,
+                        hub.name(),
+                        handler.url(hub.name(), "validate"),
+                        &self.origin,
+                        self.timeout,
+                    )
+                })
         });
         futures_util::future::join_all(checks).await
     }

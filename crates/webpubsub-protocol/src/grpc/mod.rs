@@ -33,6 +33,9 @@
 )]
 mod generated;
 
+mod convert;
+
+pub use convert::{from_string_lists, to_string_lists};
 pub use generated::*;
 
 /// The `aud` of the JWT that authorizes gRPC calls about `hub`: `{endpoint}/hubs/{hub}`, with

@@ -31,19 +31,19 @@
 //! # }
 //! ```
 
+mod closures;
 mod context;
 mod error;
 mod handler;
-mod handlers;
 mod request;
 mod response;
 mod runner;
 
+pub use closures::ClosureHandler;
 pub use context::{ConnectionContext, MqttContext};
 pub(crate) use error::Cause;
 pub use error::EventError;
 pub use handler::EventHandler;
-pub use handlers::EventHandlers;
 pub use request::{
     ConnectRequest, ConnectedRequest, DataType, DisconnectedRequest, GroupEventRequest,
     InvalidData, UserEventRequest,

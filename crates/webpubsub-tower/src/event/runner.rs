@@ -252,7 +252,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        ConnectedRequest, ConnectionContext, DataType, EventHandlers, UserEventRequest,
+        ClosureHandler, ConnectedRequest, ConnectionContext, DataType, UserEventRequest,
         UserEventResponse, test_support::Captured,
     };
 
@@ -267,8 +267,8 @@ mod tests {
         Event::Connected(ConnectedRequest::new(context))
     }
 
-    fn echo() -> EventHandlers {
-        EventHandlers::new().on_user_event(|request| async move {
+    fn echo() -> ClosureHandler {
+        ClosureHandler::new().user_event(|request| async move {
             match request.text()? {
                 "panic" => panic!("boom"),
                 "slow" => {
@@ -349,7 +349,7 @@ mod tests {
         );
 
         let failing =
-            EventHandlers::new().on_connected(|_| async { Err(EventError::internal("db down")) });
+            ClosureHandler::new().connected(|_| async { Err(EventError::internal("db down")) });
         let (reply, logs) = logged(true, EventRunner::new(failing).run(connected()));
         assert!(reply.is_err());
         assert!(logs.contains("WARN") && logs.contains("db down"), "{logs}");

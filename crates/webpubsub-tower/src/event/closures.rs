@@ -22,25 +22,25 @@ where
 /// default.
 ///
 /// Each call boxes the closure's future; implement [`EventHandler`] on your own type when that
-/// matters. The builder methods share their names with the trait's methods, so call the trait's
-/// explicitly (`EventHandler::on_connect(&handlers, request)`) when testing a built handler.
+/// matters. The builder's methods are named after the events (`connect`, `user_event`, ...), the
+/// trait's after the calls (`on_connect`, `on_user_event`, ...).
 ///
 /// ```
-/// use webpubsub_tower::{ConnectResponse, EventHandlers, UserEventResponse, WebPubSubLayer};
+/// use webpubsub_tower::{ConnectResponse, ClosureHandler, UserEventResponse, WebPubSubLayer};
 ///
-/// let handler = EventHandlers::new()
-///     .on_connect(|request| async move {
+/// let handler = ClosureHandler::new()
+///     .connect(|request| async move {
 ///         let user = request.context().connection_id().to_owned();
 ///         Ok(ConnectResponse::new().user_id(user))
 ///     })
-///     .on_user_event(|request| async move {
+///     .user_event(|request| async move {
 ///         Ok(UserEventResponse::binary(request.bytes().clone()))
 ///     });
 /// let layer = WebPubSubLayer::new(handler).hub("chat");
 /// ```
 #[derive(Default)]
 #[must_use]
-pub struct EventHandlers {
+pub struct ClosureHandler {
     connect: Option<BoxFn<ConnectRequest, ConnectResponse>>,
     connected: Option<BoxFn<ConnectedRequest, ()>>,
     user_event: Option<BoxFn<UserEventRequest, UserEventResponse>>,
@@ -49,14 +49,14 @@ pub struct EventHandlers {
     group_left: Option<BoxFn<GroupEventRequest, ()>>,
 }
 
-impl EventHandlers {
+impl ClosureHandler {
     /// A handler where every event gets the default.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Handles `connect`.
-    pub fn on_connect<F, Fut>(mut self, f: F) -> Self
+    /// Handles `connect` with `f`.
+    pub fn connect<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(ConnectRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<ConnectResponse, EventError>> + Send + 'static,
@@ -65,8 +65,8 @@ impl EventHandlers {
         self
     }
 
-    /// Handles `connected`.
-    pub fn on_connected<F, Fut>(mut self, f: F) -> Self
+    /// Handles `connected` with `f`.
+    pub fn connected<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(ConnectedRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), EventError>> + Send + 'static,
@@ -75,8 +75,8 @@ impl EventHandlers {
         self
     }
 
-    /// Handles user events.
-    pub fn on_user_event<F, Fut>(mut self, f: F) -> Self
+    /// Handles user events with `f`.
+    pub fn user_event<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(UserEventRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<UserEventResponse, EventError>> + Send + 'static,
@@ -85,8 +85,8 @@ impl EventHandlers {
         self
     }
 
-    /// Handles `disconnected`.
-    pub fn on_disconnected<F, Fut>(mut self, f: F) -> Self
+    /// Handles `disconnected` with `f`.
+    pub fn disconnected<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(DisconnectedRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), EventError>> + Send + 'static,
@@ -95,8 +95,8 @@ impl EventHandlers {
         self
     }
 
-    /// Handles group joins.
-    pub fn on_group_joined<F, Fut>(mut self, f: F) -> Self
+    /// Handles group joins with `f`.
+    pub fn group_joined<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(GroupEventRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), EventError>> + Send + 'static,
@@ -105,8 +105,8 @@ impl EventHandlers {
         self
     }
 
-    /// Handles group leaves.
-    pub fn on_group_left<F, Fut>(mut self, f: F) -> Self
+    /// Handles group leaves with `f`.
+    pub fn group_left<F, Fut>(mut self, f: F) -> Self
     where
         F: Fn(GroupEventRequest) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), EventError>> + Send + 'static,
@@ -128,7 +128,7 @@ async fn call_or<Req, Res>(
     }
 }
 
-impl EventHandler for EventHandlers {
+impl EventHandler for ClosureHandler {
     async fn on_connect(&self, request: ConnectRequest) -> Result<ConnectResponse, EventError> {
         call_or(self.connect.as_ref(), request, ConnectResponse::new()).await
     }
@@ -162,10 +162,10 @@ impl EventHandler for EventHandlers {
     }
 }
 
-impl fmt::Debug for EventHandlers {
+impl fmt::Debug for ClosureHandler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let set = |on: bool| if on { "<fn>" } else { "<default>" };
-        f.debug_struct("EventHandlers")
+        f.debug_struct("ClosureHandler")
             .field("on_connect", &set(self.connect.is_some()))
             .field("on_connected", &set(self.connected.is_some()))
             .field("on_user_event", &set(self.user_event.is_some()))
@@ -189,7 +189,7 @@ mod tests {
 
     #[tokio::test]
     async fn closures_run_and_defaults_apply() {
-        let handler = EventHandlers::new().on_user_event(|request| async move {
+        let handler = ClosureHandler::new().user_event(|request| async move {
             Ok(UserEventResponse::text(
                 request.text().unwrap_or_default().to_uppercase(),
             ))
@@ -200,14 +200,12 @@ mod tests {
             DataType::Text,
         );
         assert_eq!(
-            EventHandler::on_user_event(&handler, request)
-                .await
-                .unwrap(),
+            handler.on_user_event(request).await.unwrap(),
             UserEventResponse::text("HI")
         );
         let connect = ConnectRequest::new(context(EventType::Connect), Default::default());
         assert_eq!(
-            EventHandler::on_connect(&handler, connect).await.unwrap(),
+            handler.on_connect(connect).await.unwrap(),
             ConnectResponse::new()
         );
         assert!(format!("{handler:?}").contains("on_user_event: \"<fn>\""));
@@ -216,13 +214,11 @@ mod tests {
     #[tokio::test]
     async fn errors_pass_through() {
         let handler =
-            EventHandlers::new().on_connected(|_| async { Err(EventError::internal("boom")) });
-        let err = EventHandler::on_connected(
-            &handler,
-            ConnectedRequest::new(context(EventType::Connected)),
-        )
-        .await
-        .unwrap_err();
+            ClosureHandler::new().connected(|_| async { Err(EventError::internal("boom")) });
+        let err = handler
+            .on_connected(ConnectedRequest::new(context(EventType::Connected)))
+            .await
+            .unwrap_err();
         assert_eq!(err.message(), "boom");
     }
 }
