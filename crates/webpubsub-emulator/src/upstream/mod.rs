@@ -115,30 +115,27 @@ impl Upstream {
             grpc::send(&self.grpc, source, &event, content_type, body, self.timeout).await
         } else {
             let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
-            match handler.tunnel_path(&url) {
-                Some(path) => {
-                    tunnel::post(
-                        &self.tunnels,
-                        &source.hub,
-                        path,
-                        &headers,
-                        body,
-                        self.timeout,
-                        &call::RETRY_DELAYS,
-                    )
-                    .await
-                }
-                None => {
-                    call::post(
-                        &self.client,
-                        &url,
-                        headers,
-                        body,
-                        self.timeout,
-                        &call::RETRY_DELAYS,
-                    )
-                    .await
-                }
+            if handler.is_tunnel() {
+                tunnel::post(
+                    &self.tunnels,
+                    &source.hub,
+                    &url,
+                    &headers,
+                    body,
+                    self.timeout,
+                    &call::RETRY_DELAYS,
+                )
+                .await
+            } else {
+                call::post(
+                    &self.client,
+                    &url,
+                    headers,
+                    body,
+                    self.timeout,
+                    &call::RETRY_DELAYS,
+                )
+                .await
             }
         };
         self.config
