@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
 
-use chat::{ChatError, ChatServer, Config, Service};
+use chat::{ChatError, ChatServer, Config, Service, Upstream};
 use webpubsub::AccessKey;
 use webpubsub::protocol::signature;
 
@@ -38,6 +38,7 @@ async fn start_chat() -> ChatServer {
     let config = Config {
         service: Service::Emulator,
         hub: "chat".into(),
+        upstream: Upstream::Webhook,
     };
     ChatServer::start(listener, config)
         .await
@@ -441,6 +442,7 @@ async fn on_azure_it_mints_service_urls_and_accepts_only_signed_events() {
     let config = Config {
         service: Service::ConnectionString(AZURE.into()),
         hub: "chat".into(),
+        upstream: Upstream::Webhook,
     };
     assert!(
         !format!("{config:?}").contains("chat-test-key"),
@@ -492,6 +494,7 @@ async fn a_bad_connection_string_is_refused_without_showing_the_key() {
     let config = Config {
         service: Service::ConnectionString("Endpoint=;AccessKey=very-secret-key;".into()),
         hub: "chat".into(),
+        upstream: Upstream::Webhook,
     };
     let err = ChatServer::start(listener, config).await.unwrap_err();
     assert!(matches!(err, ChatError::ConnectionString(_)), "{err:?}");

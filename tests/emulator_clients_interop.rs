@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::emulator::client_url;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -122,15 +124,6 @@ async fn express_events(node: tokio::task::JoinHandle<NodeOutput>) -> Value {
 
 fn rest_client(emulator: &Emulator) -> WebPubSubServiceClient {
     WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "chat").unwrap()
-}
-
-async fn client_url(rest: &WebPubSubServiceClient, user: &str) -> String {
-    rest.client_access_token()
-        .user_id(user)
-        .await
-        .unwrap()
-        .url()
-        .to_owned()
 }
 
 fn event_names(events: &Value) -> Vec<&str> {

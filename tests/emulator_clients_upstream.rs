@@ -4,6 +4,8 @@
 
 mod support;
 
+use support::emulator::client_url;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -173,15 +175,6 @@ fn rest_client(emulator: &Emulator, hub: &str) -> WebPubSubServiceClient {
         .expect("the emulator's connection string")
 }
 
-async fn url(rest: &WebPubSubServiceClient, user: &str) -> String {
-    rest.client_access_token()
-        .user_id(user)
-        .await
-        .unwrap()
-        .url()
-        .to_owned()
-}
-
 /// The next thing a recorder saw, waiting at most 10 s.
 async fn next_seen<T>(seen: &mut mpsc::UnboundedReceiver<T>) -> T {
     tokio::time::timeout(Duration::from_secs(10), seen.recv())
@@ -203,7 +196,7 @@ async fn connect_answer_sets_user_groups_roles_and_state() {
         emulator.handshakes()[0]
     );
 
-    let mut client = WsClient::connect(&url(&rest, "alice").await, Some(JSON))
+    let mut client = WsClient::connect(&client_url(&rest, "alice").await, Some(JSON))
         .await
         .expect("accepted");
     let ServerFrame::Connected {
@@ -344,7 +337,7 @@ async fn connect_refusals_reach_the_client_with_their_status() {
         rest,
         mut seen,
     } = setup().await;
-    let refused = WsClient::connect(&url(&rest, "banned").await, Some(JSON))
+    let refused = WsClient::connect(&client_url(&rest, "banned").await, Some(JSON))
         .await
         .err()
         .expect("refused");
@@ -354,7 +347,7 @@ async fn connect_refusals_reach_the_client_with_their_status() {
         "{}",
         refused.body
     );
-    let refused = WsClient::connect(&url(&rest, "forbidden").await, None)
+    let refused = WsClient::connect(&client_url(&rest, "forbidden").await, None)
         .await
         .err()
         .expect("refused");
@@ -362,7 +355,7 @@ async fn connect_refusals_reach_the_client_with_their_status() {
     // Only the connect events reached the upstream: no connected or disconnected for a refusal.
     assert_eq!(next_seen(&mut seen).await.0, "connect");
     assert_eq!(next_seen(&mut seen).await.0, "connect");
-    let mut client = WsClient::connect(&url(&rest, "carol").await, None)
+    let mut client = WsClient::connect(&client_url(&rest, "carol").await, None)
         .await
         .expect("accepted");
     assert_eq!(next_seen(&mut seen).await.0, "connect");
@@ -379,7 +372,7 @@ async fn plain_clients_send_message_events_and_get_the_answer() {
         rest,
         mut seen,
     } = setup().await;
-    let mut client = WsClient::connect(&url(&rest, "plain").await, None)
+    let mut client = WsClient::connect(&client_url(&rest, "plain").await, None)
         .await
         .expect("accepted");
     assert_eq!(client.subprotocol, None);
@@ -425,7 +418,7 @@ async fn a_failed_plain_message_drops_the_client() {
         .await
         .unwrap();
     let rest = rest_client(&emulator, "chat");
-    let mut client = WsClient::connect(&url(&rest, "p").await, None)
+    let mut client = WsClient::connect(&client_url(&rest, "p").await, None)
         .await
         .expect("accepted");
     client.send_text("anyone?").await;
@@ -488,7 +481,7 @@ async fn an_unrecovered_reliable_connection_ends_with_disconnected() {
         rest,
         mut seen,
     } = setup_with(|builder| builder.recovery_window(window)).await;
-    let url = url(&rest, "r").await;
+    let url = client_url(&rest, "r").await;
     let mut client = WsClient::connect(&url, Some("json.reliable.webpubsub.azure.v1"))
         .await
         .unwrap();
@@ -528,7 +521,7 @@ async fn invocations_get_the_upstream_answer() {
         mut seen,
     } = setup().await;
     let reliable = Some("json.reliable.webpubsub.azure.v1");
-    let mut client = WsClient::connect(&url(&rest, "inv").await, reliable)
+    let mut client = WsClient::connect(&client_url(&rest, "inv").await, reliable)
         .await
         .unwrap();
     assert!(matches!(
@@ -651,7 +644,7 @@ async fn the_upstream_gets_every_cloudevents_header() {
     assert_eq!(headers["webhook-request-origin"], "127.0.0.1");
     assert_eq!(headers["ce-awpsversion"], "1.0");
 
-    let mut client = WsClient::connect(&url(&rest, "ann").await, Some(JSON))
+    let mut client = WsClient::connect(&client_url(&rest, "ann").await, Some(JSON))
         .await
         .unwrap();
     let ServerFrame::Connected { connection_id, .. } = client.next_frame().await else {
@@ -713,7 +706,7 @@ async fn bad_connect_answers_refuse_the_client_with_500() {
             .await
             .unwrap();
         let rest = rest_client(&emulator, "chat");
-        let refused = WsClient::connect(&url(&rest, "x").await, Some(JSON))
+        let refused = WsClient::connect(&client_url(&rest, "x").await, Some(JSON))
             .await
             .err()
             .expect("refused");

@@ -22,6 +22,16 @@ pub async fn start(key: &str, hub: &str) -> (Emulator, WebPubSubServiceClient) {
     (emulator, rest)
 }
 
+/// A client access URL for `user`, its token minted by `rest`.
+pub async fn client_url(rest: &WebPubSubServiceClient, user: &str) -> String {
+    rest.client_access_token()
+        .user_id(user)
+        .await
+        .expect("a client token")
+        .url()
+        .to_owned()
+}
+
 /// A `json.webpubsub.azure.v1` client for `user`, in `groups`, with `roles`, its token minted by
 /// `rest`; its `connected` frame is already read.
 pub async fn json_client(

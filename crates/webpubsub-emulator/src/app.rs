@@ -11,8 +11,12 @@ use tokio::sync::watch;
 
 use crate::server::ServerLimits;
 use crate::{
-    Emulator, HandshakeReport, client, client::RecoveryStore, config::EmulatorConfig,
-    registry::Registry, upstream::Upstream,
+    Emulator, HandshakeReport, client,
+    client::RecoveryStore,
+    config::EmulatorConfig,
+    registry::Registry,
+    tunnel::{self, TunnelEndpoint},
+    upstream::Upstream,
 };
 
 /// What the client endpoint's handlers and sessions share.
@@ -45,24 +49,32 @@ pub(crate) fn serve(
         registry: Registry::new(),
         recovery: RecoveryStore::default(),
     };
+    let tunnels = state.upstream.tunnels().clone();
     let app = router(state);
     let server = tokio::spawn(crate::server::serve(listener, app, limits, shutdown_rx));
     tracing::info!(endpoint = %config.endpoint, "emulator started");
-    Emulator::new(local_addr, config, handshakes, shutdown_tx, server)
+    Emulator::new(local_addr, config, handshakes, shutdown_tx, server, tunnels)
 }
 
 fn router(state: AppState) -> Router {
     let rest = crate::rest::router(state.registry.clone(), state.config.clone());
+    let tunnel = tunnel::routes(TunnelEndpoint {
+        tunnels: state.upstream.tunnels().clone(),
+        rest: rest.clone(),
+        config: state.config.clone(),
+        shutdown: state.shutdown.clone(),
+    });
     let grpc = crate::grpc::router(state.clone());
     client::routes()
         .merge(crate::trace::routes())
         .with_state(state)
         .merge(rest)
+        .merge(tunnel)
         .merge(grpc)
         .fallback(|| async {
             (
                 StatusCode::NOT_FOUND,
-                "no such endpoint: the emulator serves /client/hubs/{hub}, /api/... and /trace",
+                "no such endpoint: the emulator serves /client/hubs/{hub}, /server/tunnel, /api/... and /trace",
             )
         })
 }

@@ -329,10 +329,14 @@ fn validate_hub(hub: &HubSettings) -> Result<(), StartError> {
             template: upstream::without_query(handler.url_template()).to_owned(),
             reason,
         };
+        if handler.is_tunnel() {
+            // `tunnel:///path`: events go through the hub's tunnel connections to `/path`.
+            continue;
+        }
         let url = reqwest::Url::parse(&sample).map_err(|e| invalid(e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err(invalid(format!(
-                "scheme {:?} is not http or https",
+                "scheme {:?} is not http, https or tunnel (tunnel:///path)",
                 url.scheme()
             )));
         }

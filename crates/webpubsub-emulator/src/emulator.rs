@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use webpubsub_protocol::AccessKey;
 
-use crate::{EmulatorBuilder, HandshakeReport, config::EmulatorConfig};
+use crate::{EmulatorBuilder, HandshakeReport, config::EmulatorConfig, tunnel::Tunnels};
 
 /// How long [`Emulator::shutdown`] waits for open connections to close before it stops waiting.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -41,6 +41,7 @@ pub struct Emulator {
     handshakes: Vec<HandshakeReport>,
     shutdown: watch::Sender<bool>,
     server: Option<JoinHandle<()>>,
+    tunnels: Tunnels,
 }
 
 impl Emulator {
@@ -55,6 +56,7 @@ impl Emulator {
         handshakes: Vec<HandshakeReport>,
         shutdown: watch::Sender<bool>,
         server: JoinHandle<()>,
+        tunnels: Tunnels,
     ) -> Self {
         Self {
             local_addr,
@@ -62,6 +64,7 @@ impl Emulator {
             handshakes,
             shutdown,
             server: Some(server),
+            tunnels,
         }
     }
 
@@ -105,6 +108,25 @@ impl Emulator {
     /// order of the hubs' settings.
     pub fn handshakes(&self) -> &[HandshakeReport] {
         &self.handshakes
+    }
+
+    /// How many tunnel connections (`/server/tunnel`) of `hub` are open.
+    pub fn tunnel_connections(&self, hub: &str) -> usize {
+        self.tunnels.count(hub)
+    }
+
+    /// Sends `ConnectionReconnect` to every tunnel connection of `hub`, naming this emulator's
+    /// endpoint, as the service does when it moves a tunnel: each app drops that connection and
+    /// dials again. Returns how many connections were asked.
+    pub fn tunnel_reconnect(&self, hub: &str) -> usize {
+        self.tunnels.reconnect(hub, &self.config.endpoint)
+    }
+
+    /// Sends `ConnectionRebalance` to every tunnel connection of `hub`, naming this emulator's
+    /// endpoint: each app opens one more connection and keeps the old one. Returns how many
+    /// connections were asked.
+    pub fn tunnel_rebalance(&self, hub: &str) -> usize {
+        self.tunnels.rebalance(hub, &self.config.endpoint)
     }
 
     /// Stops accepting connections, closes the open ones (clients see close code 1001) and

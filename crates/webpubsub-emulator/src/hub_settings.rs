@@ -178,6 +178,29 @@ impl EventHandlerSettings {
     }
 }
 
+impl EventHandlerSettings {
+    /// Whether this handler's events go through the hub's tunnel connections: its URL template
+    /// is `tunnel:///path`.
+    pub fn is_tunnel(&self) -> bool {
+        self.url_template
+            .get(..TUNNEL_SCHEME.len())
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case(TUNNEL_SCHEME))
+    }
+
+    /// The path and query a tunnel request carries for `url` (one of this handler's URLs), or
+    /// `None` for an HTTP handler.
+    pub(crate) fn tunnel_path<'a>(&self, url: &'a str) -> Option<&'a str> {
+        if self.is_tunnel() {
+            url.get(TUNNEL_SCHEME.len() - 1..)
+        } else {
+            None
+        }
+    }
+}
+
+/// The start of a tunnel handler's URL template: `tunnel://` with an empty host, then the path.
+const TUNNEL_SCHEME: &str = "tunnel:///";
+
 impl fmt::Debug for EventHandlerSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let template = crate::upstream::without_query(&self.url_template);
@@ -279,6 +302,21 @@ impl HubSettings {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_tunnel_template_carries_its_path_and_query() {
+        let handler = EventHandlerSettings::new("Tunnel:///eventhandler/{event}?code=x");
+        assert!(handler.is_tunnel());
+        let url = handler.url("chat", "connect");
+        assert_eq!(
+            handler.tunnel_path(&url),
+            Some("/eventhandler/connect?code=x")
+        );
+        let http = EventHandlerSettings::new("http://127.0.0.1/tunnel:///");
+        assert!(!http.is_tunnel());
+        assert_eq!(http.tunnel_path("http://127.0.0.1/x"), None);
+        assert!(!EventHandlerSettings::new("tunnel://host/path").is_tunnel());
+    }
 
     #[test]
     fn first_matching_handler_wins() {

@@ -95,6 +95,7 @@ pub mod registry;
 mod rest;
 mod server;
 mod trace;
+mod tunnel;
 mod upstream;
 
 pub use builder::{BoundEmulator, DEVELOPMENT_KEY, EmulatorBuilder};

@@ -31,8 +31,9 @@ struct Cli {
     #[arg(long, conflicts_with = "keys")]
     random_key: bool,
     /// A hub and its event handler, `NAME=URL_TEMPLATE` (repeatable); the template may hold
-    /// `{hub}` and `{event}`. The handler takes every event. `NAME=grpc` sends the hub's events
-    /// to the apps registered over gRPC instead.
+    /// `{hub}` and `{event}`. The handler takes every event. `NAME=tunnel:///PATH` sends the
+    /// hub's events to `PATH` through the apps connected at `/server/tunnel` instead of HTTP;
+    /// `NAME=grpc` sends them to the apps registered over gRPC.
     #[arg(long = "hub", value_parser = parse_hub)]
     hubs: Vec<(String, String)>,
     /// Let clients connect without an access token.

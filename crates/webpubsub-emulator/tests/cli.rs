@@ -92,7 +92,7 @@ async fn bad_arguments_are_refused_with_a_message() {
         (&["--hub", "no-url"][..], "NAME=URL_TEMPLATE"),
         (
             &["--hub", "chat=ftp://x/{event}", "--port", "0"][..],
-            "not http or https",
+            "not http, https or tunnel",
         ),
         (&["--key", "", "--port", "0"][..], "access key 0 is empty"),
         (&["--port", "not-a-port"][..], "invalid value"),

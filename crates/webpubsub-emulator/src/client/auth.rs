@@ -52,6 +52,34 @@ pub(crate) fn verify(
     hub: &str,
     authorities: &[impl AsRef<str>],
 ) -> Result<ClientTokenClaims, TokenError> {
+    let claims = verify_signature(token, keys)?;
+    let path = ClientProtocol::Default.path(hub).to_ascii_lowercase();
+    let audience = claims.aud.to_ascii_lowercase();
+    let matches = authorities.iter().any(|authority| {
+        same_audience(
+            &audience,
+            &format!("http://{}/{path}", authority.as_ref().to_ascii_lowercase()),
+        )
+    });
+    if matches {
+        Ok(claims)
+    } else {
+        Err(TokenError::WrongAudience {
+            audience: claims.aud,
+            expected: format!(
+                "http://{}/{path}",
+                authorities.first().map_or("", AsRef::as_ref)
+            ),
+        })
+    }
+}
+
+/// Verifies `token`'s signature (HS256/384/512 with any of `keys`) and times (`exp`, and `nbf`
+/// if present, with the library's default 60 s leeway); the audience is the caller's to check.
+pub(crate) fn verify_signature(
+    token: &str,
+    keys: &[AccessKey],
+) -> Result<ClientTokenClaims, TokenError> {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.algorithms = vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512];
     validation.validate_aud = false;
@@ -83,26 +111,7 @@ pub(crate) fn verify(
             }
         }
     }
-    let claims = claims.ok_or(last)?;
-    let path = ClientProtocol::Default.path(hub).to_ascii_lowercase();
-    let audience = claims.aud.to_ascii_lowercase();
-    let matches = authorities.iter().any(|authority| {
-        same_audience(
-            &audience,
-            &format!("http://{}/{path}", authority.as_ref().to_ascii_lowercase()),
-        )
-    });
-    if matches {
-        Ok(claims)
-    } else {
-        Err(TokenError::WrongAudience {
-            audience: claims.aud,
-            expected: format!(
-                "http://{}/{path}",
-                authorities.first().map_or("", AsRef::as_ref)
-            ),
-        })
-    }
+    claims.ok_or(last)
 }
 
 #[cfg(test)]

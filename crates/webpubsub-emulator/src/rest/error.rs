@@ -67,6 +67,11 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "Error.Unauthorized", message)
     }
 
+    /// 403: an authenticated caller acting outside what it may.
+    pub(crate) fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Error.Forbidden", message)
+    }
+
     /// 404 for a path that is no REST operation.
     pub(crate) fn no_such_operation(method: &str, path: &str) -> Self {
         Self::new(

@@ -38,6 +38,33 @@ pub(crate) use self::routes::Operation;
 use self::{operations::Call, request::Query};
 use crate::{config::EmulatorConfig, registry::Registry};
 
+/// A REST call an app sent over its tunnel connection (`LocalRouting`): the connection was
+/// authenticated when it opened, and it may act on its own hub only. Only the emulator itself
+/// puts this in a request's extensions; nothing from the network can.
+#[derive(Debug, Clone)]
+pub(crate) struct TunnelPrincipal {
+    hub: String,
+}
+
+impl TunnelPrincipal {
+    pub(crate) fn new(hub: &str) -> Self {
+        Self {
+            hub: hub.to_owned(),
+        }
+    }
+
+    fn authorize(&self, hub: &str) -> Result<(), ApiError> {
+        if hub.eq_ignore_ascii_case(&self.hub) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "a tunnel of hub {:?} cannot call the REST API of hub {hub:?}",
+                self.hub
+            )))
+        }
+    }
+}
+
 /// What the REST handlers share.
 #[derive(Debug, Clone)]
 pub(crate) struct RestState {
@@ -71,12 +98,15 @@ async fn serve(state: &RestState, request: Request) -> Result<Response, ApiError
         // The health check is open, as on the service.
         return Ok(axum::http::StatusCode::OK.into_response());
     };
-    auth::authorize(
-        &parts.headers,
-        &parts.uri,
-        &state.config.keys,
-        state.config.own_authorities(),
-    )?;
+    match parts.extensions.get::<TunnelPrincipal>() {
+        Some(principal) => principal.authorize(&hub_name)?,
+        None => auth::authorize(
+            &parts.headers,
+            &parts.uri,
+            &state.config.keys,
+            state.config.own_authorities(),
+        )?,
+    }
     let query = Query::parse(parts.uri.query())?;
     query.require_api_version()?;
     validate_hub(&hub_name)?;

@@ -134,7 +134,19 @@ async fn read(mut response: reqwest::Response, url: &str) -> Result<UpstreamRepl
             }
         }
     }
-    let body = body.freeze();
+    reply(status, headers, body.freeze(), url)
+}
+
+/// A complete answer as the caller sees it: a 2xx reply, or the non-2xx status as an error.
+// The error carries the handler's whole answer, which the caller passes on; it is built once
+// per failed event, so its size costs nothing worth a box.
+#[allow(clippy::result_large_err)]
+pub(super) fn reply(
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    url: &str,
+) -> Result<UpstreamReply, UpstreamError> {
     if status.is_success() {
         Ok(UpstreamReply {
             status,

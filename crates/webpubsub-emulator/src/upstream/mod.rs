@@ -6,6 +6,7 @@ mod event;
 mod grpc;
 mod handshake;
 mod time;
+mod tunnel;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use webpubsub_protocol::cloudevents::EventType;
 
-pub(crate) use call::{UpstreamError, UpstreamReply};
+pub(crate) use call::{MAX_RESPONSE_BYTES, UpstreamError, UpstreamReply};
 pub(crate) use event::EventSource;
 pub(crate) use grpc::{check_connect_ack, check_message_ack};
 pub use handshake::{HandshakeError, HandshakeReport};
@@ -21,6 +22,7 @@ pub use handshake::{HandshakeError, HandshakeReport};
 use crate::trace::{TraceKind, TraceRecord};
 use crate::{
     EventHandlerSettings, StartError, SystemEvent, config::EmulatorConfig, grpc::Registrations,
+    tunnel::Tunnels,
 };
 
 /// The upstream caller of a running emulator. Cheap to clone.
@@ -34,6 +36,8 @@ pub(crate) struct Upstream {
     origin: Arc<str>,
     /// The apps registered over gRPC, for hubs in gRPC mode.
     grpc: Registrations,
+    /// The open tunnel connections, which take the events of `tunnel:///path` handlers.
+    tunnels: Tunnels,
 }
 
 impl Upstream {
@@ -52,12 +56,18 @@ impl Upstream {
             timeout,
             origin,
             grpc: Registrations::default(),
+            tunnels: Tunnels::default(),
         })
     }
 
     /// The gRPC registrations that hubs in gRPC mode send their events to.
     pub(crate) fn registrations(&self) -> &Registrations {
         &self.grpc
+    }
+
+    /// The open tunnel connections.
+    pub(crate) fn tunnels(&self) -> &Tunnels {
+        &self.tunnels
     }
 
     /// Whether some handler of `hub` takes `event`.
@@ -104,18 +114,34 @@ impl Upstream {
         let deadline = tokio::time::Instant::now() + self.timeout;
         let transport = async {
             if handler.is_grpc() {
-                grpc::send(&self.grpc, source, &event, content_type, body, self.timeout).await
-            } else {
-                let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
-                call::post(
-                    &self.client,
-                    &url,
-                    headers,
-                    body,
-                    deadline,
-                    &call::RETRY_DELAYS,
-                )
-                .await
+                return grpc::send(&self.grpc, source, &event, content_type, body, self.timeout)
+                    .await;
+            }
+            let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
+            match handler.tunnel_path(&url) {
+                Some(path) => {
+                    tunnel::post(
+                        &self.tunnels,
+                        &source.hub,
+                        path,
+                        &headers,
+                        body,
+                        self.timeout,
+                        &call::RETRY_DELAYS,
+                    )
+                    .await
+                }
+                None => {
+                    call::post(
+                        &self.client,
+                        &url,
+                        headers,
+                        body,
+                        deadline,
+                        &call::RETRY_DELAYS,
+                    )
+                    .await
+                }
             }
         };
         // One deadline for the event, whatever the transport: the client gets its answer
@@ -158,10 +184,10 @@ impl Upstream {
     /// Runs the handshake with every upstream of every hub, concurrently.
     pub(crate) async fn validate_all(&self) -> Vec<HandshakeReport> {
         let checks = self.config.hubs().flat_map(|hub| {
-            // gRPC upstreams dial in; there is no URL to check.
+            // gRPC upstreams and tunnels dial in; there is no URL to check.
             hub.event_handlers()
                 .iter()
-                .filter(|handler| !handler.is_grpc())
+                .filter(|handler| !handler.is_grpc() && !handler.is_tunnel())
                 .map(move |handler| {
                     handshake::run(
                         &self.client,
