@@ -44,14 +44,26 @@ const JSON: &str = "json.webpubsub.azure.v1";
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 #[tokio::main]
-async fn main() -> Result<(), Failure> {
+async fn main() -> std::process::ExitCode {
+    // Display, not the Debug that `main() -> Result` would print.
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("soak: {error}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Failure> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let number = |i: usize, default: usize| -> Result<usize, Failure> {
-        Ok(args
-            .get(i)
-            .map(|a| a.parse())
-            .transpose()?
-            .unwrap_or(default))
+        match args.get(i) {
+            None => Ok(default),
+            Some(arg) => arg
+                .parse()
+                .map_err(|e| format!("argument {i} ({arg:?}) is not a count: {e}").into()),
+        }
     };
     match args.first().map(String::as_str) {
         Some("layer") => layer(number(1, 1_000_000)?).await,

@@ -6,6 +6,24 @@
 //!
 //! This crate does no I/O: the layer (`webpubsub-tower`), the REST client (`webpubsub-rest`) and
 //! the emulator (`webpubsub-emulator`) agree on the protocol by sharing it.
+//!
+//! What an app calls here directly, mostly: the connection string (its key never shows in
+//! `Debug` or errors), and the [`filter`] builder for the REST client's `filter` parameter.
+//!
+//! ```
+//! use webpubsub_protocol::{ConnectionString, signature};
+//!
+//! let cs: ConnectionString =
+//!     "Endpoint=http://localhost:8080;AccessKey=not-a-real-key;Version=1.0;".parse()?;
+//! assert_eq!(cs.endpoint(), "http://localhost:8080");
+//! assert!(!format!("{cs:?}").contains("not-a-real-key"));
+//! // What the service puts in `ce-signature` for a connection's events.
+//! assert!(signature::sign(cs.access_key(), "conn-1").starts_with("sha256="));
+//! // A wrong connection string says what is wrong, without the key.
+//! let error = "Endpoint=;AccessKey=secret;".parse::<ConnectionString>().unwrap_err();
+//! assert!(!error.to_string().contains("secret"));
+//! # Ok::<(), webpubsub_protocol::ConnectionStringError>(())
+//! ```
 
 mod access_key;
 pub mod cloudevents;

@@ -245,7 +245,7 @@ impl Inner {
                 Err(error) => {
                     span.record("attempts", attempt);
                     tracing::debug!(error = %error, "request failed");
-                    return Err(error.with_attempts(attempt));
+                    return Err(error.with_attempts(attempt).with_endpoint(urls.target()));
                 }
             }
         }

@@ -24,6 +24,8 @@ struct Inner {
     error_code: Option<String>,
     detail: Option<ErrorDetail>,
     attempts: u32,
+    /// Where the request went (`scheme://host:port`), for failures to reach it.
+    endpoint: Option<String>,
     source: Option<BoxError>,
 }
 
@@ -58,6 +60,7 @@ impl Error {
                 error_code: None,
                 detail: None,
                 attempts: 0,
+                endpoint: None,
                 source: None,
             }),
         }
@@ -118,6 +121,19 @@ impl Error {
 
     pub(crate) fn with_attempts(mut self, attempts: u32) -> Self {
         self.inner.attempts = attempts;
+        self
+    }
+
+    /// Names where the request went when it could not get there (a timeout, no connection, a
+    /// broken one): `target`'s scheme, host and port only. A URL here never holds a secret
+    /// (tokens travel in the `Authorization` header), and the path and query are left out.
+    pub(crate) fn with_endpoint(mut self, target: &reqwest::Url) -> Self {
+        if matches!(
+            self.inner.kind,
+            Kind::Timeout | Kind::Connect | Kind::Transport
+        ) {
+            self.inner.endpoint = Some(target.origin().ascii_serialization());
+        }
         self
     }
 
@@ -262,9 +278,17 @@ impl fmt::Display for Error {
                     write!(f, ": {message}")?;
                 }
             }
-            Kind::Timeout => f.write_str("the request timed out")?,
-            Kind::Connect => f.write_str("cannot connect to the service")?,
-            Kind::Transport => f.write_str("the connection to the service failed")?,
+            Kind::Timeout => write!(f, "the request{} timed out", At(&self.inner.endpoint, "to"))?,
+            Kind::Connect => write!(
+                f,
+                "cannot connect to the service{}",
+                At(&self.inner.endpoint, "at")
+            )?,
+            Kind::Transport => write!(
+                f,
+                "the connection to the service{} failed",
+                At(&self.inner.endpoint, "at")
+            )?,
             Kind::Decode(message) => write!(f, "unexpected answer: {message}")?,
             Kind::Credential(message) => write!(f, "credential failed: {message}")?,
         }
@@ -272,6 +296,18 @@ impl fmt::Display for Error {
             write!(f, " (gave up after {} attempts)", self.inner.attempts)?;
         }
         Ok(())
+    }
+}
+
+/// ` at http://host:port` when the endpoint is known, else nothing.
+struct At<'a>(&'a Option<String>, &'static str);
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(endpoint) => write!(f, " {} {endpoint}", self.1),
+            None => Ok(()),
+        }
     }
 }
 
