@@ -6,6 +6,10 @@
 #[path = "../examples/chat/app/mod.rs"]
 mod chat;
 
+// The terminal chat client example, driven by the last test.
+#[path = "../examples/client.rs"]
+mod terminal_client;
+
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -17,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
 
-use chat::{ChatError, ChatServer, Config, Service};
+use chat::{ChatError, ChatServer, Config, Service, Upstream};
 use webpubsub::AccessKey;
 use webpubsub::protocol::signature;
 
@@ -38,6 +42,7 @@ async fn start_chat() -> ChatServer {
     let config = Config {
         service: Service::Emulator,
         hub: "chat".into(),
+        upstream: Upstream::Webhook,
     };
     ChatServer::start(listener, config)
         .await
@@ -441,6 +446,7 @@ async fn on_azure_it_mints_service_urls_and_accepts_only_signed_events() {
     let config = Config {
         service: Service::ConnectionString(AZURE.into()),
         hub: "chat".into(),
+        upstream: Upstream::Webhook,
     };
     assert!(
         !format!("{config:?}").contains("chat-test-key"),
@@ -492,6 +498,7 @@ async fn a_bad_connection_string_is_refused_without_showing_the_key() {
     let config = Config {
         service: Service::ConnectionString("Endpoint=;AccessKey=very-secret-key;".into()),
         hub: "chat".into(),
+        upstream: Upstream::Webhook,
     };
     let err = ChatServer::start(listener, config).await.unwrap_err();
     assert!(matches!(err, ChatError::ConnectionString(_)), "{err:?}");
@@ -503,4 +510,82 @@ async fn a_bad_connection_string_is_refused_without_showing_the_key() {
     assert!(
         !message.contains("very-secret-key") && !format!("{err:?}").contains("very-secret-key")
     );
+}
+
+/// Reads `output` until a line contains `want` (each read bounded by [`WAIT`], at most 100 lines).
+async fn terminal_line(output: &mut Printed, want: &str) -> String {
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let line = tokio::time::timeout(WAIT, output.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no line with {want:?} in time; seen {seen:?}"))
+            .expect("readable")
+            .unwrap_or_else(|| panic!("the output ended before {want:?}; seen {seen:?}"));
+        if line.contains(want) {
+            return line;
+        }
+        seen.push(line);
+    }
+    panic!("no line with {want:?} among {seen:?}")
+}
+
+type Printed = tokio::io::Lines<tokio::io::BufReader<tokio::io::DuplexStream>>;
+
+/// The terminal client as `user` in room `general`: what to type, what it prints, its task.
+async fn terminal(
+    url: &str,
+    user: &str,
+) -> (
+    tokio::io::DuplexStream,
+    Printed,
+    tokio::task::JoinHandle<Result<(), String>>,
+) {
+    use tokio::io::{AsyncBufReadExt as _, BufReader};
+    let (typed, input) = tokio::io::duplex(4096);
+    let (output, printed) = tokio::io::duplex(64 * 1024);
+    let (url, user) = (url.to_owned(), user.to_owned());
+    let task = tokio::spawn(async move {
+        terminal_client::run(&url, &user, "general", BufReader::new(input), output)
+            .await
+            .map_err(|e| e.to_string())
+    });
+    let mut printed = BufReader::new(printed).lines();
+    terminal_line(&mut printed, "joined #general").await;
+    (typed, printed, task)
+}
+
+#[tokio::test]
+async fn two_terminal_clients_talk_in_rooms() {
+    use tokio::io::AsyncWriteExt as _;
+
+    let server = start_chat().await;
+    let (mut ada_typed, mut ada_printed, ada_task) = terminal(&server.url(), "ada").await;
+    let (mut bob_typed, mut bob_printed, bob_task) = terminal(&server.url(), "bob").await;
+
+    ada_typed
+        .write_all(b"hello from the terminal\n")
+        .await
+        .unwrap();
+    let line = terminal_line(&mut bob_printed, "hello from the terminal").await;
+    assert_eq!(line, "[#general] ada: hello from the terminal");
+
+    // A room switch, then a message only the room sees.
+    bob_typed.write_all(b"/join dev\n").await.unwrap();
+    terminal_line(&mut bob_printed, "joined #dev").await;
+    ada_typed
+        .write_all(b"/join dev\nin dev now\n")
+        .await
+        .unwrap();
+    terminal_line(&mut bob_printed, "[#dev] ada: in dev now").await;
+    // A refusal is printed, not fatal.
+    ada_typed.write_all(b"/join NOT A ROOM\n").await.unwrap();
+    terminal_line(&mut ada_printed, "! invalid room name").await;
+
+    for (mut typed, task) in [(ada_typed, ada_task), (bob_typed, bob_task)] {
+        typed.write_all(b"/quit\n").await.unwrap();
+        let done = tokio::time::timeout(WAIT, task)
+            .await
+            .expect("quits in time");
+        done.unwrap().expect("the client ran without error");
+    }
 }

@@ -18,18 +18,29 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use chat::{ChatServer, Config, Service};
+use chat::{ChatServer, Config, Service, Upstream};
 
 /// The longest the browser script may run (it takes a few seconds).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(180);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_pages_talk_and_switch_rooms_in_chromium() {
+    talk_in_chromium(Upstream::Webhook).await;
+}
+
+/// The same page and script with the chat's events over the gRPC upstream (`CHAT_UPSTREAM=grpc`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pages_talk_over_the_grpc_upstream_in_chromium() {
+    talk_in_chromium(Upstream::Grpc).await;
+}
+
+async fn talk_in_chromium(upstream: Upstream) {
     support::browser::ensure_chromium();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let config = Config {
         service: Service::Emulator,
         hub: "chat".into(),
+        upstream,
     };
     let server = ChatServer::start(listener, config)
         .await
@@ -39,14 +50,22 @@ async fn two_pages_talk_and_switch_rooms_in_chromium() {
     let artifacts = root.join("tests/browser/artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     // The script writes this file when it is ready to watch the pages being closed.
-    let signal = artifacts.join(format!("shutdown-signal-{}", std::process::id()));
+    let signal = artifacts.join(format!(
+        "shutdown-signal-{}-{upstream:?}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_file(&signal);
     let mut envs = vec![
         ("CHAT_URL".to_owned(), server.url()),
         ("CHROMIUM".to_owned(), support::browser::CHROMIUM.to_owned()),
         ("SHUTDOWN_SIGNAL_FILE".to_owned(), path_str(&signal)),
+        // One folder per upstream: the two tests may run at once.
+        (
+            "ARTIFACTS".to_owned(),
+            path_str(&artifacts.join(format!("{upstream:?}").to_lowercase())),
+        ),
     ];
-    if std::env::var_os("UPDATE_DOCS_SCREENSHOT").is_some() {
+    if upstream == Upstream::Webhook && std::env::var_os("UPDATE_DOCS_SCREENSHOT").is_some() {
         envs.push((
             "DOCS_SCREENSHOT".to_owned(),
             path_str(&root.join("docs/chat.png")),

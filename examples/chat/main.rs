@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! cargo run --example chat                  # on the emulator, started in-process
+//! CHAT_UPSTREAM=grpc cargo run --example chat   # events over the gRPC upstream instead of webhooks
 //! WEBPUBSUB_CONNECTION_STRING='Endpoint=https://…;AccessKey=…;Version=1.0;' cargo run --example chat
 //! ```
 //!
@@ -41,7 +42,13 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let config = Config::from_env();
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("chat: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let on_azure = matches!(config.service, Service::ConnectionString(_));
     let server = match ChatServer::start(listener, config).await {
         Ok(server) => server,

@@ -27,6 +27,9 @@ pub enum Fault {
     CutAnswer,
     /// Cut after this many bytes in total, in either direction (mid-frame, mid-header...).
     CutAfter(usize),
+    /// Bytes flow both ways untouched until this long after the connection was accepted,
+    /// then it is cut.
+    CutAt(std::time::Duration),
 }
 
 /// Chooses the fault of each new connection (called with its index).
@@ -107,6 +110,11 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, fault: Fault) {
     };
     if fault == Fault::Pass {
         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+        return;
+    }
+    if let Fault::CutAt(after) = fault {
+        let relay = tokio::io::copy_bidirectional(&mut client, &mut server);
+        let _ = tokio::time::timeout(after, relay).await;
         return;
     }
     let budget = match fault {

@@ -5,8 +5,8 @@
 //!
 //! 1. **New connection**: fetch the URL, open the socket, read `connected`; emit
 //!    [`ClientEvent::Connected`] (once per connection) and rejoin the groups joined before.
-//! 2. **Serve**: deliver messages (a reliable connection drops every sequence id it has already
-//!    delivered, so each message reaches the application once and in order), answer acks and
+//! 2. **Serve**: deliver messages (a reliable connection puts them in sequence-id order and drops
+//!    replays, so each reaches the application once and in order: see `sequence.rs`), answer acks and
 //!    invocations, write queued frames, acknowledge sequence ids every second (at once when
 //!    300 are unacknowledged), ping when idle and give up on a silent socket.
 //! 3. **Drop**: invocations fail (they are not resent). A reliable connection is recovered by
@@ -30,6 +30,7 @@ use webpubsub_protocol::frames::{ClientFrame, MessageSource, ServerFrame};
 
 use crate::builder::Options;
 use crate::client::{Inner, Outbound};
+use crate::sequence::Sequencer;
 use crate::socket::{self, Socket};
 use crate::url::recovery_url;
 use crate::{ClientEvent, Error};
@@ -74,8 +75,8 @@ struct Connection {
     /// The URL it was opened with: recovery reuses it.
     url: String,
     reconnection_token: Option<String>,
-    /// The largest sequence id delivered to the application.
-    delivered: Option<u64>,
+    /// Orders the numbered messages and drops replays.
+    sequence: Sequencer,
     /// The largest sequence id acknowledged to the service on the current socket.
     acknowledged: Option<u64>,
     /// The service's last `disconnected` message.
@@ -316,6 +317,7 @@ impl Driver {
         let mut keep_alive = tokio::time::interval_at(Instant::now() + period, period);
         keep_alive.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut last_received = Instant::now();
+        let mut ready = Vec::new();
         loop {
             tokio::select! {
                 biased;
@@ -336,17 +338,19 @@ impl Driver {
                             ),
                         };
                     }
-                    let Some(event) = on_frame(inner, connection, message) else { continue };
-                    if connection.delivered.unwrap_or(0)
+                    on_frame(inner, connection, message, &mut ready);
+                    if connection.sequence.delivered().unwrap_or(0)
                         > connection.acknowledged.unwrap_or(0) + options.quick_sequence_ack_gap
                         && let Err(reason) = acknowledge(options, connection, socket).await
                     {
                         return lost(reason);
                     }
-                    tokio::select! {
-                        biased;
-                        () = stopped(stop) => return SocketEnd::Stopped,
-                        () = inner.events.emit(event) => {}
+                    for event in ready.drain(..) {
+                        tokio::select! {
+                            biased;
+                            () = stopped(stop) => return SocketEnd::Stopped,
+                            () = inner.events.emit(event) => {}
+                        }
                     }
                 }
                 Some(outbound) = outbound.recv() => {
@@ -396,21 +400,27 @@ async fn open_new(inner: &Inner) -> Result<(Socket, Connection, Option<String>),
         id: connected.connection_id,
         url,
         reconnection_token: connected.reconnection_token,
-        delivered: None,
+        sequence: Sequencer::default(),
         acknowledged: None,
         disconnected: None,
     };
     Ok((socket, connection, connected.user_id))
 }
 
-/// Handles one message from the service; returns the event to deliver, if any.
-fn on_frame(inner: &Inner, connection: &mut Connection, message: Message) -> Option<ClientEvent> {
+/// Handles one message from the service; pushes onto `ready` the events to deliver now.
+fn on_frame(
+    inner: &Inner,
+    connection: &mut Connection,
+    message: Message,
+    ready: &mut Vec<ClientEvent>,
+) {
     let frame = match inner.options.protocol.decode(&message) {
-        Ok(frame) => frame?,
+        Ok(Some(frame)) => frame,
+        Ok(None) => return,
         Err(reason) => {
             // Forward compatible, as the official clients: what is not understood is skipped.
             tracing::debug!(reason, "skipping a frame the client does not understand");
-            return None;
+            return;
         }
     };
     match frame {
@@ -427,17 +437,7 @@ fn on_frame(inner: &Inner, connection: &mut Connection, message: Message) -> Opt
             data,
             sequence_id,
         } => {
-            if let Some(id) = sequence_id {
-                if connection
-                    .delivered
-                    .is_some_and(|delivered| id <= delivered)
-                {
-                    // Replayed after a recovery: the application has it already.
-                    return None;
-                }
-                connection.delivered = Some(id);
-            }
-            return Some(match from {
+            let event = match from {
                 MessageSource::Server => ClientEvent::ServerMessage { data, sequence_id },
                 MessageSource::Group {
                     group,
@@ -448,7 +448,11 @@ fn on_frame(inner: &Inner, connection: &mut Connection, message: Message) -> Opt
                     data,
                     sequence_id,
                 },
-            });
+            };
+            match sequence_id {
+                Some(id) => connection.sequence.accept(id, event, ready),
+                None => ready.push(event),
+            }
         }
         ServerFrame::Connected {
             connection_id,
@@ -469,10 +473,9 @@ fn on_frame(inner: &Inner, connection: &mut Connection, message: Message) -> Opt
         ServerFrame::Disconnected { message } => connection.disconnected = Some(message),
         _ => {}
     }
-    None
 }
 
-/// Sends `sequenceAck` for the largest sequence id delivered, if the service has not heard it
+/// Sends `sequenceAck` for the largest contiguous sequence id delivered, if the service has not heard it
 /// on this socket yet.
 async fn acknowledge(
     options: &Options,
@@ -482,7 +485,7 @@ async fn acknowledge(
     if !options.protocol.is_reliable() {
         return Ok(());
     }
-    let Some(delivered) = connection.delivered else {
+    let Some(delivered) = connection.sequence.delivered() else {
         return Ok(());
     };
     if connection

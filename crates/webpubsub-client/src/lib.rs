@@ -57,6 +57,7 @@ mod error;
 pub mod event;
 mod pending;
 mod protocol;
+mod sequence;
 mod socket;
 mod url;
 

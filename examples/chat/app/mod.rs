@@ -21,8 +21,9 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use webpubsub::ConnectionString;
-use webpubsub::emulator::{Emulator, HubSettings};
-use webpubsub::handler::WebPubSubLayer;
+use webpubsub::emulator::{Emulator, EventHandlerSettings, HubSettings};
+use webpubsub::grpc::{GrpcError, GrpcUpstream};
+use webpubsub::handler::{EventRunner, WebPubSubLayer};
 use webpubsub::rest::WebPubSubServiceClient;
 
 use handler::ChatHandler;
@@ -56,6 +57,16 @@ impl fmt::Debug for Service {
     }
 }
 
+/// How the service's events reach the chat's handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Upstream {
+    /// The service calls the app's `/eventhandler` over HTTP (the layer).
+    Webhook,
+    /// The app registers with the service over gRPC and receives the events on a stream
+    /// (`webpubsub::grpc`); the app needs no reachable endpoint for events.
+    Grpc,
+}
+
 /// How the chat runs.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
@@ -63,11 +74,14 @@ pub(crate) struct Config {
     pub(crate) service: Service,
     /// The hub name.
     pub(crate) hub: String,
+    /// How events reach the handler.
+    pub(crate) upstream: Upstream,
 }
 
 impl Config {
-    /// `WEBPUBSUB_CONNECTION_STRING` (unset: the emulator) and `WEBPUBSUB_HUB` (default `chat`).
-    pub(crate) fn from_env() -> Self {
+    /// `WEBPUBSUB_CONNECTION_STRING` (unset: the emulator), `WEBPUBSUB_HUB` (default `chat`)
+    /// and `CHAT_UPSTREAM` (`webhook`, the default, or `grpc`).
+    pub(crate) fn from_env() -> Result<Self, ChatError> {
         let service = match std::env::var("WEBPUBSUB_CONNECTION_STRING") {
             Ok(cs) if !cs.trim().is_empty() => Service::ConnectionString(cs),
             _ => Service::Emulator,
@@ -76,7 +90,16 @@ impl Config {
             .ok()
             .filter(|h| !h.trim().is_empty())
             .unwrap_or_else(|| "chat".to_owned());
-        Self { service, hub }
+        let upstream = match std::env::var("CHAT_UPSTREAM").as_deref().map(str::trim) {
+            Err(_) | Ok("" | "webhook") => Upstream::Webhook,
+            Ok("grpc") => Upstream::Grpc,
+            Ok(other) => return Err(ChatError::Upstream(other.to_owned())),
+        };
+        Ok(Self {
+            service,
+            hub,
+            upstream,
+        })
     }
 }
 
@@ -96,6 +119,12 @@ pub(crate) enum ChatError {
     /// The REST client could not be built.
     #[error("cannot create the REST client: {0}")]
     Rest(#[source] webpubsub::rest::Error),
+    /// `CHAT_UPSTREAM` names no upstream.
+    #[error("invalid CHAT_UPSTREAM {0:?}: use webhook or grpc")]
+    Upstream(String),
+    /// The gRPC upstream could not register.
+    #[error("the gRPC upstream did not start: {0}")]
+    Grpc(String),
 }
 
 /// The running chat.
@@ -107,6 +136,8 @@ pub(crate) struct ChatServer {
     emulator: Option<Emulator>,
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
+    /// The gRPC upstream's task, in gRPC mode; it stops with `stop`.
+    grpc: Option<JoinHandle<Result<(), GrpcError>>>,
 }
 
 impl ChatServer {
@@ -119,9 +150,15 @@ impl ChatServer {
         let (emulator, connection_string) = match config.service {
             Service::ConnectionString(cs) => (None, cs),
             Service::Emulator => {
-                let upstream = format!("http://{address}{EVENT_HANDLER_PATH}");
+                let settings = HubSettings::new(config.hub.as_str());
+                let settings = match config.upstream {
+                    Upstream::Webhook => {
+                        settings.upstream(format!("http://{address}{EVENT_HANDLER_PATH}"))
+                    }
+                    Upstream::Grpc => settings.event_handler(EventHandlerSettings::grpc()),
+                };
                 let bound = Emulator::builder()
-                    .hub(HubSettings::new(config.hub.as_str()).upstream(upstream))
+                    .hub(settings)
                     .bind()
                     .await
                     .map_err(ChatError::Emulator)?;
@@ -141,7 +178,7 @@ impl ChatServer {
         let closing = Arc::new(AtomicBool::new(false));
         let handler = ChatHandler::new(store.clone(), hub.clone(), closing.clone());
         // The layer accepts only events signed with the service's key.
-        let layer = WebPubSubLayer::new(handler)
+        let layer = WebPubSubLayer::new(handler.clone())
             .path(EVENT_HANDLER_PATH)
             .hub(config.hub.as_str())
             .connection_string(&parsed);
@@ -162,6 +199,18 @@ impl ChatServer {
                 }
             },
         };
+        let grpc = match config.upstream {
+            Upstream::Webhook => None,
+            Upstream::Grpc => {
+                match serve_grpc(&connection_string, &config.hub, handler, &stop).await {
+                    Ok(task) => Some(task),
+                    Err(e) => {
+                        stop.send_replace(true);
+                        return Err(e);
+                    }
+                }
+            }
+        };
         Ok(Self {
             address,
             closing,
@@ -169,6 +218,7 @@ impl ChatServer {
             emulator,
             stop,
             server,
+            grpc,
         })
     }
 
@@ -194,11 +244,54 @@ impl ChatServer {
             emulator.shutdown().await;
         }
         self.stop.send_replace(true);
+        if let Some(grpc) = self.grpc {
+            match tokio::time::timeout(SHUTDOWN_GRACE, grpc).await {
+                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Err(e))) => tracing::warn!("the gRPC upstream failed: {e}"),
+                Ok(Err(e)) => tracing::warn!("the gRPC upstream task failed: {e}"),
+                Err(_) => {
+                    tracing::warn!("the gRPC upstream did not stop within {SHUTDOWN_GRACE:?}")
+                }
+            }
+        }
         match tokio::time::timeout(SHUTDOWN_GRACE, self.server).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => tracing::warn!("the chat server failed: {e}"),
             Ok(Err(e)) => tracing::warn!("the chat server task failed: {e}"),
             Err(_) => tracing::warn!("open requests did not finish within {SHUTDOWN_GRACE:?}"),
+        }
+    }
+}
+
+/// How long the chat waits for its gRPC upstream to register before it gives up.
+const GRPC_REGISTRATION_WAIT: Duration = Duration::from_secs(10);
+
+/// Registers `handler` as the hub's gRPC upstream and serves it until `stop` turns true.
+async fn serve_grpc(
+    connection_string: &str,
+    hub: &str,
+    handler: ChatHandler,
+    stop: &watch::Sender<bool>,
+) -> Result<JoinHandle<Result<(), GrpcError>>, ChatError> {
+    let upstream = GrpcUpstream::from_connection_string(connection_string, hub)
+        .map_err(|e| ChatError::Grpc(e.to_string()))?;
+    let mut registered = upstream.registrations();
+    let mut stopped = stop.subscribe();
+    let task = tokio::spawn(upstream.serve(EventRunner::new(handler), async move {
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }));
+    match tokio::time::timeout(GRPC_REGISTRATION_WAIT, registered.wait_for(|n| *n > 0)).await {
+        Ok(Ok(_)) => Ok(task),
+        // The task ended (a refusal): its error says why.
+        Ok(Err(_)) => Err(ChatError::Grpc(match task.await {
+            Ok(Err(e)) => e.to_string(),
+            _ => "the upstream stopped before it registered".to_owned(),
+        })),
+        Err(_) => {
+            task.abort();
+            Err(ChatError::Grpc(format!(
+                "not registered within {GRPC_REGISTRATION_WAIT:?}"
+            )))
         }
     }
 }
