@@ -739,6 +739,17 @@ async fn bad_input_gets_clear_statuses() {
     assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
     assert!(status.message().contains("77"), "{status:?}");
 
+    // A message over the 2 MiB budget is refused before it is decoded.
+    let status = raw_call(
+        &emulator,
+        "AckMessage",
+        vec![0u8; 3 << 20],
+        Some(good.clone()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::OutOfRange, "{status:?}");
+
     // An unknown method.
     let status = raw_call(&emulator, "NoSuchMethod", Vec::new(), Some(good))
         .await
