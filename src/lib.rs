@@ -73,6 +73,7 @@
 //! |---|---|---|
 //! | [`handler`] | `webpubsub-tower` | events in: the tower layer that serves the event-handler protocol |
 //! | [`rest`] | `webpubsub-rest` | commands out: the data-plane REST API and client access tokens |
+//! | [`tunnel`] | `webpubsub-tunnel` | events in, with no public endpoint: the app dials the service's tunnel and serves its events through any tower service |
 //! | [`client`] | `webpubsub-client` | clients: the Web PubSub client protocol for Rust apps, with reliable recovery |
 //! | [`grpc`] | `webpubsub-grpc` | events in over gRPC: the app registers with the service and serves the same handler (feature `grpc`, on by default) |
 //! | [`emulator`] | `webpubsub-emulator` | the service itself, in-process, for local runs and tests (feature `emulator`, on by default) |
@@ -84,6 +85,7 @@ pub use webpubsub_client as client;
 pub use webpubsub_protocol as protocol;
 pub use webpubsub_rest as rest;
 pub use webpubsub_tower as handler;
+pub use webpubsub_tunnel as tunnel;
 
 #[cfg(feature = "emulator")]
 pub use webpubsub_emulator as emulator;

@@ -4,16 +4,16 @@
 
 mod support;
 
-use support::emulator::client_url;
+use support::emulator::{client_url, start_tunnel_hub};
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::json;
 use support::emulator::JSON;
 use support::ws_client::WsClient;
 use tokio_tungstenite::tungstenite::Message;
-use webpubsub::emulator::{Emulator, HubSettings};
+use webpubsub::emulator::Emulator;
 use webpubsub_protocol::frames::ServerFrame;
 use webpubsub_protocol::tunnel::{
     HttpRequestMessage, HttpResponseMessage, TunnelHeaders, TunnelMessage,
@@ -24,17 +24,7 @@ use webpubsub_rest::WebPubSubServiceClient;
 const KEY: &str = "tunnel-test-key-0123456789";
 
 async fn emulator() -> (Emulator, WebPubSubServiceClient) {
-    let emulator = Emulator::builder()
-        .key(KEY)
-        .hub(HubSettings::new("chat").upstream("tunnel:///eventhandler/{event}?code=abc"))
-        .upstream_timeout(Duration::from_secs(5))
-        .start()
-        .await
-        .expect("the emulator starts");
-    let rest =
-        WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "chat")
-            .unwrap();
-    (emulator, rest)
+    start_tunnel_hub(KEY, "tunnel:///eventhandler/{event}?code=abc").await
 }
 
 fn tunnel_url(emulator: &Emulator, hub: &str) -> String {
