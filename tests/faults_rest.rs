@@ -33,7 +33,9 @@ fn client_via(proxy: &ChaosProxy, retries: u32) -> WebPubSubServiceClient {
         .pool_max_idle_per_host(0)
         .build()
         .expect("reqwest client");
-    WebPubSubServiceClient::builder(format!("http://{}", proxy.addr), HUB)
+    // Tokens name the emulator (it accepts no other audience); requests go to the proxy.
+    WebPubSubServiceClient::builder(format!("http://{}", proxy.upstream), HUB)
+        .reverse_proxy(format!("http://{}", proxy.addr))
         .access_key(KEY)
         .http_client(http)
         .timeout(Duration::from_secs(5))

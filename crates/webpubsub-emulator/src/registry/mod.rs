@@ -47,6 +47,12 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 /// The longest group name the service accepts.
 pub const MAX_GROUP_NAME_LENGTH: usize = 1024;
 
+/// The most groups one connection may be in. The service publishes no figure; without a cap, a
+/// client allowed to join groups could hold any amount of memory (50,000 joins of 1,000-character
+/// names took 116 MiB). A join past it is refused with [`RegistryError::TooManyGroups`]; bulk
+/// REST adds (a user's connections, a filter) skip the connections that are full.
+pub const MAX_GROUPS_PER_CONNECTION: usize = 1000;
+
 /// All hubs of one emulator. Cheap to clone; clones share the state.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -130,6 +136,11 @@ pub enum RegistryError {
     /// A group name that is empty, only whitespace, or longer than [`MAX_GROUP_NAME_LENGTH`].
     #[error("invalid group name {0:?}: it must be 1 to 1024 characters and not only whitespace")]
     InvalidGroup(String),
+    /// The connection is in [`MAX_GROUPS_PER_CONNECTION`] groups already.
+    #[error(
+        "connection `{0}` is in {MAX_GROUPS_PER_CONNECTION} groups, the most one connection may join"
+    )]
+    TooManyGroups(String),
 }
 
 /// Checks a group name as the service does: 1 to 1024 characters, not only whitespace.
