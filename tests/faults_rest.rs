@@ -27,7 +27,7 @@ async fn emulator() -> Emulator {
 /// A client through `proxy`, one TCP connection per request (so each request meets its own
 /// fault), fast retries.
 fn client_via(proxy: &ChaosProxy, retries: u32) -> WebPubSubServiceClient {
-    // reqwest is built without a TLS provider (design.md); plain HTTP still needs one installed.
+    // reqwest is built without a TLS provider (see Cargo.toml); plain HTTP still needs one installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
