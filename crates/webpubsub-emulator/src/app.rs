@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::serve::ListenerExt as _;
 use axum::http::StatusCode;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -55,6 +56,13 @@ pub(crate) fn serve(
             // An error means the handle is gone, which is a shutdown too.
             let _ = stop.wait_for(|stopped| *stopped).await;
         };
+        // No Nagle delay: a gRPC upstream stream and a WebSocket answer followed by its ack are
+        // small writes in a row, which Nagle holds for the peer's delayed ACK (about 40 ms).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         if let Err(error) = axum::serve(listener, app)
             .with_graceful_shutdown(stopped)
             .await
