@@ -1,6 +1,7 @@
 //! User events per second and their latency through the emulator to one handler, over each
-//! upstream transport, in one run: HTTP webhooks (axum + `WebPubSubLayer`) and the gRPC upstream
-//! (`webpubsub::grpc::GrpcUpstream`). The handler is the same `EventHandler` on both.
+//! upstream transport, in one run: HTTP webhooks (axum + `WebPubSubLayer`), the gRPC upstream
+//! (`webpubsub::grpc::GrpcUpstream`) and the tunnel (`webpubsub::tunnel`, serving the same axum +
+//! `WebPubSubLayer` router over `/server/tunnel`). The handler is the same `EventHandler` on all.
 //!
 //! CLIENTS `json.webpubsub.azure.v1` WebSocket clients each send a `message` event and wait for
 //! the handler's answer ("Hey hello"), closed loop, for SECONDS per transport after one second of
@@ -21,6 +22,7 @@ use webpubsub::handler::{
     EventError, EventHandler, EventRunner, UserEventRequest, UserEventResponse, WebPubSubLayer,
 };
 use webpubsub::rest::WebPubSubServiceClient;
+use webpubsub::tunnel::WebPubSubTunnelClient;
 
 const KEY: &str = "upstream-transports-bench-key";
 const WARM_UP: Duration = Duration::from_secs(1);
@@ -63,6 +65,7 @@ async fn run(clients: usize, duration: Duration) {
             HubSettings::new("http").upstream(format!("http://{webhook}/api/webpubsub/hubs/http/")),
         )
         .hub(HubSettings::new("grpc").event_handler(EventHandlerSettings::grpc()))
+        .hub(HubSettings::new("tunnel").upstream("tunnel:///api/webpubsub/hubs/tunnel/"))
         .start()
         .await
         .expect("the emulator starts");
@@ -74,12 +77,21 @@ async fn run(clients: usize, duration: Duration) {
     tokio::spawn(upstream.serve(EventRunner::new(Hey), std::future::pending()));
     registered.wait_for(|count| *count > 0).await.unwrap();
 
+    // The tunnel: the same router shape as the webhook's, with no listener of its own.
+    let app = axum::Router::new().layer(WebPubSubLayer::new(Hey).hub("tunnel").access_key(KEY));
+    let tunnel =
+        WebPubSubTunnelClient::from_connection_string(&emulator.connection_string(), "tunnel")
+            .unwrap()
+            .max_concurrency(clients.max(1) * 2)
+            .serve(app);
+    tunnel.connected().await.expect("the tunnel connects");
+
     println!(
         "# {clients} clients, {}s per transport, {} cores",
         duration.as_secs(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    for hub in ["http", "grpc", "http", "grpc"] {
+    for hub in ["http", "grpc", "tunnel", "http", "grpc", "tunnel"] {
         let report = measure(&emulator, hub, clients, duration).await;
         println!("{report}");
     }

@@ -34,15 +34,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     run(&server, &user, &room, input, tokio::io::stdout()).await
 }
 
-/// The client access URL the chat at `server` mints for `user`.
+/// The client access URL the chat at `server` mints for `user` in this `session` (the chat
+/// lets one session hold a name at a time).
 async fn negotiate(
     http: &reqwest::Client,
     server: &str,
     user: &str,
+    session: &str,
 ) -> Result<String, webpubsub::client::BoxError> {
     let response = http
         .get(format!("{}/negotiate", server.trim_end_matches('/')))
-        .query(&[("user", user)])
+        .query(&[("user", user), ("session", session)])
         .timeout(NEGOTIATE_TIMEOUT)
         .send()
         .await?;
@@ -65,9 +67,11 @@ pub(crate) async fn run(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let http = reqwest::Client::new();
     let (server_url, user_name) = (server.to_owned(), user.to_owned());
+    let session = format!("terminal-{:016x}", fastrand::u64(..));
     let (client, events) = WebPubSubClient::builder_with_url(move || {
         let (http, server, user) = (http.clone(), server_url.clone(), user_name.clone());
-        async move { negotiate(&http, &server, &user).await }
+        let session = session.clone();
+        async move { negotiate(&http, &server, &user, &session).await }
     })
     .build();
     client.start().await?;

@@ -550,7 +550,11 @@ async fn terminal(
             .map_err(|e| e.to_string())
     });
     let mut printed = BufReader::new(printed).lines();
-    terminal_line(&mut printed, "joined #general").await;
+    let mut task = task;
+    tokio::select! {
+        _ = terminal_line(&mut printed, "joined #general") => {}
+        ended = &mut task => panic!("the terminal client ended: {ended:?}"),
+    }
     (typed, printed, task)
 }
 

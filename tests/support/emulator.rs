@@ -22,6 +22,23 @@ pub async fn start(key: &str, hub: &str) -> (Emulator, WebPubSubServiceClient) {
     (emulator, rest)
 }
 
+/// An emulator with `key` whose hub `chat` sends its events to `template` (a `tunnel:///path`
+/// template: through the tunnel connections), with a 5 s upstream timeout, and a REST client
+/// for `chat`.
+pub async fn start_tunnel_hub(key: &str, template: &str) -> (Emulator, WebPubSubServiceClient) {
+    let emulator = Emulator::builder()
+        .key(key)
+        .hub(HubSettings::new("chat").upstream(template))
+        .upstream_timeout(std::time::Duration::from_secs(5))
+        .start()
+        .await
+        .expect("the emulator starts");
+    let rest =
+        WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "chat")
+            .expect("the emulator's connection string");
+    (emulator, rest)
+}
+
 /// A client access URL for `user`, its token minted by `rest`.
 pub async fn client_url(rest: &WebPubSubServiceClient, user: &str) -> String {
     rest.client_access_token()

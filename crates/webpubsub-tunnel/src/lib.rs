@@ -1,0 +1,45 @@
+//! The app side of the Azure Web PubSub tunnel: the app dials the service at `/server/tunnel`
+//! and the service sends the hub's events down that WebSocket, so an event handler needs no
+//! public endpoint. Set the hub's event handler URL template to `tunnel:///eventhandler` (on
+//! Azure, or `--hub chat=tunnel:///eventhandler` on the emulator) and serve the same tower
+//! service that would serve the webhooks:
+//!
+//! ```
+//! use webpubsub_tunnel::WebPubSubTunnelClient;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let emulator = webpubsub_emulator::Emulator::builder()
+//! #     .hub(webpubsub_emulator::HubSettings::new("chat").upstream("tunnel:///eventhandler"))
+//! #     .start().await?;
+//! # let connection_string = emulator.connection_string();
+//! // Any tower service of http requests: an axum Router with WebPubSubLayer, for one.
+//! let app = axum::Router::new().route("/eventhandler", axum::routing::post(|| async { "" }));
+//!
+//! let tunnel = WebPubSubTunnelClient::from_connection_string(&connection_string, "chat")?
+//!     .max_concurrency(64)
+//!     .serve(app);
+//! tunnel.connected().await?; // optional: wait for the first connection
+//! // ... the hub's events now reach `app` ...
+//! tunnel.shutdown().await; // finishes the requests in flight, then closes
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! What it does, as the official `WebPubSubTunnelClient` does: each `HttpRequest` frame becomes
+//! an `http::Request` (method, path and query, headers, body) for the service, and its answer
+//! goes back as `HttpResponse` frames, streamed in parts when it is large. Requests run
+//! concurrently up to a bound. `ConnectionReconnect` drops the connection and dials the named
+//! endpoint, `ConnectionRebalance` opens one more connection, `ConnectionClose` ends one; a
+//! connection that breaks is dialed again with exponential backoff and jitter. Each connection
+//! and each request runs in a `tracing` span.
+
+mod client;
+mod connection;
+mod error;
+mod serve;
+mod tls;
+mod url;
+
+pub use client::{Tunnel, WebPubSubTunnelClient};
+pub use error::TunnelError;
