@@ -33,7 +33,12 @@ async fn accepting_server() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                // Out of descriptors (EMFILE/ENFILE) under load: wait, keep serving.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            };
             tokio::spawn(async move {
                 let service = service_fn(|req: Request<Incoming>| async move {
                     let _ = req.into_body().collect().await;

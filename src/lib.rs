@@ -1,8 +1,8 @@
 //! Azure Web PubSub for Rust.
 //!
 //! A whole app in one page: an axum server whose [`handler::WebPubSubLayer`] answers a client's
-//! events, the [`rest`] client that talks to the service, the in-process [`emulator`] standing in
-//! for Azure, and a Rust [`client`] connecting to it. On Azure, only the connection string
+//! events, the [`rest`] client that talks to the service, the in-process emulator (`webpubsub::emulator`,
+//! the `emulator` feature) standing in for Azure, and a Rust [`client`] connecting to it. On Azure, only the connection string
 //! changes (`WEBPUBSUB_CONNECTION_STRING`), and the hub's event handler is set to the app's
 //! `/eventhandler` in the portal.
 //!
@@ -65,7 +65,7 @@
 //!
 //! Where to go next: [`handler`] for the events and their answers (and how to mount the layer
 //! in axum, hyper or a tower stack), [`rest`] for every operation of the REST API,
-//! [`emulator`] for local runs, tests and its live trace page.
+//! `emulator` (the `emulator` feature) for local runs, tests and its live trace page.
 //!
 //! This facade gathers the project's crates under one name:
 //!
@@ -76,10 +76,11 @@
 //! | [`tunnel`] | `webpubsub-tunnel` | events in, with no public endpoint: the app dials the service's tunnel and serves its events through any tower service |
 //! | [`client`] | `webpubsub-client` | clients: the Web PubSub client protocol for Rust apps, with reliable recovery |
 //! | [`grpc`] | `webpubsub-grpc` | events in over gRPC: the app registers with the service and serves the same handler (feature `grpc`, on by default) |
-//! | [`emulator`] | `webpubsub-emulator` | the service itself, in-process, for local runs and tests (feature `emulator`, on by default) |
+//! | `emulator` | `webpubsub-emulator` | the service itself, in-process, for local runs and tests (feature `emulator`, opt-in: `webpubsub = { version = "0.1", features = ["emulator"] }`) |
 //! | [`protocol`] | `webpubsub-protocol` | what they all agree on: connection strings, keys, signatures, tokens, events, frames, filters |
 //!
-//! Each crate can also be used on its own.
+//! Each crate can also be used on its own. The feature `testing` adds `handler::testing`: signed
+//! events as the service sends them, to test a handler (see its "Testing your handler").
 
 pub use webpubsub_client as client;
 pub use webpubsub_protocol as protocol;

@@ -27,13 +27,15 @@ async fn emulator() -> Emulator {
 /// A client through `proxy`, one TCP connection per request (so each request meets its own
 /// fault), fast retries.
 fn client_via(proxy: &ChaosProxy, retries: u32) -> WebPubSubServiceClient {
-    // reqwest is built without a TLS provider (design.md); plain HTTP still needs one installed.
+    // reqwest is built without a TLS provider (see Cargo.toml); plain HTTP still needs one installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(0)
         .build()
         .expect("reqwest client");
-    WebPubSubServiceClient::builder(format!("http://{}", proxy.addr), HUB)
+    // Tokens name the emulator (it accepts no other audience); requests go to the proxy.
+    WebPubSubServiceClient::builder(format!("http://{}", proxy.upstream), HUB)
+        .reverse_proxy(format!("http://{}", proxy.addr))
         .access_key(KEY)
         .http_client(http)
         .timeout(Duration::from_secs(5))

@@ -2,7 +2,7 @@
 //! `tests/data/events/` (format and reference handler: that folder's README.md).
 //!
 //! - Our layer, in an axum server on 127.0.0.1:0 with the Rust reference handler, must answer
-//!   every vector as its `expect` says (the protocol as design.md reads it).
+//!   every vector as its `expect` says (the protocol as docs/architecture.md reads it).
 //! - Express, run by `tests/interop/express_events.mjs` with the JavaScript reference handler,
 //!   must answer as `expect` overlaid with the vector's `express` block: where the block is absent
 //!   the two answer semantically the same (status, content-type essence, body or JSON, decoded

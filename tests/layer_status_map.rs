@@ -1,4 +1,4 @@
-//! Every row of design.md's status map, over loopback HTTP: an axum server with the layer on
+//! Every row of the status map (docs/architecture.md, the webpubsub-tower crate docs), over loopback HTTP: an axum server with the layer on
 //! 127.0.0.1:0 and a reqwest client. Each rejection is checked for its status, a reason in words,
 //! the `Rejection` extension, and that the handler was not called.
 

@@ -39,6 +39,8 @@ pub type Plan = Box<dyn FnMut(usize) -> Fault + Send>;
 pub struct ChaosProxy {
     /// Where clients connect.
     pub addr: SocketAddr,
+    /// Where the proxy forwards to.
+    pub upstream: SocketAddr,
     connections: Arc<AtomicUsize>,
     faults: Arc<Mutex<Vec<Fault>>>,
     task: JoinHandle<()>,
@@ -70,6 +72,7 @@ impl ChaosProxy {
         });
         Self {
             addr,
+            upstream,
             connections,
             faults,
             task,

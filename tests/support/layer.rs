@@ -41,7 +41,7 @@ pub fn connection_string() -> String {
     format!("Endpoint=https://{ORIGIN};AccessKey={PRIMARY_KEY};Version=1.0;")
 }
 
-/// reqwest is built without a default TLS provider (see design.md); plain-HTTP clients still
+/// reqwest is built without a default TLS provider (see Cargo.toml); plain-HTTP clients still
 /// need one installed before they are built.
 pub fn client() -> reqwest::Client {
     static RING: Once = Once::new();

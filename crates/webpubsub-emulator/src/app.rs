@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::server::ServerLimits;
 use crate::{
     Emulator, HandshakeReport, client,
     client::RecoveryStore,
@@ -38,6 +39,7 @@ pub(crate) fn serve(
     config: Arc<EmulatorConfig>,
     upstream: Upstream,
     handshakes: Vec<HandshakeReport>,
+    limits: ServerLimits,
 ) -> Emulator {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let state = AppState {
@@ -49,19 +51,7 @@ pub(crate) fn serve(
     };
     let tunnels = state.upstream.tunnels().clone();
     let app = router(state);
-    let mut stop = shutdown_rx;
-    let server = tokio::spawn(async move {
-        let stopped = async move {
-            // An error means the handle is gone, which is a shutdown too.
-            let _ = stop.wait_for(|stopped| *stopped).await;
-        };
-        if let Err(error) = axum::serve(listener, app)
-            .with_graceful_shutdown(stopped)
-            .await
-        {
-            tracing::error!(%error, "the emulator's server stopped");
-        }
-    });
+    let server = tokio::spawn(crate::server::serve(listener, app, limits, shutdown_rx));
     tracing::info!(endpoint = %config.endpoint, "emulator started");
     Emulator::new(local_addr, config, handshakes, shutdown_tx, server, tunnels)
 }

@@ -8,9 +8,10 @@ use tokio::net::TcpListener;
 use webpubsub_protocol::{AccessKey, is_valid_hub_name};
 
 use crate::config::{DEFAULT_RECOVERY_WINDOW, EmulatorConfig};
+use crate::server::ServerLimits;
 use crate::{Emulator, HubSettings, StartError, app, upstream};
 
-/// How long one attempt of an upstream call may take by default.
+/// How long an upstream event may take in all, by default.
 const DEFAULT_UPSTREAM_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The access key an emulator uses when none is given: fixed and public, so the emulator's
@@ -43,6 +44,7 @@ pub struct EmulatorBuilder {
     upstream_timeout: Duration,
     recovery_window: Duration,
     public_endpoint: Option<String>,
+    server_limits: ServerLimits,
 }
 
 impl Default for EmulatorBuilder {
@@ -58,6 +60,7 @@ impl Default for EmulatorBuilder {
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             public_endpoint: None,
+            server_limits: ServerLimits::default(),
         }
     }
 }
@@ -115,10 +118,28 @@ impl EmulatorBuilder {
         self
     }
 
-    /// How long one attempt of an upstream event call may take (default 30 s). Transient
-    /// failures are retried twice. A timeout under 10 s also bounds the start-up handshake.
+    /// How long an upstream event may take in all, every attempt and any transport included
+    /// (default 30 s): a client's `connect` or event gets its answer within it. Transient
+    /// failures are retried (twice at most) while time is left. A timeout under 10 s also
+    /// bounds the start-up handshake.
     pub fn upstream_timeout(mut self, timeout: Duration) -> Self {
         self.upstream_timeout = timeout;
+        self
+    }
+
+    /// How many connections may be open at once (default 10,000): more are answered
+    /// `503 Service Unavailable` and closed, so that one client cannot take every descriptor of
+    /// the process. At least 1.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.server_limits.max_connections = max.max(1);
+        self
+    }
+
+    /// How long a connection may take to send a request's headers, and a REST request each
+    /// piece of its body (default 10 s). A slower connection is closed (a REST request gets
+    /// `408` first). An idle keep-alive connection gets as long for its next request.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.server_limits.read_timeout = timeout;
         self
     }
 
@@ -213,6 +234,7 @@ impl EmulatorBuilder {
         let config = Arc::new(
             EmulatorConfig::new(endpoint, keys, self.hubs, self.allow_anonymous)
                 .with_recovery_window(self.recovery_window)
+                .with_read_timeout(self.server_limits.read_timeout)
                 .with_public_endpoint(public_endpoint.as_deref()),
         );
         Ok(BoundEmulator {
@@ -221,6 +243,7 @@ impl EmulatorBuilder {
             config,
             require_valid_upstreams: self.require_valid_upstreams,
             upstream_timeout: self.upstream_timeout,
+            server_limits: self.server_limits,
         })
     }
 }
@@ -237,6 +260,7 @@ pub struct BoundEmulator {
     config: Arc<EmulatorConfig>,
     require_valid_upstreams: bool,
     upstream_timeout: Duration,
+    server_limits: ServerLimits,
 }
 
 impl BoundEmulator {
@@ -284,6 +308,7 @@ impl BoundEmulator {
             self.config,
             upstream,
             handshakes,
+            self.server_limits,
         ))
     }
 }

@@ -26,6 +26,8 @@ pub(crate) struct EmulatorConfig {
     allow_anonymous: bool,
     /// How long a reliable connection whose socket dropped waits for its client.
     pub(crate) recovery_window: Duration,
+    /// How long the server waits for a request's headers, and for each piece of a REST body.
+    pub(crate) read_timeout: Duration,
     /// The `host:port` forms that tokens may name as their audience's host: see
     /// [`Self::own_authorities`].
     own_authorities: Vec<String>,
@@ -51,6 +53,7 @@ impl EmulatorConfig {
             hubs,
             allow_anonymous,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
+            read_timeout: crate::server::DEFAULT_READ_TIMEOUT,
             own_authorities,
             trace: Trace::default(),
         }
@@ -73,6 +76,12 @@ impl EmulatorConfig {
     /// endpoint. Never the request's `Host`, which the client chooses.
     pub(crate) fn own_authorities(&self) -> &[String] {
         &self.own_authorities
+    }
+
+    /// The same configuration with another read timeout.
+    pub(crate) fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
     }
 
     /// The same configuration with another recovery window.

@@ -93,6 +93,7 @@ mod hub_settings;
 mod random;
 pub mod registry;
 mod rest;
+mod server;
 mod trace;
 mod tunnel;
 mod upstream;

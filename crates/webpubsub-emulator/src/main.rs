@@ -6,6 +6,7 @@
 //! ```
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
@@ -42,6 +43,17 @@ struct Cli {
     /// audience names it are accepted too (never the request's Host header).
     #[arg(long, env = "WEBPUBSUB_EMULATOR_PUBLIC_ENDPOINT")]
     public_endpoint: Option<String>,
+    /// Seconds a blocking upstream event (connect, user events) may take in all, retries
+    /// included; the client gets its answer within it.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    upstream_timeout: u64,
+    /// How many connections may be open at once; more are answered 503.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: u64,
+    /// Seconds a connection may take to send a request's headers, and a REST request each
+    /// piece of its body.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    read_timeout: u64,
 }
 
 fn parse_hub(value: &str) -> Result<(String, String), String> {
@@ -67,7 +79,10 @@ async fn main() -> std::process::ExitCode {
         .ip(cli.ip)
         .port(cli.port)
         .allow_anonymous(cli.allow_anonymous)
-        .random_key(cli.random_key);
+        .random_key(cli.random_key)
+        .upstream_timeout(Duration::from_secs(cli.upstream_timeout))
+        .max_connections(usize::try_from(cli.max_connections).unwrap_or(usize::MAX))
+        .read_timeout(Duration::from_secs(cli.read_timeout));
     if let Some(endpoint) = cli.public_endpoint {
         builder = builder.public_endpoint(endpoint);
     }

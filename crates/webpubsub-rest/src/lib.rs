@@ -37,6 +37,8 @@ mod auth;
 mod client;
 mod connections;
 mod error;
+#[cfg(feature = "handler")]
+mod event_error;
 mod groups;
 mod hub;
 mod message;

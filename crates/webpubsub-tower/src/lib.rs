@@ -113,6 +113,8 @@ mod layer;
 mod service;
 #[cfg(test)]
 mod test_support;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod webhook;
 
 pub use body::ResponseBody;

@@ -124,7 +124,9 @@ pub(super) async fn connect(
         groups,
     };
     let (guard, outbound) = hub.register(info).map_err(|e| match e {
-        RegistryError::InvalidGroup(_) => (StatusCode::BAD_REQUEST, e.to_string()),
+        RegistryError::InvalidGroup(_) | RegistryError::TooManyGroups(_) => {
+            (StatusCode::BAD_REQUEST, e.to_string())
+        }
         other => internal(other.to_string()),
     })?;
     let recovery = (kind == ClientKind::Reliable).then(|| {

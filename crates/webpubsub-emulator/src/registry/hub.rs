@@ -12,7 +12,7 @@ use webpubsub_protocol::{
 };
 
 use super::{
-    RegistryError,
+    MAX_GROUPS_PER_CONNECTION, RegistryError,
     delivery::{self, Delivery, Kill, Message, Outbound},
     roles::Role,
     validate_group,
@@ -125,10 +125,15 @@ fn selected(id: &str, entry: &Entry, excluded: &[&str], filter: Option<&ParsedFi
 }
 
 impl HubState {
+    /// Adds connection `id` to `group`; `false` when it was in it, is unknown, or is in
+    /// [`MAX_GROUPS_PER_CONNECTION`] groups already.
     fn join(&mut self, group: &str, id: &str) -> bool {
         let Some(entry) = self.connections.get_mut(id) else {
             return false;
         };
+        if entry.groups.len() >= MAX_GROUPS_PER_CONNECTION && !entry.groups.contains(group) {
+            return false;
+        }
         let joined = entry.groups.insert(group.to_owned());
         if joined {
             self.groups
@@ -301,6 +306,11 @@ impl Hub {
         }
     }
 
+    /// Whether anything still uses the hub: a connection, or a handle besides the registry's.
+    pub(super) fn in_use(&self) -> bool {
+        Arc::strong_count(&self.inner) > 1 || !self.state().connections.is_empty()
+    }
+
     fn state(&self) -> MutexGuard<'_, HubState> {
         // Every critical section leaves the state consistent before it can panic, so a poisoned
         // lock still guards valid data.
@@ -321,6 +331,10 @@ impl Hub {
         &self,
         info: ConnectionInfo,
     ) -> Result<(ConnectionGuard, Outbound), RegistryError> {
+        let distinct: HashSet<&String> = info.groups.iter().collect();
+        if distinct.len() > MAX_GROUPS_PER_CONNECTION {
+            return Err(RegistryError::TooManyGroups(info.connection_id.clone()));
+        }
         for group in &info.groups {
             validate_group(group)?;
         }
@@ -417,8 +431,11 @@ impl Hub {
     ) -> Result<bool, RegistryError> {
         validate_group(group)?;
         let mut state = self.state();
-        if !state.connections.contains_key(connection_id) {
+        let Some(entry) = state.connections.get(connection_id) else {
             return Err(RegistryError::ConnectionNotFound(connection_id.to_owned()));
+        };
+        if entry.groups.len() >= MAX_GROUPS_PER_CONNECTION && !entry.groups.contains(group) {
+            return Err(RegistryError::TooManyGroups(connection_id.to_owned()));
         }
         Ok(state.join(group, connection_id))
     }
@@ -701,7 +718,9 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::registry::{DataType, Origin, QUEUE_FULL_REASON, Registry};
+    use crate::registry::{
+        DataType, MAX_GROUPS_PER_CONNECTION, Origin, QUEUE_FULL_REASON, Registry,
+    };
 
     fn info(id: &str, user: Option<&str>) -> ConnectionInfo {
         ConnectionInfo {
@@ -1072,6 +1091,51 @@ mod tests {
         assert!(hub.has_permission("w", Permission::SendToGroup, Some("chat.lobby")));
         assert!(!hub.has_permission("w", Permission::SendToGroup, Some("chat.lobby.x")));
         assert!(!hub.has_permission("w", Permission::JoinLeaveGroup, Some("chat.lobby")));
+    }
+
+    #[tokio::test]
+    async fn hubs_nobody_uses_are_forgotten_when_another_is_created() {
+        let registry = Registry::new();
+        let held = registry.hub("held");
+        let (_guard, _outbound) = registry.hub("busy").register(info("c", None)).unwrap();
+        for n in 0..100 {
+            drop(registry.hub(&format!("anon{n}")));
+        }
+        // `held`, `busy` and the last anonymous hub, kept until the next creation.
+        assert_eq!(registry.hub_count(), 3);
+        drop(held);
+        drop(registry.hub("next"));
+        assert_eq!(registry.hub_count(), 2, "busy and next");
+        assert!(registry.hub("busy").connection_exists("c"));
+    }
+
+    #[tokio::test]
+    async fn a_connection_joins_at_most_the_cap_of_groups() {
+        let hub = Registry::new().hub("h");
+        let (_g, _o) = hub.register(info("c", Some("u"))).unwrap();
+        for n in 0..MAX_GROUPS_PER_CONNECTION {
+            assert!(hub.add_connection_to_group(&format!("g{n}"), "c").unwrap());
+        }
+        assert_eq!(
+            hub.add_connection_to_group("one-more", "c"),
+            Err(RegistryError::TooManyGroups("c".into()))
+        );
+        // A group it is in already is no new group; bulk adds skip a full connection.
+        assert!(!hub.add_connection_to_group("g0", "c").unwrap());
+        assert_eq!(hub.add_user_to_group("one-more", "u"), Ok(0));
+        assert!(!hub.group_exists("one-more"));
+        hub.remove_connection_from_group("g0", "c");
+        assert!(hub.add_connection_to_group("one-more", "c").unwrap());
+        let too_many = ConnectionInfo {
+            groups: (0..=MAX_GROUPS_PER_CONNECTION)
+                .map(|n| format!("t{n}"))
+                .collect(),
+            ..info("d", None)
+        };
+        assert!(matches!(
+            hub.register(too_many),
+            Err(RegistryError::TooManyGroups(_))
+        ));
     }
 
     #[tokio::test]

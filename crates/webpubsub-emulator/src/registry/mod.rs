@@ -47,6 +47,12 @@ pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 /// The longest group name the service accepts.
 pub const MAX_GROUP_NAME_LENGTH: usize = 1024;
 
+/// The most groups one connection may be in. The service publishes no figure; without a cap, a
+/// client allowed to join groups could hold any amount of memory (50,000 joins of 1,000-character
+/// names took 116 MiB). A join past it is refused with [`RegistryError::TooManyGroups`]; bulk
+/// REST adds (a user's connections, a filter) skip the connections that are full.
+pub const MAX_GROUPS_PER_CONNECTION: usize = 1000;
+
 /// All hubs of one emulator. Cheap to clone; clones share the state.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -77,10 +83,18 @@ impl Registry {
 
     /// The hub named `name` (case-insensitively, as the service lower-cases hub names),
     /// created empty on first use.
+    ///
+    /// Creating one forgets the hubs nobody uses (no connection, no handle outside the
+    /// registry): an empty hub holds nothing worth keeping, and anonymous clients choose hub
+    /// names, so the names they used must not accumulate.
     pub fn hub(&self, name: &str) -> Hub {
         let name = name.to_lowercase();
-        self.hubs()
-            .entry(name.clone())
+        let mut hubs = self.hubs();
+        if let Some(hub) = hubs.get(&name) {
+            return hub.clone();
+        }
+        hubs.retain(|_, hub| hub.in_use());
+        hubs.entry(name.clone())
             .or_insert_with(|| Hub::new(name, self.inner.queue_capacity))
             .clone()
     }
@@ -95,7 +109,8 @@ impl Registry {
         found.unwrap_or_else(|| Hub::new(name, self.inner.queue_capacity))
     }
 
-    /// How many hubs exist (had a connection at some point).
+    /// How many hubs the registry keeps: those in use, and those that were until another hub
+    /// was created.
     pub fn hub_count(&self) -> usize {
         self.hubs().len()
     }
@@ -130,6 +145,11 @@ pub enum RegistryError {
     /// A group name that is empty, only whitespace, or longer than [`MAX_GROUP_NAME_LENGTH`].
     #[error("invalid group name {0:?}: it must be 1 to 1024 characters and not only whitespace")]
     InvalidGroup(String),
+    /// The connection is in [`MAX_GROUPS_PER_CONNECTION`] groups already.
+    #[error(
+        "connection `{0}` is in {MAX_GROUPS_PER_CONNECTION} groups, the most one connection may join"
+    )]
+    TooManyGroups(String),
 }
 
 /// Checks a group name as the service does: 1 to 1024 characters, not only whitespace.

@@ -123,6 +123,16 @@ impl ApiError {
         )
     }
 
+    /// 408: the body did not arrive in time; the connection closes.
+    pub(crate) fn request_timeout(timeout: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "Error.RequestTimeout",
+            format!("no part of the request body arrived within {timeout:?}"),
+        )
+        .closing_connection()
+    }
+
     /// 413: a body over the limit.
     pub(crate) fn payload_too_large(limit: usize) -> Self {
         Self::new(

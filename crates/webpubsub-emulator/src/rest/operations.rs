@@ -101,7 +101,7 @@ impl Call<'_> {
     async fn message(&mut self, origin: Origin) -> Result<Message, ApiError> {
         self.query.check_message_ttl()?;
         let body = std::mem::take(&mut self.body);
-        let data = read_body(&self.headers, body).await?;
+        let data = read_body(&self.headers, body, self.state.config.read_timeout).await?;
         let data_type = payload_type(&self.headers, &data)?;
         Ok(Message::new(data, data_type, origin))
     }
@@ -219,7 +219,7 @@ impl Call<'_> {
             }
             Operation::AddToGroups | Operation::RemoveFromGroups => {
                 let body = std::mem::take(&mut self.body);
-                let body = read_body(&self.headers, body).await?;
+                let body = read_body(&self.headers, body, self.state.config.read_timeout).await?;
                 let request: GroupsRequest = serde_json::from_slice(&body).map_err(|error| {
                     ApiError::bad_request(format!(
                         "the body must be {{\"groups\": [..], \"filter\": \"..\"}}: {error}"

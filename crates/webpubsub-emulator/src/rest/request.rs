@@ -143,7 +143,12 @@ const DRAIN_TIME: Duration = Duration::from_secs(10);
 /// Reads the whole body, refusing one over [`MAX_BODY`] (by `Content-Length` before reading,
 /// or while reading when the length is not announced). A refused body of up to
 /// [`DRAIN_LIMIT`] is read to its end first; a larger one is answered with `Connection: close`.
-pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+/// Each piece of the body must arrive within `timeout` (else 408, and the connection closes).
+pub(crate) async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    timeout: Duration,
+) -> Result<Bytes, ApiError> {
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
@@ -153,7 +158,11 @@ pub(crate) async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, 
     }
     let mut chunks = body.into_data_stream();
     let mut data = BytesMut::new();
-    while let Some(chunk) = chunks.next().await {
+    loop {
+        let next = tokio::time::timeout(timeout, chunks.next())
+            .await
+            .map_err(|_| ApiError::request_timeout(timeout))?;
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| {
             ApiError::bad_request(format!("the request body broke off: {e}")).closing_connection()
         })?;

@@ -1,10 +1,11 @@
-//! Sending one event: bounded time per attempt, a few retries for transient failures, and a
-//! bounded answer.
+//! Sending one event: one total deadline for every attempt, a few retries for transient
+//! failures within it, and a bounded answer.
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, StatusCode};
+use tokio::time::Instant;
 
 /// The pauses before the second and third attempt. Like the service, only failures that may be
 /// transient are retried: no connection, a timeout, 408, 429, 502, 503, 504.
@@ -54,13 +55,14 @@ pub(crate) enum UpstreamError {
     TooLarge { url: String },
 }
 
-/// POSTs `body` to `url` with `headers`.
+/// POSTs `body` to `url` with `headers`; every attempt, the pauses between them and reading the
+/// answer end by `deadline`.
 pub(super) async fn post(
     client: &reqwest::Client,
     url: &str,
     headers: HeaderMap,
     body: Bytes,
-    timeout: Duration,
+    deadline: Instant,
     retry_delays: &[Duration],
 ) -> Result<UpstreamReply, UpstreamError> {
     // Owned only for an error: a successful call allocates nothing for it.
@@ -72,7 +74,7 @@ pub(super) async fn post(
             .post(url)
             .headers(headers.clone())
             .body(body.clone())
-            .timeout(timeout)
+            .timeout(deadline.saturating_duration_since(Instant::now()))
             .send()
             .await;
         let retry_reason = match result {
@@ -82,7 +84,11 @@ pub(super) async fn post(
             Ok(response) => return read(response, shown).await,
             Err(error) => super::describe(error),
         };
-        let Some(delay) = retry_delays.get(attempt - 1) else {
+        let delay = retry_delays
+            .get(attempt - 1)
+            // A retry that could not finish before the deadline is not made.
+            .filter(|delay| Instant::now() + **delay < deadline);
+        let Some(delay) = delay else {
             return Err(UpstreamError::Unreachable {
                 url: shown.to_owned(),
                 attempts: attempt,
@@ -191,16 +197,47 @@ mod tests {
     }
 
     async fn call(url: &str) -> Result<UpstreamReply, UpstreamError> {
+        call_within(url, Duration::from_secs(5)).await
+    }
+
+    async fn call_within(url: &str, total: Duration) -> Result<UpstreamReply, UpstreamError> {
         let client = super::super::http_client().unwrap();
         post(
             &client,
             url,
             HeaderMap::new(),
             Bytes::new(),
-            Duration::from_secs(5),
+            Instant::now() + total,
             &FAST,
         )
         .await
+    }
+
+    #[tokio::test]
+    async fn the_deadline_bounds_every_attempt_together() {
+        // An upstream that accepts and never answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                held.push(stream);
+            }
+        });
+        let started = std::time::Instant::now();
+        let error = call_within(&url, Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, UpstreamError::Unreachable { .. }),
+            "{error}"
+        );
+        // Three attempts of the whole 300 ms each would take 900 ms.
+        assert!(
+            started.elapsed() < Duration::from_millis(800),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[tokio::test]

@@ -30,7 +30,7 @@ use crate::{
 pub(crate) struct Upstream {
     client: reqwest::Client,
     config: Arc<EmulatorConfig>,
-    /// The time each attempt of an event may take.
+    /// The time an event may take, every attempt and transport included.
     timeout: Duration,
     /// What the emulator sends in `WebHook-Request-Origin`: its host name, as the service does.
     origin: Arc<str>,
@@ -111,35 +111,45 @@ impl Upstream {
             handler.url(&source.hub, name)
         };
         let started = std::time::Instant::now();
-        let result = if handler.is_grpc() {
-            grpc::send(&self.grpc, source, &event, content_type, body, self.timeout).await
-        } else {
-            let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
-            match handler.tunnel_path(&url) {
-                Some(path) => {
-                    tunnel::post(
-                        &self.tunnels,
-                        &source.hub,
-                        path,
-                        &headers,
-                        body,
-                        self.timeout,
-                        &call::RETRY_DELAYS,
-                    )
-                    .await
-                }
-                None => {
-                    call::post(
-                        &self.client,
-                        &url,
-                        headers,
-                        body,
-                        self.timeout,
-                        &call::RETRY_DELAYS,
-                    )
-                    .await
-                }
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        let transport = async {
+            if handler.is_grpc() {
+                return grpc::send(&self.grpc, source, &event, content_type, body, self.timeout)
+                    .await;
             }
+            let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
+            if handler.is_tunnel() {
+                tunnel::post(
+                    &self.tunnels,
+                    &source.hub,
+                    &url,
+                    &headers,
+                    body,
+                    self.timeout,
+                    &call::RETRY_DELAYS,
+                )
+                .await
+            } else {
+                call::post(
+                    &self.client,
+                    &url,
+                    headers,
+                    body,
+                    deadline,
+                    &call::RETRY_DELAYS,
+                )
+                .await
+            }
+        };
+        // One deadline for the event, whatever the transport: the client gets its answer
+        // within it.
+        let result = match tokio::time::timeout_at(deadline, transport).await {
+            Ok(result) => result,
+            Err(_) => Err(UpstreamError::Unreachable {
+                url: without_query(&url).to_owned(),
+                attempts: 1,
+                reason: format!("no answer within {:?}", self.timeout),
+            }),
         };
         self.config
             .trace

@@ -131,6 +131,9 @@ impl<H: EventHandler> EventRunner<H> {
     /// Calls the handler under the timeout, catching a panic, also one raised while creating the
     /// handler's future or arming the timer (a tokio runtime without the time driver).
     async fn guarded(&self, event: Event) -> Result<EventReply, EventError> {
+        // The timer is armed for every event: arming it only after a first poll saved 1.3k of
+        // 62k instructions per event (2 %, `benches/instructions.sh layer user`), under the 3 %
+        // that would pay for the extra code.
         let timeout = self.timeout.filter(|_| in_tokio());
         let call = async {
             match timeout {
@@ -276,6 +279,10 @@ mod tests {
                     Ok(UserEventResponse::empty())
                 }
                 "refuse" => Err(EventError::forbidden("no")),
+                "yield" => {
+                    tokio::task::yield_now().await;
+                    Ok(UserEventResponse::text("yielded"))
+                }
                 text => Ok(UserEventResponse::text(text)),
             }
         })
@@ -358,11 +365,13 @@ mod tests {
     #[test]
     fn a_runtime_without_the_timer_gets_a_500_not_a_panic() {
         let runner = EventRunner::new(echo());
-        let (reply, logs) = logged(false, runner.run(user_event("hi")));
-        assert_eq!(reply.unwrap_err().cause(), Cause::Panicked);
-        assert!(logs.contains("timers are disabled"), "{logs}");
+        for text in ["hi", "yield"] {
+            let (reply, logs) = logged(false, runner.run(user_event(text)));
+            assert_eq!(reply.unwrap_err().cause(), Cause::Panicked);
+            assert!(logs.contains("timers are disabled"), "{logs}");
+        }
         // Without a timeout it needs no timer.
-        let (reply, _) = logged(false, runner.clone().no_timeout().run(user_event("hi")));
+        let (reply, _) = logged(false, runner.clone().no_timeout().run(user_event("yield")));
         assert!(reply.is_ok());
     }
 
@@ -390,8 +399,10 @@ mod tests {
     #[test]
     fn another_executor_runs_events_without_the_timeout() {
         let runner = EventRunner::new(echo());
-        let reply = block_on(runner.run(user_event("hi")));
-        assert!(matches!(reply, Ok(EventReply::UserEvent(_))), "{reply:?}");
+        for text in ["hi", "yield"] {
+            let reply = block_on(runner.run(user_event(text)));
+            assert!(matches!(reply, Ok(EventReply::UserEvent(_))), "{reply:?}");
+        }
         let reply = block_on(runner.run(user_event("panic")));
         assert_eq!(
             reply.unwrap_err().status(),

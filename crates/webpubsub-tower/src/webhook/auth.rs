@@ -82,7 +82,7 @@ impl Auth {
             };
             return Err(Rejection::new(RejectionKind::InvalidSignature, message));
         }
-        let digests: Vec<[u8; 32]> = headers
+        let entries = headers
             .get_all(CE_SIGNATURE)
             .iter()
             .filter_map(|line| line.to_str().ok())
@@ -91,14 +91,15 @@ impl Auth {
                 let mut digest = [0u8; 32];
                 hex::decode_to_slice(entry.strip_prefix("sha256=")?, &mut digest).ok()?;
                 Some(digest)
+            });
+        let signed = entries.take(MAX_SIGNATURE_ENTRIES).any(|digest| {
+            keys.clone().any(|key| {
+                key.mac
+                    .clone()
+                    .chain_update(connection_id.as_bytes())
+                    .verify_slice(&digest)
+                    .is_ok()
             })
-            .take(MAX_SIGNATURE_ENTRIES)
-            .collect();
-        let signed = keys.any(|key| {
-            let mac = key.mac.clone().chain_update(connection_id.as_bytes());
-            digests
-                .iter()
-                .any(|digest| mac.clone().verify_slice(digest).is_ok())
         });
         if signed {
             Ok(())
