@@ -13,7 +13,7 @@ seconds="${1:-10}"
 shift || true
 targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then
-  targets=(cloudevents_request connection_state connection_string odata_filter client_frame emulator_jwt tunnel_frame)
+  targets=(cloudevents_request connection_state connection_string odata_filter client_frame emulator_jwt tunnel_frame grpc_event)
 fi
 sanitizer="${FUZZ_SANITIZER:-address}"
 

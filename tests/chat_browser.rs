@@ -34,6 +34,12 @@ async fn two_pages_talk_over_the_grpc_upstream_in_chromium() {
     talk_in_chromium(Upstream::Grpc).await;
 }
 
+/// The same page and script with the chat's events over the tunnel (`CHAT_UPSTREAM=tunnel`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_pages_talk_over_the_tunnel_in_chromium() {
+    talk_in_chromium(Upstream::Tunnel).await;
+}
+
 async fn talk_in_chromium(upstream: Upstream) {
     support::browser::ensure_chromium();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -138,7 +138,7 @@ async fn events_go_through_the_tunnel_signed_and_connect_waits_for_its_answer() 
     let connect = next_request(&mut tunnel).await;
     assert_eq!(connect.method, "POST");
     assert_eq!(
-        connect.url, "/eventhandler/connect?code=abc",
+        connect.url, "tunnel:///eventhandler/connect?code=abc",
         "path and query kept"
     );
     assert!(!connect.local_routing);
@@ -165,7 +165,7 @@ async fn events_go_through_the_tunnel_signed_and_connect_waits_for_its_answer() 
 
     let mut client = connecting.await.unwrap().expect("the client is accepted");
     let connected = next_request(&mut tunnel).await;
-    assert_eq!(connected.url, "/eventhandler/connected?code=abc");
+    assert_eq!(connected.url, "tunnel:///eventhandler/connected?code=abc");
     answer(&mut tunnel, &connected, 204, "").await;
     match client.next_frame().await {
         ServerFrame::Connected { user_id, .. } => {
@@ -178,7 +178,7 @@ async fn events_go_through_the_tunnel_signed_and_connect_waits_for_its_answer() 
         .send_json(json!({ "type": "event", "event": "ask", "dataType": "text", "data": "hi", "ackId": 1 }))
         .await;
     let event = next_request(&mut tunnel).await;
-    assert_eq!(event.url, "/eventhandler/ask?code=abc");
+    assert_eq!(event.url, "tunnel:///eventhandler/ask?code=abc");
     assert_eq!(event.content, "hi");
     let frame = TunnelMessage::HttpResponse(HttpResponseMessage {
         ack_id: event.ack_id,
@@ -258,7 +258,7 @@ async fn a_blocking_event_moves_to_another_connection_when_one_closes_mid_reques
         .unwrap()
         .expect("accepted through the other connection");
     let connected = next_request(&mut other).await;
-    assert_eq!(connected.url, "/eventhandler/connected?code=abc");
+    assert_eq!(connected.url, "tunnel:///eventhandler/connected?code=abc");
     assert_eq!(emulator.tunnel_connections("chat"), 1);
     drop(client);
 }

@@ -4,13 +4,16 @@
 //! ```text
 //! cargo run --example chat                  # on the emulator, started in-process
 //! CHAT_UPSTREAM=grpc cargo run --example chat   # events over the gRPC upstream instead of webhooks
+//! CHAT_UPSTREAM=tunnel cargo run --example chat # events over the tunnel (/server/tunnel)
 //! WEBPUBSUB_CONNECTION_STRING='Endpoint=https://…;AccessKey=…;Version=1.0;' cargo run --example chat
 //! ```
 //!
 //! It prints where to open the page; open it in two tabs with two names. `CHAT_ADDR` sets the
 //! address to serve on (default `127.0.0.1:3000`, or a free port when 3000 is taken),
-//! `WEBPUBSUB_HUB` the hub (default `chat`). With a connection string, set the hub's event
-//! handler in the Azure portal to `https://<this app, reachable from Azure>/eventhandler`.
+//! `WEBPUBSUB_HUB` the hub (default `chat`). With a connection string the events come through the
+//! tunnel by default, so the app needs no public endpoint: set the hub's event handler URL
+//! template in the Azure portal to `tunnel:///eventhandler` (or, with `CHAT_UPSTREAM=webhook`,
+//! to `https://<this app, reachable from Azure>/eventhandler`).
 //!
 //! A demo, not a product: anyone may pick any name at `/negotiate` (a real app takes the user
 //! from its own login), and rooms and history live in memory.

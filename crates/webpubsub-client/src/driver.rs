@@ -160,6 +160,15 @@ impl Driver {
             loop {
                 let (code, reason) = match self.serve(&mut socket).await {
                     SocketEnd::Stopped => {
+                        // Fire-and-forget frames queued before the stop still go out (acked
+                        // ones fail with `Stopped`: their waiters are answered below).
+                        while let Ok(queued) = self.outbound.try_recv() {
+                            if let Outbound::Frame(message) = queued
+                                && socket::write(&mut socket, message).await.is_err()
+                            {
+                                break;
+                            }
+                        }
                         close(&mut socket).await;
                         self.connection_over(None).await;
                         return Ok(());

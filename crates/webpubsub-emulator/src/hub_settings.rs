@@ -186,16 +186,6 @@ impl EventHandlerSettings {
             .get(..TUNNEL_SCHEME.len())
             .is_some_and(|scheme| scheme.eq_ignore_ascii_case(TUNNEL_SCHEME))
     }
-
-    /// The path and query a tunnel request carries for `url` (one of this handler's URLs), or
-    /// `None` for an HTTP handler.
-    pub(crate) fn tunnel_path<'a>(&self, url: &'a str) -> Option<&'a str> {
-        if self.is_tunnel() {
-            url.get(TUNNEL_SCHEME.len() - 1..)
-        } else {
-            None
-        }
-    }
 }
 
 /// The start of a tunnel handler's URL template: `tunnel://` with an empty host, then the path.
@@ -304,17 +294,14 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
-    fn a_tunnel_template_carries_its_path_and_query() {
+    fn a_tunnel_template_is_the_tunnel_scheme_with_no_host() {
         let handler = EventHandlerSettings::new("Tunnel:///eventhandler/{event}?code=x");
         assert!(handler.is_tunnel());
-        let url = handler.url("chat", "connect");
         assert_eq!(
-            handler.tunnel_path(&url),
-            Some("/eventhandler/connect?code=x")
+            handler.url("chat", "connect"),
+            "Tunnel:///eventhandler/connect?code=x"
         );
-        let http = EventHandlerSettings::new("http://127.0.0.1/tunnel:///");
-        assert!(!http.is_tunnel());
-        assert_eq!(http.tunnel_path("http://127.0.0.1/x"), None);
+        assert!(!EventHandlerSettings::new("http://127.0.0.1/tunnel:///").is_tunnel());
         assert!(!EventHandlerSettings::new("tunnel://host/path").is_tunnel());
     }
 

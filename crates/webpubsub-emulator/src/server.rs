@@ -115,7 +115,14 @@ async fn stopping(shutdown: &mut watch::Receiver<bool>) {
 async fn accept(listener: &TcpListener) -> TcpStream {
     loop {
         match listener.accept().await {
-            Ok((stream, _)) => return stream,
+            Ok((stream, _)) => {
+                // No Nagle delay: a gRPC upstream stream, or an answer followed by its ack, is
+                // small writes in a row, which Nagle holds for the peer's delayed ACK (~40 ms).
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY");
+                }
+                return stream;
+            }
             Err(error) if is_about_one_connection(&error) => {}
             Err(error) => {
                 tracing::warn!(%error, "cannot accept a connection; retrying in {ACCEPT_BACKOFF:?}");

@@ -109,9 +109,14 @@ impl GrpcUpstream {
                 endpoint: self.endpoint.clone(),
                 reason: e.to_string(),
             })?;
+        // HTTP/2 pings notice a dead connection while the stream is quiet, so the upstream
+        // registers again instead of waiting for events that cannot come.
         let channel = endpoint
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(20))
+            .keep_alive_timeout(Duration::from_secs(10))
+            .keep_alive_while_idle(true)
             .connect_lazy();
         let interceptor = TokenInterceptor::new(&self.endpoint, &self.hub, self.key.as_bytes());
         Ok(pb::upstream_client::UpstreamClient::with_interceptor(

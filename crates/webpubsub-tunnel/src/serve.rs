@@ -87,16 +87,23 @@ pub(crate) async fn answer<S: TunnelService + ?Sized>(
     .await;
 }
 
+/// The path and query of a frame's `Url`: the service sends the handler's absolute URL
+/// (`tunnel:///eventhandler?…`), and the app serves its path and query.
+fn path_and_query(url: &str) -> Option<&str> {
+    match url.split_once("://") {
+        Some((_scheme, rest)) => Some(rest.find('/').map_or("/", |at| &rest[at..])),
+        None => url.starts_with('/').then_some(url),
+    }
+}
+
 fn to_http(request: HttpRequestMessage) -> Result<Request<Full<Bytes>>, String> {
     let method = Method::from_bytes(request.method.as_bytes())
         .map_err(|_| format!("invalid method {:?}", request.method))?;
-    let uri: Uri = request
-        .url
+    let path = path_and_query(&request.url)
+        .ok_or_else(|| "the request URL is neither absolute nor a path".to_owned())?;
+    let uri: Uri = path
         .parse()
         .map_err(|_| "the request URL is not a valid path and query".to_owned())?;
-    if uri.scheme().is_some() || !request.url.starts_with('/') {
-        return Err("the request URL is not a path and query".into());
-    }
     let headers = request.headers.to_header_map().map_err(|e| e.to_string())?;
     let mut http_request = Request::new(Full::new(request.content));
     *http_request.method_mut() = method;
@@ -218,11 +225,18 @@ mod tests {
     #[test]
     fn a_frame_becomes_the_same_request_with_its_query() {
         let headers = TunnelHeaders::from_iter([("ce-type", "t"), ("x", "1"), ("x", "2")]);
-        let http = to_http(request("POST", "/eventhandler?a=1&b=%2F", headers)).unwrap();
-        assert_eq!(http.method(), Method::POST);
-        assert_eq!(http.uri().path(), "/eventhandler");
-        assert_eq!(http.uri().query(), Some("a=1&b=%2F"));
-        assert_eq!(http.headers().get_all("x").iter().count(), 2);
+        for url in [
+            "tunnel:///eventhandler?a=1&b=%2F",
+            "/eventhandler?a=1&b=%2F",
+        ] {
+            let http = to_http(request("POST", url, headers.clone())).unwrap();
+            assert_eq!(http.method(), Method::POST);
+            assert_eq!(http.uri().path(), "/eventhandler");
+            assert_eq!(http.uri().query(), Some("a=1&b=%2F"));
+            assert_eq!(http.headers().get_all("x").iter().count(), 2);
+        }
+        let root = to_http(request("GET", "https://host.example", TunnelHeaders::new())).unwrap();
+        assert_eq!(root.uri().path(), "/");
     }
 
     #[test]
@@ -231,10 +245,9 @@ mod tests {
         let cases = [
             (request("GE T", "/", none()), "invalid method"),
             (
-                request("GET", "http://elsewhere/x", none()),
-                "not a path and query",
+                request("GET", "no-slash", none()),
+                "neither absolute nor a path",
             ),
-            (request("GET", "no-slash", none()), "not a path and query"),
             (request("GET", "/a b", none()), "not a valid path"),
             (
                 request("GET", "/", TunnelHeaders::from_iter([("bad name", "v")])),

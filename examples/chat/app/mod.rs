@@ -25,6 +25,7 @@ use webpubsub::emulator::{Emulator, EventHandlerSettings, HubSettings};
 use webpubsub::grpc::{GrpcError, GrpcUpstream};
 use webpubsub::handler::{EventRunner, WebPubSubLayer};
 use webpubsub::rest::WebPubSubServiceClient;
+use webpubsub::tunnel::{Tunnel, WebPubSubTunnelClient};
 
 use handler::ChatHandler;
 use hub::Hub;
@@ -65,6 +66,10 @@ pub(crate) enum Upstream {
     /// The app registers with the service over gRPC and receives the events on a stream
     /// (`webpubsub::grpc`); the app needs no reachable endpoint for events.
     Grpc,
+    /// The app dials the service's tunnel (`/server/tunnel`) and the same router serves the
+    /// events that come down it (`webpubsub::tunnel`); the hub's event handler URL template is
+    /// `tunnel:///eventhandler`, and the app needs no reachable endpoint for events.
+    Tunnel,
 }
 
 /// How the chat runs.
@@ -80,7 +85,8 @@ pub(crate) struct Config {
 
 impl Config {
     /// `WEBPUBSUB_CONNECTION_STRING` (unset: the emulator), `WEBPUBSUB_HUB` (default `chat`)
-    /// and `CHAT_UPSTREAM` (`webhook`, the default, or `grpc`).
+    /// and `CHAT_UPSTREAM` (`webhook`, `grpc` or `tunnel`; by default `tunnel` with a connection
+    /// string, so a laptop needs no public endpoint, and `webhook` on the emulator).
     pub(crate) fn from_env() -> Result<Self, ChatError> {
         let service = match std::env::var("WEBPUBSUB_CONNECTION_STRING") {
             Ok(cs) if !cs.trim().is_empty() => Service::ConnectionString(cs),
@@ -91,8 +97,10 @@ impl Config {
             .filter(|h| !h.trim().is_empty())
             .unwrap_or_else(|| "chat".to_owned());
         let upstream = match std::env::var("CHAT_UPSTREAM").as_deref().map(str::trim) {
+            Err(_) | Ok("") if matches!(service, Service::ConnectionString(_)) => Upstream::Tunnel,
             Err(_) | Ok("" | "webhook") => Upstream::Webhook,
             Ok("grpc") => Upstream::Grpc,
+            Ok("tunnel") => Upstream::Tunnel,
             Ok(other) => return Err(ChatError::Upstream(other.to_owned())),
         };
         Ok(Self {
@@ -120,8 +128,11 @@ pub(crate) enum ChatError {
     #[error("cannot create the REST client: {0}")]
     Rest(#[source] webpubsub::rest::Error),
     /// `CHAT_UPSTREAM` names no upstream.
-    #[error("invalid CHAT_UPSTREAM {0:?}: use webhook or grpc")]
+    #[error("invalid CHAT_UPSTREAM {0:?}: use webhook, grpc or tunnel")]
     Upstream(String),
+    /// The tunnel did not connect.
+    #[error("the tunnel did not connect: {0}")]
+    Tunnel(String),
     /// The gRPC upstream could not register.
     #[error("the gRPC upstream did not start: {0}")]
     Grpc(String),
@@ -138,6 +149,8 @@ pub(crate) struct ChatServer {
     server: JoinHandle<std::io::Result<()>>,
     /// The gRPC upstream's task, in gRPC mode; it stops with `stop`.
     grpc: Option<JoinHandle<Result<(), GrpcError>>>,
+    /// The tunnel, in tunnel mode.
+    tunnel: Option<Tunnel>,
 }
 
 impl ChatServer {
@@ -156,6 +169,7 @@ impl ChatServer {
                         settings.upstream(format!("http://{address}{EVENT_HANDLER_PATH}"))
                     }
                     Upstream::Grpc => settings.event_handler(EventHandlerSettings::grpc()),
+                    Upstream::Tunnel => settings.upstream(format!("tunnel://{EVENT_HANDLER_PATH}")),
                 };
                 let bound = Emulator::builder()
                     .hub(settings)
@@ -184,7 +198,7 @@ impl ChatServer {
             .connection_string(&parsed);
         let router = web::routes(hub.clone(), store).layer(layer);
         let (stop, mut stopped) = watch::channel(false);
-        let serve = axum::serve(listener, router).with_graceful_shutdown(async move {
+        let serve = axum::serve(listener, router.clone()).with_graceful_shutdown(async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         });
         let server = tokio::spawn(serve.into_future());
@@ -199,8 +213,18 @@ impl ChatServer {
                 }
             },
         };
+        let tunnel = match config.upstream {
+            Upstream::Tunnel => match serve_tunnel(&connection_string, &config.hub, router).await {
+                Ok(tunnel) => Some(tunnel),
+                Err(e) => {
+                    stop.send_replace(true);
+                    return Err(e);
+                }
+            },
+            Upstream::Webhook | Upstream::Grpc => None,
+        };
         let grpc = match config.upstream {
-            Upstream::Webhook => None,
+            Upstream::Webhook | Upstream::Tunnel => None,
             Upstream::Grpc => {
                 match serve_grpc(&connection_string, &config.hub, handler, &stop).await {
                     Ok(task) => Some(task),
@@ -219,6 +243,7 @@ impl ChatServer {
             stop,
             server,
             grpc,
+            tunnel,
         })
     }
 
@@ -243,6 +268,10 @@ impl ChatServer {
         if let Some(emulator) = self.emulator {
             emulator.shutdown().await;
         }
+        if let Some(tunnel) = self.tunnel {
+            // Answers the requests in flight, then closes.
+            tunnel.shutdown().await;
+        }
         self.stop.send_replace(true);
         if let Some(grpc) = self.grpc {
             match tokio::time::timeout(SHUTDOWN_GRACE, grpc).await {
@@ -260,6 +289,28 @@ impl ChatServer {
             Ok(Err(e)) => tracing::warn!("the chat server task failed: {e}"),
             Err(_) => tracing::warn!("open requests did not finish within {SHUTDOWN_GRACE:?}"),
         }
+    }
+}
+
+/// How long the chat waits for its tunnel to connect before it gives up.
+const TUNNEL_CONNECT_WAIT: Duration = Duration::from_secs(15);
+
+/// Dials the hub's tunnel and serves the events that come down it with `router`, the same
+/// router that serves the page and the webhooks.
+async fn serve_tunnel(
+    connection_string: &str,
+    hub: &str,
+    router: axum::Router,
+) -> Result<Tunnel, ChatError> {
+    let tunnel = WebPubSubTunnelClient::from_connection_string(connection_string, hub)
+        .map_err(|e| ChatError::Tunnel(e.to_string()))?
+        .serve(router);
+    match tokio::time::timeout(TUNNEL_CONNECT_WAIT, tunnel.connected()).await {
+        Ok(Ok(())) => Ok(tunnel),
+        Ok(Err(e)) => Err(ChatError::Tunnel(e.to_string())),
+        Err(_) => Err(ChatError::Tunnel(format!(
+            "not connected within {TUNNEL_CONNECT_WAIT:?}"
+        ))),
     }
 }
 

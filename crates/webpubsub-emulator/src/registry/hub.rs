@@ -306,6 +306,11 @@ impl Hub {
         }
     }
 
+    /// Whether anything still uses the hub: a connection, or a handle besides the registry's.
+    pub(super) fn in_use(&self) -> bool {
+        Arc::strong_count(&self.inner) > 1 || !self.state().connections.is_empty()
+    }
+
     fn state(&self) -> MutexGuard<'_, HubState> {
         // Every critical section leaves the state consistent before it can panic, so a poisoned
         // lock still guards valid data.
@@ -1086,6 +1091,22 @@ mod tests {
         assert!(hub.has_permission("w", Permission::SendToGroup, Some("chat.lobby")));
         assert!(!hub.has_permission("w", Permission::SendToGroup, Some("chat.lobby.x")));
         assert!(!hub.has_permission("w", Permission::JoinLeaveGroup, Some("chat.lobby")));
+    }
+
+    #[tokio::test]
+    async fn hubs_nobody_uses_are_forgotten_when_another_is_created() {
+        let registry = Registry::new();
+        let held = registry.hub("held");
+        let (_guard, _outbound) = registry.hub("busy").register(info("c", None)).unwrap();
+        for n in 0..100 {
+            drop(registry.hub(&format!("anon{n}")));
+        }
+        // `held`, `busy` and the last anonymous hub, kept until the next creation.
+        assert_eq!(registry.hub_count(), 3);
+        drop(held);
+        drop(registry.hub("next"));
+        assert_eq!(registry.hub_count(), 2, "busy and next");
+        assert!(registry.hub("busy").connection_exists("c"));
     }
 
     #[tokio::test]

@@ -83,10 +83,18 @@ impl Registry {
 
     /// The hub named `name` (case-insensitively, as the service lower-cases hub names),
     /// created empty on first use.
+    ///
+    /// Creating one forgets the hubs nobody uses (no connection, no handle outside the
+    /// registry): an empty hub holds nothing worth keeping, and anonymous clients choose hub
+    /// names, so the names they used must not accumulate.
     pub fn hub(&self, name: &str) -> Hub {
         let name = name.to_lowercase();
-        self.hubs()
-            .entry(name.clone())
+        let mut hubs = self.hubs();
+        if let Some(hub) = hubs.get(&name) {
+            return hub.clone();
+        }
+        hubs.retain(|_, hub| hub.in_use());
+        hubs.entry(name.clone())
             .or_insert_with(|| Hub::new(name, self.inner.queue_capacity))
             .clone()
     }
@@ -101,7 +109,8 @@ impl Registry {
         found.unwrap_or_else(|| Hub::new(name, self.inner.queue_capacity))
     }
 
-    /// How many hubs exist (had a connection at some point).
+    /// How many hubs the registry keeps: those in use, and those that were until another hub
+    /// was created.
     pub fn hub_count(&self) -> usize {
         self.hubs().len()
     }

@@ -118,30 +118,27 @@ impl Upstream {
                     .await;
             }
             let headers = source.headers(&event, content_type, &self.config.keys, &self.origin);
-            match handler.tunnel_path(&url) {
-                Some(path) => {
-                    tunnel::post(
-                        &self.tunnels,
-                        &source.hub,
-                        path,
-                        &headers,
-                        body,
-                        self.timeout,
-                        &call::RETRY_DELAYS,
-                    )
-                    .await
-                }
-                None => {
-                    call::post(
-                        &self.client,
-                        &url,
-                        headers,
-                        body,
-                        deadline,
-                        &call::RETRY_DELAYS,
-                    )
-                    .await
-                }
+            if handler.is_tunnel() {
+                tunnel::post(
+                    &self.tunnels,
+                    &source.hub,
+                    &url,
+                    &headers,
+                    body,
+                    self.timeout,
+                    &call::RETRY_DELAYS,
+                )
+                .await
+            } else {
+                call::post(
+                    &self.client,
+                    &url,
+                    headers,
+                    body,
+                    deadline,
+                    &call::RETRY_DELAYS,
+                )
+                .await
             }
         };
         // One deadline for the event, whatever the transport: the client gets its answer

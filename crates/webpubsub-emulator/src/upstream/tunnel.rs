@@ -1,5 +1,7 @@
 //! Sending one event over the hub's tunnel connections instead of HTTP: the same signed
-//! CloudEvents request (method, path and query, headers, body) as an `HttpRequest` frame.
+//! CloudEvents request (method, URL, headers, body) as an `HttpRequest` frame. The frame's `Url`
+//! is the handler's resolved `tunnel:///path?query` URL: an absolute URL, as the official tunnel
+//! code expects (it reads `new URL(request.Url).pathname`).
 //!
 //! A connection that closes before it answers costs nothing but time: the event goes to another
 //! open connection at once. With no connection open the event waits the same pauses as an
@@ -15,17 +17,17 @@ use webpubsub_protocol::tunnel::{HttpRequestMessage, TunnelHeaders};
 use super::call::{self, UpstreamError, UpstreamReply};
 use crate::tunnel::{CallFailure, Tunnels};
 
-/// POSTs `body` to `path` through a tunnel connection of `hub`.
+/// POSTs `body` to `url` (`tunnel:///path?query`) through a tunnel connection of `hub`.
 pub(super) async fn post(
     tunnels: &Tunnels,
     hub: &str,
-    path: &str,
+    url: &str,
     headers: &HeaderMap,
     body: Bytes,
     timeout: Duration,
     retry_delays: &[Duration],
 ) -> Result<UpstreamReply, UpstreamError> {
-    let shown = format!("tunnel://{}", super::without_query(path));
+    let shown = super::without_query(url).to_owned();
     let unreachable = |attempts: usize, reason: String| UpstreamError::Unreachable {
         url: shown.clone(),
         attempts,
@@ -35,7 +37,7 @@ pub(super) async fn post(
         .map_err(|e| unreachable(0, format!("the event cannot cross the tunnel: {e}")))?;
     let request = HttpRequestMessage {
         method: "POST".into(),
-        url: path.to_owned(),
+        url: url.to_owned(),
         headers,
         content: body,
         ..HttpRequestMessage::default()
