@@ -162,27 +162,70 @@ mod refused_signatures {
     const EVERY_SECS: u64 = 60;
 
     static START: OnceLock<Instant> = OnceLock::new();
-    /// Seconds from `START` to the next allowed WARN line.
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    static SINCE: AtomicU64 = AtomicU64::new(0);
+    static THROTTLE: Throttle = Throttle::new();
 
     pub(super) fn note(reason: &str) {
         let now = START.get_or_init(Instant::now).elapsed().as_secs();
-        let refused = SINCE.fetch_add(1, Ordering::Relaxed) + 1;
-        let next = NEXT.load(Ordering::Relaxed);
-        if now < next
-            || NEXT
-                .compare_exchange(next, now + EVERY_SECS, Ordering::Relaxed, Ordering::Relaxed)
-                .is_err()
-        {
-            return;
+        if let Some(refused) = THROTTLE.count(now) {
+            tracing::warn!(
+                refused,
+                last_reason = reason,
+                "web pubsub requests refused for a missing or wrong ce-signature (not from the service, or the keys differ); the next such line comes in a minute at the earliest"
+            );
         }
-        SINCE.fetch_sub(refused, Ordering::Relaxed);
-        tracing::warn!(
-            refused,
-            last_reason = reason,
-            "web pubsub requests refused for a missing or wrong ce-signature (not from the service, or the keys differ); the next such line comes in a minute at the earliest"
-        );
+    }
+
+    /// Counts refusals and says when a line is due: at the first, then at most once every
+    /// `EVERY_SECS`, with the number counted since the last line.
+    pub(super) struct Throttle {
+        /// Seconds (on the caller's clock) from which the next line may be written.
+        next: AtomicU64,
+        /// Refusals counted and not yet reported.
+        since: AtomicU64,
+    }
+
+    impl Throttle {
+        pub(super) const fn new() -> Self {
+            Self {
+                next: AtomicU64::new(0),
+                since: AtomicU64::new(0),
+            }
+        }
+
+        /// Counts one refusal at `now` (seconds); `Some(count)` when a line is due.
+        pub(super) fn count(&self, now: u64) -> Option<u64> {
+            let refused = self.since.fetch_add(1, Ordering::Relaxed) + 1;
+            let next = self.next.load(Ordering::Relaxed);
+            // Of racing callers, only the one that moves `next` writes the line.
+            if now < next
+                || self
+                    .next
+                    .compare_exchange(next, now + EVERY_SECS, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_err()
+            {
+                return None;
+            }
+            self.since.fetch_sub(refused, Ordering::Relaxed);
+            Some(refused)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::{EVERY_SECS, Throttle};
+
+        #[test]
+        fn the_first_refusal_is_reported_then_one_line_a_minute_with_the_count() {
+            let throttle = Throttle::new();
+            assert_eq!(throttle.count(5), Some(1));
+            // A flood within the minute writes nothing.
+            assert!((0..1_000).all(|_| throttle.count(6).is_none()));
+            assert_eq!(throttle.count(5 + EVERY_SECS - 1), None);
+            // The next line counts every refusal since the last one.
+            assert_eq!(throttle.count(5 + EVERY_SECS), Some(1_002));
+            assert_eq!(throttle.count(5 + EVERY_SECS), None);
+            assert_eq!(throttle.count(5 + 3 * EVERY_SECS), Some(2));
+        }
     }
 }
 
