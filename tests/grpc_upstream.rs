@@ -2,7 +2,7 @@
 //! serving an `EventHandler`, real WebSocket clients (json and reliable). Connect accepted and
 //! refused, connected, user events of each data type with answers and state, disconnected, the
 //! handler's timeout and panic guard, the upstream restarted mid-stream, load shared across
-//! registrations, the data plane, and bad input (forged tokens, malformed protobuf, unknown enum
+//! registrations, the whole data plane, and bad input (forged tokens, malformed protobuf, unknown enum
 //! values, acks for unknown events or twice).
 
 mod support;
@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message as Ws;
 use webpubsub::emulator::{Emulator, EventHandlerSettings, HubSettings};
-use webpubsub::grpc::{GrpcError, GrpcUpstream, Payload};
+use webpubsub::grpc::{GrpcError, GrpcUpstream, Payload, Permission};
 use webpubsub::handler::{
     ClosureHandler, ConnectResponse, DataType, EventError, EventRunner, UserEventResponse,
 };
@@ -560,6 +560,158 @@ async fn the_data_plane_behaves_like_rest() {
     let (code, reason, _) = client.closed().await;
     assert!(code.is_some(), "closed: {reason}");
     assert!(!data_plane.connection_exists(&connection_id).await.unwrap());
+    upstream.stop().await;
+}
+
+#[tokio::test]
+async fn groups_permissions_closes_and_tokens_behave_like_rest() {
+    let emulator = emulator().await;
+    let (tx, _seen) = mpsc::unbounded_channel();
+    let upstream = serve(&emulator, handler(tx, "a")).await;
+    let (mut dave, dave_id) = connect(&emulator, "dave", JSON).await;
+    let (mut erin, erin_id) = connect(&emulator, "erin", JSON).await;
+    let data_plane = GrpcUpstream::from_connection_string(&emulator.connection_string(), "chat")
+        .unwrap()
+        .client()
+        .unwrap();
+
+    // Every connection into `team`, then read back one member a page.
+    data_plane
+        .add_connections_to_groups(&["team"], None)
+        .await
+        .unwrap();
+    let first = data_plane
+        .list_connections_in_group("team", Some(1), None)
+        .await
+        .unwrap();
+    assert_eq!(first.members.len(), 1);
+    assert!(!first.continuation_token.is_empty());
+    let second = data_plane
+        .list_connections_in_group("team", Some(1), Some(&first.continuation_token))
+        .await
+        .unwrap();
+    assert_eq!(second.members.len(), 1);
+    assert!(second.continuation_token.is_empty(), "{second:?}");
+    let mut members: Vec<(String, String)> = first
+        .members
+        .into_iter()
+        .chain(second.members)
+        .map(|m| (m.connection_id, m.user_id))
+        .collect();
+    members.sort();
+    let mut expected = vec![
+        (dave_id.clone(), "dave-grpc".to_owned()),
+        (erin_id.clone(), "erin-grpc".to_owned()),
+    ];
+    expected.sort();
+    assert_eq!(members, expected);
+    let forged = data_plane
+        .list_connections_in_group("team", None, Some("not-a-token!"))
+        .await
+        .unwrap_err();
+    assert_eq!(forged.code(), tonic::Code::InvalidArgument, "{forged:?}");
+
+    // Permissions: granted on one group, checked, revoked.
+    data_plane
+        .grant_permission(&dave_id, Permission::SendToGroup, Some("team"))
+        .await
+        .unwrap();
+    assert!(
+        data_plane
+            .check_permission(&dave_id, Permission::SendToGroup, Some("team"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !data_plane
+            .check_permission(&dave_id, Permission::JoinLeaveGroup, Some("team"))
+            .await
+            .unwrap()
+    );
+    data_plane
+        .revoke_permission(&dave_id, Permission::SendToGroup, Some("team"))
+        .await
+        .unwrap();
+    assert!(
+        !data_plane
+            .check_permission(&dave_id, Permission::SendToGroup, Some("team"))
+            .await
+            .unwrap()
+    );
+
+    // Leaving groups: one connection from all, then by filter.
+    data_plane
+        .remove_connection_from_all_groups(&dave_id)
+        .await
+        .unwrap();
+    let left = data_plane
+        .list_connections_in_group("team", None, None)
+        .await
+        .unwrap();
+    assert_eq!(left.members.len(), 1);
+    assert_eq!(left.members[0].connection_id, erin_id);
+    let bad_filter = data_plane
+        .remove_connections_from_groups(&["team"], Some("userId eq"))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_filter.code(), tonic::Code::InvalidArgument);
+    data_plane
+        .remove_connections_from_groups(&["team"], Some("userId eq 'erin-grpc'"))
+        .await
+        .unwrap();
+    assert!(!data_plane.group_exists("team").await.unwrap());
+    data_plane
+        .remove_user_from_all_groups("erin-grpc")
+        .await
+        .unwrap();
+
+    // A client token minted over gRPC connects, in the groups it names.
+    let token = data_plane
+        .generate_client_token(Some("frank"), &[], &["lobby"], Some(5))
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/client/hubs/chat?access_token={token}",
+        emulator.endpoint().replace("http", "ws")
+    );
+    let mut frank = WsClient::connect(&url, Some(JSON))
+        .await
+        .unwrap_or_else(|refused| panic!("frank refused: {refused:?}"));
+    assert!(matches!(
+        frank.next_frame().await,
+        ServerFrame::Connected { .. }
+    ));
+    assert!(data_plane.group_exists("lobby").await.unwrap());
+    let bad_group = data_plane
+        .generate_client_token(None, &[], &[" "], None)
+        .await
+        .unwrap_err();
+    assert_eq!(bad_group.code(), tonic::Code::InvalidArgument);
+
+    // Closing: by group, by user, then all but one, then all.
+    data_plane
+        .close_group_connections("lobby", &[], Some("lobby closed"))
+        .await
+        .unwrap();
+    let (code, reason, _) = frank.closed().await;
+    assert!(code.is_some(), "frank closed: {reason}");
+    data_plane
+        .close_user_connections("erin-grpc", &[], None)
+        .await
+        .unwrap();
+    let (code, reason, _) = erin.closed().await;
+    assert!(code.is_some(), "erin closed: {reason}");
+    data_plane
+        .close_all_connections(&[&dave_id], None)
+        .await
+        .unwrap();
+    assert!(data_plane.connection_exists(&dave_id).await.unwrap());
+    data_plane
+        .close_all_connections(&[], Some("all closed"))
+        .await
+        .unwrap();
+    let (code, reason, _) = dave.closed().await;
+    assert!(code.is_some(), "dave closed: {reason}");
     upstream.stop().await;
 }
 

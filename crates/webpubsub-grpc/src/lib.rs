@@ -59,7 +59,8 @@ mod upstream;
 pub use client::DataPlaneClient;
 pub use error::GrpcError;
 pub use upstream::GrpcUpstream;
-pub use webpubsub_protocol::grpc::Payload;
+pub use webpubsub_protocol::grpc::{GroupConnectionsReply, GroupMember, Payload};
+pub use webpubsub_protocol::token::Permission;
 
 #[doc(hidden)]
 pub mod fuzzing {

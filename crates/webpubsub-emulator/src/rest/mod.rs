@@ -34,7 +34,7 @@ use axum::{
 };
 
 pub(crate) use self::error::ApiError;
-pub(crate) use self::routes::Operation;
+pub(crate) use self::routes::{Operation, PermissionTarget};
 use self::{operations::Call, request::Query};
 use crate::{config::EmulatorConfig, registry::Registry};
 
@@ -130,7 +130,8 @@ async fn serve(state: &RestState, request: Request) -> Result<Response, ApiError
 
 /// Runs one operation for another front end (the gRPC data plane) with the same checks and
 /// errors as over HTTP; the caller authenticated the request. `query` is the REST query
-/// string (percent-encoded), `headers` carry the send's `Content-Type`.
+/// string (percent-encoded), `headers` carry the body's `Content-Type`. The answer is the REST
+/// response, whose status and JSON body the caller translates.
 pub(crate) async fn execute(
     registry: &Registry,
     config: &Arc<EmulatorConfig>,
@@ -139,7 +140,7 @@ pub(crate) async fn execute(
     query: &str,
     headers: axum::http::HeaderMap,
     body: axum::body::Body,
-) -> Result<axum::http::StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     validate_hub(hub_name)?;
     let state = RestState {
         registry: registry.clone(),
@@ -154,7 +155,7 @@ pub(crate) async fn execute(
         body,
         base_url: config.endpoint.clone(),
     };
-    Ok(call.execute(operation).await?.status())
+    call.execute(operation).await
 }
 
 fn validate_hub(hub: &str) -> Result<(), ApiError> {

@@ -303,6 +303,111 @@ pub struct ExistsReply {
     #[prost(bool, tag = "1")]
     pub exists: bool,
 }
+/// Closes connections; `excluded_connections` stay open. `reason` reaches the clients.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CloseAllRequest {
+    #[prost(string, tag = "1")]
+    pub hub: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "2")]
+    pub excluded_connections: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(string, tag = "3")]
+    pub reason: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CloseGroupRequest {
+    #[prost(string, tag = "1")]
+    pub hub: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub group: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "3")]
+    pub excluded_connections: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(string, tag = "4")]
+    pub reason: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct CloseUserRequest {
+    #[prost(string, tag = "1")]
+    pub hub: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub user_id: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "3")]
+    pub excluded_connections: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(string, tag = "4")]
+    pub reason: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GroupsRequest {
+    #[prost(string, tag = "1")]
+    pub hub: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "2")]
+    pub groups: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// An OData filter over the connections, as the REST body's `filter`; empty selects all.
+    #[prost(string, tag = "3")]
+    pub filter: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ListConnectionsInGroupRequest {
+    #[prost(string, tag = "1")]
+    pub hub: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub group: ::prost::alloc::string::String,
+    /// At most this many members in the page (0: the service's default).
+    #[prost(uint32, tag = "3")]
+    pub max_page_size: u32,
+    /// From the previous page's reply; empty for the first page.
+    #[prost(string, tag = "4")]
+    pub continuation_token: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GroupMember {
+    #[prost(string, tag = "1")]
+    pub connection_id: ::prost::alloc::string::String,
+    /// Empty for an anonymous connection.
+    #[prost(string, tag = "2")]
+    pub user_id: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct GroupConnectionsReply {
+    #[prost(message, repeated, tag = "1")]
+    pub members: ::prost::alloc::vec::Vec<GroupMember>,
+    /// Empty on the last page.
+    #[prost(string, tag = "2")]
+    pub continuation_token: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct PermissionRequest {
+    #[prost(string, tag = "1")]
+    pub hub: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub connection_id: ::prost::alloc::string::String,
+    /// `sendToGroup` or `joinLeaveGroup`, as in the REST path.
+    #[prost(string, tag = "3")]
+    pub permission: ::prost::alloc::string::String,
+    /// The group the permission is about; empty for every group.
+    #[prost(string, tag = "4")]
+    pub target_name: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct GenerateClientTokenRequest {
+    #[prost(string, tag = "1")]
+    pub hub: ::prost::alloc::string::String,
+    /// Empty for an anonymous client.
+    #[prost(string, tag = "2")]
+    pub user_id: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "3")]
+    pub roles: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(string, repeated, tag = "4")]
+    pub groups: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// 0: the service's default (60).
+    #[prost(uint32, tag = "5")]
+    pub minutes_to_expire: u32,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct ClientTokenReply {
+    /// The JWT; the client connects to `<endpoint>/client/hubs/<hub>?access_token=<token>`.
+    #[prost(string, tag = "1")]
+    pub token: ::prost::alloc::string::String,
+}
 /// How a payload's bytes are to be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
@@ -688,6 +793,227 @@ pub mod upstream_client {
             ));
             self.inner.unary(req, path, codec).await
         }
+        pub async fn close_all_connections(
+            &mut self,
+            request: impl tonic::IntoRequest<super::CloseAllRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/webpubsub.upstream.v1.Upstream/CloseAllConnections",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "CloseAllConnections",
+            ));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn close_group_connections(
+            &mut self,
+            request: impl tonic::IntoRequest<super::CloseGroupRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/webpubsub.upstream.v1.Upstream/CloseGroupConnections",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "CloseGroupConnections",
+            ));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn close_user_connections(
+            &mut self,
+            request: impl tonic::IntoRequest<super::CloseUserRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/webpubsub.upstream.v1.Upstream/CloseUserConnections",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "CloseUserConnections",
+            ));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn remove_connection_from_all_groups(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ConnectionRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/webpubsub.upstream.v1.Upstream/RemoveConnectionFromAllGroups",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "RemoveConnectionFromAllGroups",
+            ));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn remove_user_from_all_groups(
+            &mut self,
+            request: impl tonic::IntoRequest<super::UserRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/webpubsub.upstream.v1.Upstream/RemoveUserFromAllGroups",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "RemoveUserFromAllGroups",
+            ));
+            self.inner.unary(req, path, codec).await
+        }
+        /// Adds the connections that match `filter` (all when empty) to every group of `groups`.
+        pub async fn add_connections_to_groups(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GroupsRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/webpubsub.upstream.v1.Upstream/AddConnectionsToGroups",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "AddConnectionsToGroups",
+            ));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn remove_connections_from_groups(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GroupsRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/webpubsub.upstream.v1.Upstream/RemoveConnectionsFromGroups",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "RemoveConnectionsFromGroups",
+            ));
+            self.inner.unary(req, path, codec).await
+        }
+        /// One page of a group's connections.
+        pub async fn list_connections_in_group(
+            &mut self,
+            request: impl tonic::IntoRequest<super::ListConnectionsInGroupRequest>,
+        ) -> std::result::Result<tonic::Response<super::GroupConnectionsReply>, tonic::Status>
+        {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/webpubsub.upstream.v1.Upstream/ListConnectionsInGroup",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "ListConnectionsInGroup",
+            ));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn grant_permission(
+            &mut self,
+            request: impl tonic::IntoRequest<super::PermissionRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/webpubsub.upstream.v1.Upstream/GrantPermission",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "GrantPermission",
+            ));
+            self.inner.unary(req, path, codec).await
+        }
+        pub async fn revoke_permission(
+            &mut self,
+            request: impl tonic::IntoRequest<super::PermissionRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status> {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/webpubsub.upstream.v1.Upstream/RevokePermission",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "RevokePermission",
+            ));
+            self.inner.unary(req, path, codec).await
+        }
+        /// `exists` is whether the connection has the permission.
+        pub async fn check_permission(
+            &mut self,
+            request: impl tonic::IntoRequest<super::PermissionRequest>,
+        ) -> std::result::Result<tonic::Response<super::ExistsReply>, tonic::Status> {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/webpubsub.upstream.v1.Upstream/CheckPermission",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "CheckPermission",
+            ));
+            self.inner.unary(req, path, codec).await
+        }
+        /// A client access token for the hub (REST: generate client token).
+        pub async fn generate_client_token(
+            &mut self,
+            request: impl tonic::IntoRequest<super::GenerateClientTokenRequest>,
+        ) -> std::result::Result<tonic::Response<super::ClientTokenReply>, tonic::Status> {
+            self.inner.ready().await.map_err(|e| {
+                tonic::Status::unknown(format!("Service was not ready: {}", e.into()))
+            })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/webpubsub.upstream.v1.Upstream/GenerateClientToken",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut().insert(GrpcMethod::new(
+                "webpubsub.upstream.v1.Upstream",
+                "GenerateClientToken",
+            ));
+            self.inner.unary(req, path, codec).await
+        }
     }
 }
 /// Generated server implementations.
@@ -775,6 +1101,58 @@ pub mod upstream_server {
             &self,
             request: tonic::Request<super::GroupRequest>,
         ) -> std::result::Result<tonic::Response<super::ExistsReply>, tonic::Status>;
+        async fn close_all_connections(
+            &self,
+            request: tonic::Request<super::CloseAllRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status>;
+        async fn close_group_connections(
+            &self,
+            request: tonic::Request<super::CloseGroupRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status>;
+        async fn close_user_connections(
+            &self,
+            request: tonic::Request<super::CloseUserRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status>;
+        async fn remove_connection_from_all_groups(
+            &self,
+            request: tonic::Request<super::ConnectionRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status>;
+        async fn remove_user_from_all_groups(
+            &self,
+            request: tonic::Request<super::UserRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status>;
+        /// Adds the connections that match `filter` (all when empty) to every group of `groups`.
+        async fn add_connections_to_groups(
+            &self,
+            request: tonic::Request<super::GroupsRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status>;
+        async fn remove_connections_from_groups(
+            &self,
+            request: tonic::Request<super::GroupsRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status>;
+        /// One page of a group's connections.
+        async fn list_connections_in_group(
+            &self,
+            request: tonic::Request<super::ListConnectionsInGroupRequest>,
+        ) -> std::result::Result<tonic::Response<super::GroupConnectionsReply>, tonic::Status>;
+        async fn grant_permission(
+            &self,
+            request: tonic::Request<super::PermissionRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status>;
+        async fn revoke_permission(
+            &self,
+            request: tonic::Request<super::PermissionRequest>,
+        ) -> std::result::Result<tonic::Response<super::OperationReply>, tonic::Status>;
+        /// `exists` is whether the connection has the permission.
+        async fn check_permission(
+            &self,
+            request: tonic::Request<super::PermissionRequest>,
+        ) -> std::result::Result<tonic::Response<super::ExistsReply>, tonic::Status>;
+        /// A client access token for the hub (REST: generate client token).
+        async fn generate_client_token(
+            &self,
+            request: tonic::Request<super::GenerateClientTokenRequest>,
+        ) -> std::result::Result<tonic::Response<super::ClientTokenReply>, tonic::Status>;
     }
     #[derive(Debug)]
     pub struct UpstreamServer<T> {
@@ -1418,6 +1796,495 @@ pub mod upstream_server {
                     let inner = self.inner.clone();
                     let fut = async move {
                         let method = GroupExistsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/webpubsub.upstream.v1.Upstream/CloseAllConnections" => {
+                    #[allow(non_camel_case_types)]
+                    struct CloseAllConnectionsSvc<T: Upstream>(pub Arc<T>);
+                    impl<T: Upstream> tonic::server::UnaryService<super::CloseAllRequest>
+                        for CloseAllConnectionsSvc<T>
+                    {
+                        type Response = super::OperationReply;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::CloseAllRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Upstream>::close_all_connections(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CloseAllConnectionsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/webpubsub.upstream.v1.Upstream/CloseGroupConnections" => {
+                    #[allow(non_camel_case_types)]
+                    struct CloseGroupConnectionsSvc<T: Upstream>(pub Arc<T>);
+                    impl<T: Upstream> tonic::server::UnaryService<super::CloseGroupRequest>
+                        for CloseGroupConnectionsSvc<T>
+                    {
+                        type Response = super::OperationReply;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::CloseGroupRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Upstream>::close_group_connections(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CloseGroupConnectionsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/webpubsub.upstream.v1.Upstream/CloseUserConnections" => {
+                    #[allow(non_camel_case_types)]
+                    struct CloseUserConnectionsSvc<T: Upstream>(pub Arc<T>);
+                    impl<T: Upstream> tonic::server::UnaryService<super::CloseUserRequest>
+                        for CloseUserConnectionsSvc<T>
+                    {
+                        type Response = super::OperationReply;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::CloseUserRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Upstream>::close_user_connections(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CloseUserConnectionsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/webpubsub.upstream.v1.Upstream/RemoveConnectionFromAllGroups" => {
+                    #[allow(non_camel_case_types)]
+                    struct RemoveConnectionFromAllGroupsSvc<T: Upstream>(pub Arc<T>);
+                    impl<T: Upstream> tonic::server::UnaryService<super::ConnectionRequest>
+                        for RemoveConnectionFromAllGroupsSvc<T>
+                    {
+                        type Response = super::OperationReply;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ConnectionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Upstream>::remove_connection_from_all_groups(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RemoveConnectionFromAllGroupsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/webpubsub.upstream.v1.Upstream/RemoveUserFromAllGroups" => {
+                    #[allow(non_camel_case_types)]
+                    struct RemoveUserFromAllGroupsSvc<T: Upstream>(pub Arc<T>);
+                    impl<T: Upstream> tonic::server::UnaryService<super::UserRequest>
+                        for RemoveUserFromAllGroupsSvc<T>
+                    {
+                        type Response = super::OperationReply;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::UserRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Upstream>::remove_user_from_all_groups(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RemoveUserFromAllGroupsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/webpubsub.upstream.v1.Upstream/AddConnectionsToGroups" => {
+                    #[allow(non_camel_case_types)]
+                    struct AddConnectionsToGroupsSvc<T: Upstream>(pub Arc<T>);
+                    impl<T: Upstream> tonic::server::UnaryService<super::GroupsRequest>
+                        for AddConnectionsToGroupsSvc<T>
+                    {
+                        type Response = super::OperationReply;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GroupsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Upstream>::add_connections_to_groups(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = AddConnectionsToGroupsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/webpubsub.upstream.v1.Upstream/RemoveConnectionsFromGroups" => {
+                    #[allow(non_camel_case_types)]
+                    struct RemoveConnectionsFromGroupsSvc<T: Upstream>(pub Arc<T>);
+                    impl<T: Upstream> tonic::server::UnaryService<super::GroupsRequest>
+                        for RemoveConnectionsFromGroupsSvc<T>
+                    {
+                        type Response = super::OperationReply;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GroupsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Upstream>::remove_connections_from_groups(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RemoveConnectionsFromGroupsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/webpubsub.upstream.v1.Upstream/ListConnectionsInGroup" => {
+                    #[allow(non_camel_case_types)]
+                    struct ListConnectionsInGroupSvc<T: Upstream>(pub Arc<T>);
+                    impl<T: Upstream>
+                        tonic::server::UnaryService<super::ListConnectionsInGroupRequest>
+                        for ListConnectionsInGroupSvc<T>
+                    {
+                        type Response = super::GroupConnectionsReply;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::ListConnectionsInGroupRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Upstream>::list_connections_in_group(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = ListConnectionsInGroupSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/webpubsub.upstream.v1.Upstream/GrantPermission" => {
+                    #[allow(non_camel_case_types)]
+                    struct GrantPermissionSvc<T: Upstream>(pub Arc<T>);
+                    impl<T: Upstream> tonic::server::UnaryService<super::PermissionRequest> for GrantPermissionSvc<T> {
+                        type Response = super::OperationReply;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::PermissionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Upstream>::grant_permission(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GrantPermissionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/webpubsub.upstream.v1.Upstream/RevokePermission" => {
+                    #[allow(non_camel_case_types)]
+                    struct RevokePermissionSvc<T: Upstream>(pub Arc<T>);
+                    impl<T: Upstream> tonic::server::UnaryService<super::PermissionRequest> for RevokePermissionSvc<T> {
+                        type Response = super::OperationReply;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::PermissionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Upstream>::revoke_permission(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = RevokePermissionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/webpubsub.upstream.v1.Upstream/CheckPermission" => {
+                    #[allow(non_camel_case_types)]
+                    struct CheckPermissionSvc<T: Upstream>(pub Arc<T>);
+                    impl<T: Upstream> tonic::server::UnaryService<super::PermissionRequest> for CheckPermissionSvc<T> {
+                        type Response = super::ExistsReply;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::PermissionRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Upstream>::check_permission(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = CheckPermissionSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/webpubsub.upstream.v1.Upstream/GenerateClientToken" => {
+                    #[allow(non_camel_case_types)]
+                    struct GenerateClientTokenSvc<T: Upstream>(pub Arc<T>);
+                    impl<T: Upstream> tonic::server::UnaryService<super::GenerateClientTokenRequest>
+                        for GenerateClientTokenSvc<T>
+                    {
+                        type Response = super::ClientTokenReply;
+                        type Future = BoxFuture<tonic::Response<Self::Response>, tonic::Status>;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::GenerateClientTokenRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Upstream>::generate_client_token(&inner, request).await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = GenerateClientTokenSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
