@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use webpubsub_protocol::{AccessKey, is_valid_hub_name};
 
 use crate::client::DEFAULT_WRITE_TIMEOUT;
+use crate::client::PendingLimits;
 use crate::config::{DEFAULT_RECOVERY_WINDOW, EmulatorConfig};
 use crate::registry::OutboundBudget;
 use crate::server::ServerLimits;
@@ -49,6 +50,7 @@ pub struct EmulatorBuilder {
     outbound_budget: OutboundBudget,
     public_endpoint: Option<String>,
     server_limits: ServerLimits,
+    pending_events: PendingLimits,
 }
 
 impl Default for EmulatorBuilder {
@@ -67,6 +69,7 @@ impl Default for EmulatorBuilder {
             outbound_budget: OutboundBudget::default(),
             public_endpoint: None,
             server_limits: ServerLimits::default(),
+            pending_events: PendingLimits::default(),
         }
     }
 }
@@ -146,6 +149,24 @@ impl EmulatorBuilder {
     /// `408` first). An idle keep-alive connection gets as long for its next request.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.server_limits.read_timeout = timeout;
+        self
+    }
+
+    /// How many bytes of user events one connection may have waiting for a slow upstream
+    /// (default 4 MiB; at most 64 events however small). A connection over it stops being read
+    /// until the upstream catches up: its client slows down and loses nothing. At least 1.
+    pub fn max_pending_event_bytes_per_connection(mut self, bytes: usize) -> Self {
+        self.pending_events.connection_bytes = bytes.max(1);
+        self
+    }
+
+    /// How many bytes of user events all connections together may have waiting for a slow
+    /// upstream (default 256 MiB). An event that does not fit is refused at once: its client
+    /// gets an error ack (or `invokeResponse` error; a plain client is closed with 1011), and
+    /// others are not slowed down by it. Events of a connection that ended are dropped, not
+    /// sent, and free their bytes (its `disconnected` event is still sent).
+    pub fn max_pending_event_bytes(mut self, bytes: usize) -> Self {
+        self.pending_events.total_bytes = bytes;
         self
     }
 
@@ -261,6 +282,7 @@ impl EmulatorBuilder {
                 .with_read_timeout(self.server_limits.read_timeout)
                 .with_write_timeout(self.write_timeout)
                 .with_outbound_budget(self.outbound_budget)
+                .with_pending_events(self.pending_events)
                 .with_public_endpoint(public_endpoint.as_deref()),
         );
         Ok(BoundEmulator {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use webpubsub_protocol::AccessKey;
 
 use crate::HubSettings;
+use crate::client::PendingLimits;
 use crate::registry::OutboundBudget;
 use crate::trace::Trace;
 
@@ -36,6 +37,8 @@ pub(crate) struct EmulatorConfig {
     /// The `host:port` forms that tokens may name as their audience's host: see
     /// [`Self::own_authorities`].
     own_authorities: Vec<String>,
+    /// The byte budgets of user events waiting for the upstream.
+    pub(crate) pending_events: PendingLimits,
     /// The live trace every part reports its traffic to.
     pub(crate) trace: Trace,
 }
@@ -62,6 +65,7 @@ impl EmulatorConfig {
             write_timeout: crate::client::DEFAULT_WRITE_TIMEOUT,
             outbound_budget: OutboundBudget::default(),
             own_authorities,
+            pending_events: PendingLimits::default(),
             trace: Trace::default(),
         }
     }
@@ -100,6 +104,12 @@ impl EmulatorConfig {
     /// The same configuration with other outbound budgets.
     pub(crate) fn with_outbound_budget(mut self, budget: OutboundBudget) -> Self {
         self.outbound_budget = budget;
+        self
+    }
+
+    /// The same configuration with other budgets for events waiting for the upstream.
+    pub(crate) fn with_pending_events(mut self, limits: PendingLimits) -> Self {
+        self.pending_events = limits;
         self
     }
 
