@@ -3,7 +3,9 @@
 
 use std::collections::VecDeque;
 
-use axum::extract::ws::Utf8Bytes;
+use axum::extract::ws::Message as WsMessage;
+
+use super::socket::data_len;
 
 /// At most this many unacknowledged messages, as in the service.
 pub(super) const MAX_UNACKED_MESSAGES: usize = 1000;
@@ -14,12 +16,12 @@ pub(super) const MAX_UNACKED_BYTES: usize = 16 << 20;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Overflow;
 
-/// Numbers messages and keeps each until the client acknowledges it. The kept frame and the
-/// one written to the socket share their bytes.
+/// Numbers messages and keeps each until the client acknowledges it. The kept frame (a text or
+/// binary message, by the subprotocol) and the one written to the socket share their bytes.
 #[derive(Debug)]
 pub(super) struct SequenceBuffer {
     next_id: u64,
-    unacked: VecDeque<(u64, Utf8Bytes)>,
+    unacked: VecDeque<(u64, WsMessage)>,
     bytes: usize,
 }
 
@@ -36,17 +38,16 @@ impl SequenceBuffer {
     /// Returns the frame to send.
     pub(super) fn push(
         &mut self,
-        frame: impl FnOnce(u64) -> String,
-    ) -> Result<Utf8Bytes, Overflow> {
+        frame: impl FnOnce(u64) -> WsMessage,
+    ) -> Result<WsMessage, Overflow> {
         let id = self.next_id;
-        let frame = Utf8Bytes::from(frame(id));
-        if self.unacked.len() >= MAX_UNACKED_MESSAGES
-            || self.bytes + frame.len() > MAX_UNACKED_BYTES
-        {
+        let frame = frame(id);
+        let len = data_len(&frame);
+        if self.unacked.len() >= MAX_UNACKED_MESSAGES || self.bytes + len > MAX_UNACKED_BYTES {
             return Err(Overflow);
         }
         self.next_id += 1;
-        self.bytes += frame.len();
+        self.bytes += len;
         self.unacked.push_back((id, frame.clone()));
         Ok(frame)
     }
@@ -57,14 +58,14 @@ impl SequenceBuffer {
             if *id > sequence_id {
                 break;
             }
-            self.bytes -= frame.len();
+            self.bytes -= data_len(frame);
             self.unacked.pop_front();
         }
     }
 
     /// The oldest unacknowledged message whose id is at least `id`: the next one to replay
     /// after recovery. Acknowledgements that arrive during the replay shrink what is left.
-    pub(super) fn unacked_from(&self, id: u64) -> Option<(u64, Utf8Bytes)> {
+    pub(super) fn unacked_from(&self, id: u64) -> Option<(u64, WsMessage)> {
         let at = self.unacked.partition_point(|(seq, _)| *seq < id);
         self.unacked
             .get(at)
@@ -79,7 +80,16 @@ impl SequenceBuffer {
     /// The frames not acknowledged yet, oldest first.
     #[cfg(test)]
     fn unacked(&self) -> impl Iterator<Item = &str> {
-        self.unacked.iter().map(|(_, frame)| frame.as_str())
+        self.unacked.iter().map(|(_, frame)| text(frame))
+    }
+}
+
+/// A text frame's text (tests keep text frames).
+#[cfg(test)]
+fn text(frame: &WsMessage) -> &str {
+    match frame {
+        WsMessage::Text(text) => text.as_str(),
+        _ => "",
     }
 }
 
@@ -87,11 +97,15 @@ impl SequenceBuffer {
 mod tests {
     use super::*;
 
+    fn m(text: String) -> WsMessage {
+        WsMessage::Text(text.into())
+    }
+
     #[test]
     fn ids_start_at_one_and_acks_release_messages() {
         let mut buffer = SequenceBuffer::new();
         for _ in 0..3 {
-            buffer.push(|id| format!("m{id}")).unwrap();
+            buffer.push(|id| m(format!("m{id}"))).unwrap();
         }
         assert_eq!(buffer.unacked().collect::<Vec<_>>(), ["m1", "m2", "m3"]);
         buffer.ack(2);
@@ -102,20 +116,20 @@ mod tests {
         buffer.ack(u64::MAX);
         assert_eq!(buffer.unacked().count(), 0);
         assert_eq!(buffer.bytes, 0);
-        assert_eq!(buffer.push(|id| format!("m{id}")).unwrap(), "m4");
+        assert_eq!(text(&buffer.push(|id| m(format!("m{id}"))).unwrap()), "m4");
     }
 
     #[test]
     fn the_replay_cursor_skips_what_was_acknowledged_meanwhile() {
         let mut buffer = SequenceBuffer::new();
         for _ in 0..5 {
-            buffer.push(|id| format!("m{id}")).unwrap();
+            buffer.push(|id| m(format!("m{id}"))).unwrap();
         }
         assert_eq!(buffer.first_unacked(), Some(1));
         let at = |buffer: &SequenceBuffer, id| {
             buffer
                 .unacked_from(id)
-                .map(|(seq, frame)| (seq, frame.as_str().to_owned()))
+                .map(|(seq, frame)| (seq, text(&frame).to_owned()))
         };
         assert_eq!(at(&buffer, 1), Some((1, "m1".to_owned())));
         // The client acknowledged up to 3 while 1 and 2 were being replayed.
@@ -130,15 +144,15 @@ mod tests {
     fn overflow_by_count_and_by_size() {
         let mut buffer = SequenceBuffer::new();
         for _ in 0..MAX_UNACKED_MESSAGES {
-            buffer.push(|_| "x".to_owned()).unwrap();
+            buffer.push(|_| m("x".to_owned())).unwrap();
         }
-        assert_eq!(buffer.push(|_| "x".to_owned()), Err(Overflow));
+        assert_eq!(buffer.push(|_| m("x".to_owned())), Err(Overflow));
         buffer.ack(1);
-        assert!(buffer.push(|_| "x".to_owned()).is_ok());
+        assert!(buffer.push(|_| m("x".to_owned())).is_ok());
 
         let mut buffer = SequenceBuffer::new();
         assert_eq!(
-            buffer.push(|_| "x".repeat(MAX_UNACKED_BYTES + 1)),
+            buffer.push(|_| WsMessage::Binary(vec![0; MAX_UNACKED_BYTES + 1].into())),
             Err(Overflow)
         );
     }

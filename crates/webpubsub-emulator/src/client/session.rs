@@ -130,9 +130,9 @@ impl Connection {
     /// unacknowledged message (written by the serve loop, between reads, so that acks sent
     /// during a long replay count even if this socket breaks too).
     async fn greet(&mut self, socket: &mut WebSocket) -> Result<(), String> {
-        if self.kind == ClientKind::Plain {
+        let Some(wire) = self.kind.wire() else {
             return Ok(());
-        }
+        };
         let connected = ServerFrame::Connected {
             connection_id: self.source.connection_id.clone(),
             user_id: self.source.user_id.clone(),
@@ -141,7 +141,9 @@ impl Connection {
                 .as_ref()
                 .map(|(token, _)| token.as_str().to_owned()),
         };
-        write(socket, WsMessage::Text(connected.to_json().into())).await?;
+        if let Some(frame) = wire.encode(&connected) {
+            write(socket, frame).await?;
+        }
         self.replay_next = self.sequence.first_unacked();
         Ok(())
     }
@@ -154,9 +156,7 @@ impl Connection {
         match self.sequence.unacked_from(next) {
             Some((id, frame)) => {
                 self.replay_next = Some(id + 1);
-                write(socket, WsMessage::Text(frame))
-                    .await
-                    .map_err(SocketEnd::Lost)
+                write(socket, frame).await.map_err(SocketEnd::Lost)
             }
             None => {
                 self.replay_next = None;
@@ -310,16 +310,14 @@ impl Connection {
                 .await;
                 Ok(())
             }
-            (_, WsMessage::Binary(_)) => Err(self
-                .close(
-                    socket,
-                    close_code::PROTOCOL_ERROR,
-                    "binary frames are not part of the JSON subprotocols",
-                )
-                .await),
-            (_, WsMessage::Text(text)) => match ClientFrame::parse(&text) {
-                Ok(frame) => self.on_client_frame(socket, frame).await,
-                Err(error) => {
+            (kind, message) => match kind.wire().map(|wire| wire.decode(&message)) {
+                // A plain client's frames are taken above.
+                None => Ok(()),
+                Some(Err(reason)) => {
+                    Err(self.close(socket, close_code::PROTOCOL_ERROR, reason).await)
+                }
+                Some(Ok(Ok(frame))) => self.on_client_frame(socket, frame).await,
+                Some(Ok(Err(error))) => {
                     let bad_request = Some(AckError::bad_request(error.reason()));
                     let answer = match (error.ack_id(), error.invocation_id()) {
                         (Some(ack_id), _) => ServerFrame::Ack {
@@ -337,11 +335,18 @@ impl Connection {
                                 .await);
                         }
                     };
-                    write(socket, WsMessage::Text(answer.to_json().into()))
-                        .await
-                        .map_err(SocketEnd::Lost)
+                    self.send(socket, &answer).await
                 }
             },
+        }
+    }
+
+    /// Writes `frame` in the connection's wire format; nothing for a plain client, or for a
+    /// frame the format does not have.
+    async fn send(&self, socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), SocketEnd> {
+        match self.kind.wire().and_then(|wire| wire.encode(frame)) {
+            Some(message) => write(socket, message).await.map_err(SocketEnd::Lost),
+            None => Ok(()),
         }
     }
 
@@ -372,9 +377,7 @@ impl Connection {
         }
         match effect {
             Effect::None => Ok(()),
-            Effect::Reply(frame) => write(socket, WsMessage::Text(frame.to_json().into()))
-                .await
-                .map_err(SocketEnd::Lost),
+            Effect::Reply(frame) => self.send(socket, &frame).await,
             Effect::Event(job) => {
                 self.queue_event(job).await;
                 Ok(())
@@ -421,8 +424,9 @@ impl Connection {
     }
 
     /// The frame of a registry message for this client. The JSON encoding is made once per
-    /// message and shared by every recipient; a reliable client's frame is that encoding with
-    /// its own sequence id added. `None` when there is no socket to write to.
+    /// message and shared by every recipient; a reliable JSON client's frame is that encoding
+    /// with its own sequence id added. Protobuf frames are encoded per recipient. `None` when
+    /// there is no socket to write to.
     fn delivery_frame(
         &mut self,
         attached: bool,
@@ -433,7 +437,13 @@ impl Connection {
             ClientKind::Json => Ok(attached.then(|| WsMessage::Text(json_frame(message)))),
             ClientKind::Reliable => {
                 let shared = json_frame(message);
-                self.sequenced(attached, |id| with_sequence_id(&shared, id))
+                self.sequenced(attached, |id| {
+                    WsMessage::Text(with_sequence_id(&shared, id).into())
+                })
+            }
+            ClientKind::Protobuf => Ok(attached.then(|| protobuf_frame(message, None))),
+            ClientKind::ProtobufReliable => {
+                self.sequenced(attached, |id| protobuf_frame(message, Some(id)))
             }
         }
     }
@@ -482,7 +492,9 @@ impl Connection {
                     let frame = match data {
                         FrameData::Text(text) => WsMessage::Text(text.into()),
                         FrameData::Json(value) => WsMessage::Text(value.to_string().into()),
-                        FrameData::Binary(bytes) => WsMessage::Binary(bytes.into()),
+                        FrameData::Binary(bytes) | FrameData::Protobuf(bytes) => {
+                            WsMessage::Binary(bytes.into())
+                        }
                     };
                     write(socket, frame).await.map_err(SocketEnd::Lost)
                 }
@@ -531,9 +543,7 @@ impl Connection {
                     error,
                 };
                 return match socket {
-                    Some(socket) => write(socket, WsMessage::Text(answer.to_json().into()))
-                        .await
-                        .map_err(SocketEnd::Lost),
+                    Some(socket) => self.send(socket, &answer).await,
                     None => Ok(()),
                 };
             }
@@ -548,10 +558,8 @@ impl Connection {
                 write(socket, message).await.map_err(SocketEnd::Lost)?;
             }
             if let Some(ack_id) = ack_id {
-                let ack = ServerFrame::Ack { ack_id, error };
-                write(socket, WsMessage::Text(ack.to_json().into()))
-                    .await
-                    .map_err(SocketEnd::Lost)?;
+                self.send(socket, &ServerFrame::Ack { ack_id, error })
+                    .await?;
             }
         }
         Ok(())
@@ -565,23 +573,13 @@ impl Connection {
         from: MessageSource,
         data: FrameData,
     ) -> Result<Option<WsMessage>, SocketEnd> {
-        if self.kind == ClientKind::Reliable {
-            return self.sequenced(attached, |id| {
-                ServerFrame::Message {
-                    from,
-                    data,
-                    sequence_id: Some(id),
-                }
-                .to_json()
-            });
+        let Some(wire) = self.kind.wire() else {
+            return Ok(None);
+        };
+        if self.kind.is_reliable() {
+            return self.sequenced(attached, |id| wire.message(from, data, Some(id)));
         }
-        let text = ServerFrame::Message {
-            from,
-            data,
-            sequence_id: None,
-        }
-        .to_json();
-        Ok(attached.then(|| WsMessage::Text(text.into())))
+        Ok(attached.then(|| wire.message(from, data, None)))
     }
 
     /// Numbers a reliable client's message, built by `frame(id)`, and keeps it until
@@ -589,9 +587,9 @@ impl Connection {
     fn sequenced(
         &mut self,
         attached: bool,
-        frame: impl FnOnce(u64) -> String,
+        frame: impl FnOnce(u64) -> WsMessage,
     ) -> Result<Option<WsMessage>, SocketEnd> {
-        let text = self.sequence.push(frame).map_err(|_| {
+        let frame = self.sequence.push(frame).map_err(|_| {
             SocketEnd::CloseWith(
                 close_code::POLICY_VIOLATION,
                 "the client acknowledged too slowly: more than 1000 messages or 16 MiB are unacknowledged".into(),
@@ -599,7 +597,7 @@ impl Connection {
         })?;
         // A client being replayed to gets this message from the replay, in order.
         let now = attached && self.replay_next.is_none();
-        Ok(now.then(|| WsMessage::Text(text)))
+        Ok(now.then_some(frame))
     }
 
     async fn queue_event(&mut self, job: Job) {
@@ -612,14 +610,12 @@ impl Connection {
         }
     }
 
-    /// Says goodbye (JSON clients get a `disconnected` frame) and closes the socket.
+    /// Says goodbye (subprotocol clients get a `disconnected` frame) and closes the socket.
     async fn close(&mut self, socket: &mut WebSocket, code: u16, reason: &str) -> SocketEnd {
-        if self.kind != ClientKind::Plain {
-            let bye = ServerFrame::Disconnected {
-                message: reason.to_owned(),
-            };
-            let _ = write(socket, WsMessage::Text(bye.to_json().into())).await;
-        }
+        let bye = ServerFrame::Disconnected {
+            message: reason.to_owned(),
+        };
+        let _ = self.send(socket, &bye).await;
         let frame = CloseFrame {
             code,
             reason: truncate(reason, 123).into(),
@@ -660,6 +656,15 @@ fn json_frame(message: &Message) -> Utf8Bytes {
         .to_json()
         .into()
     })
+}
+
+/// A registry message as a protobuf client's `DataMessage`.
+fn protobuf_frame(message: &Message, sequence_id: Option<u64>) -> WsMessage {
+    super::protocol::WireFormat::Protobuf.message(
+        message_source(message),
+        commands::frame_data(message),
+        sequence_id,
+    )
 }
 
 /// A `message` frame encoded without a sequence id, with `"sequenceId":id` added as its last
