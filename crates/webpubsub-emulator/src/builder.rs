@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use webpubsub_protocol::{AccessKey, is_valid_hub_name};
 
+use crate::client::PendingLimits;
 use crate::config::{DEFAULT_RECOVERY_WINDOW, EmulatorConfig};
 use crate::server::ServerLimits;
 use crate::{Emulator, HubSettings, StartError, app, upstream};
@@ -45,6 +46,7 @@ pub struct EmulatorBuilder {
     recovery_window: Duration,
     public_endpoint: Option<String>,
     server_limits: ServerLimits,
+    pending_events: PendingLimits,
 }
 
 impl Default for EmulatorBuilder {
@@ -61,6 +63,7 @@ impl Default for EmulatorBuilder {
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             public_endpoint: None,
             server_limits: ServerLimits::default(),
+            pending_events: PendingLimits::default(),
         }
     }
 }
@@ -140,6 +143,24 @@ impl EmulatorBuilder {
     /// `408` first). An idle keep-alive connection gets as long for its next request.
     pub fn read_timeout(mut self, timeout: Duration) -> Self {
         self.server_limits.read_timeout = timeout;
+        self
+    }
+
+    /// How many bytes of user events one connection may have waiting for a slow upstream
+    /// (default 4 MiB; at most 64 events however small). A connection over it stops being read
+    /// until the upstream catches up: its client slows down and loses nothing. At least 1.
+    pub fn max_pending_event_bytes_per_connection(mut self, bytes: usize) -> Self {
+        self.pending_events.connection_bytes = bytes.max(1);
+        self
+    }
+
+    /// How many bytes of user events all connections together may have waiting for a slow
+    /// upstream (default 256 MiB). An event that does not fit is refused at once: its client
+    /// gets an error ack (or `invokeResponse` error; a plain client is closed with 1011), and
+    /// others are not slowed down by it. Events of a connection that ended are dropped, not
+    /// sent, and free their bytes (its `disconnected` event is still sent).
+    pub fn max_pending_event_bytes(mut self, bytes: usize) -> Self {
+        self.pending_events.total_bytes = bytes;
         self
     }
 
@@ -235,6 +256,7 @@ impl EmulatorBuilder {
             EmulatorConfig::new(endpoint, keys, self.hubs, self.allow_anonymous)
                 .with_recovery_window(self.recovery_window)
                 .with_read_timeout(self.server_limits.read_timeout)
+                .with_pending_events(self.pending_events)
                 .with_public_endpoint(public_endpoint.as_deref()),
         );
         Ok(BoundEmulator {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use webpubsub_protocol::AccessKey;
 
 use crate::HubSettings;
+use crate::client::PendingLimits;
 use crate::trace::Trace;
 
 /// How long a dropped reliable connection waits for its client, as in the service (at least
@@ -31,6 +32,8 @@ pub(crate) struct EmulatorConfig {
     /// The `host:port` forms that tokens may name as their audience's host: see
     /// [`Self::own_authorities`].
     own_authorities: Vec<String>,
+    /// The byte budgets of user events waiting for the upstream.
+    pub(crate) pending_events: PendingLimits,
     /// The live trace every part reports its traffic to.
     pub(crate) trace: Trace,
 }
@@ -55,6 +58,7 @@ impl EmulatorConfig {
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             read_timeout: crate::server::DEFAULT_READ_TIMEOUT,
             own_authorities,
+            pending_events: PendingLimits::default(),
             trace: Trace::default(),
         }
     }
@@ -81,6 +85,12 @@ impl EmulatorConfig {
     /// The same configuration with another read timeout.
     pub(crate) fn with_read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout;
+        self
+    }
+
+    /// The same configuration with other budgets for events waiting for the upstream.
+    pub(crate) fn with_pending_events(mut self, limits: PendingLimits) -> Self {
+        self.pending_events = limits;
         self
     }
 

@@ -9,6 +9,7 @@ pub(crate) mod auth;
 mod commands;
 mod connect;
 mod events;
+mod pending;
 mod protocol;
 mod recovery;
 mod sequence;
@@ -26,6 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use webpubsub_protocol::frames::{JSON_RELIABLE_SUBPROTOCOL, PROTOBUF_RELIABLE_SUBPROTOCOL};
 
+pub(crate) use pending::{PendingBudget, PendingLimits};
 pub(crate) use recovery::RecoveryStore;
 
 use crate::app::AppState;

@@ -10,7 +10,7 @@ use tokio::time::{Instant, sleep_until};
 use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, MessageSource, ServerFrame};
 
 use super::commands::{self, AckLog, Effect};
-use super::events::{self, Job, Outcome, Reply};
+use super::events::{EventQueue, Job, Outcome, Reply};
 use super::protocol::ClientKind;
 use super::socket::{
     MAX_FRAME_BYTES, close_code, data_len, feed, flush, plain_frame, truncate, write,
@@ -62,14 +62,19 @@ struct Connection {
     /// id to send. New messages wait in the buffer meanwhile, so the client sees ids in order.
     replay_next: Option<u64>,
     acks: AckLog,
-    jobs: mpsc::Sender<Job>,
+    /// The events waiting for the upstream, sent in order by a task of their own.
+    events: EventQueue,
     outcomes: mpsc::UnboundedReceiver<Outcome>,
 }
 
 impl Session {
     /// Serves the connection until it ends, then sends `disconnected` upstream.
     pub(crate) async fn run(self, socket: WebSocket) {
-        let (jobs, outcomes) = events::spawn(self.app.upstream.clone(), self.source.clone());
+        let (events, outcomes) = EventQueue::spawn(
+            self.app.upstream.clone(),
+            self.source.clone(),
+            &self.app.pending,
+        );
         let mut connection = Connection {
             app: self.app,
             hub: self.hub,
@@ -81,7 +86,7 @@ impl Session {
             sequence: super::sequence::SequenceBuffer::new(),
             replay_next: None,
             acks: AckLog::default(),
-            jobs,
+            events,
             outcomes,
         };
         let trace = connection.app.config.trace.clone();
@@ -93,7 +98,7 @@ impl Session {
         trace.emit(TraceKind::Connection, &connection.source.hub, || {
             traced::disconnected(&connection.source, &reason, started.elapsed())
         });
-        connection.finish(reason).await;
+        connection.finish(reason);
     }
 }
 
@@ -113,7 +118,8 @@ impl Connection {
             }
             if !connected_event_sent {
                 connected_event_sent = true;
-                self.queue_event(Job::Connected).await;
+                // Never refused: only user events are charged.
+                let _ = self.events.push(Job::Connected);
             }
             let lost = match self.serve_socket(&mut socket).await {
                 SocketEnd::Over(reason) | SocketEnd::CloseWith(_, reason) => return reason,
@@ -168,11 +174,15 @@ impl Connection {
     async fn serve_socket(&mut self, socket: &mut WebSocket) -> SocketEnd {
         let mut shutdown = self.app.shutdown.clone();
         loop {
+            // Over its budget of pending events, the connection stops reading its socket (the
+            // client slows down) but goes on delivering, until the upstream catches up.
+            let room = self.events.has_room();
             let step = tokio::select! {
                 () = stopped(&mut shutdown) => {
                     Err(self.close(socket, close_code::GOING_AWAY, "the emulator is shutting down").await)
                 }
-                frame = socket.recv() => self.on_frame(socket, frame).await,
+                frame = socket.recv(), if room => self.on_frame(socket, frame).await,
+                () = self.events.freed(), if !room => Ok(()),
                 () = std::future::ready(()), if self.replay_next.is_some() => self.replay_step(socket).await,
                 delivery = self.outbound.recv() => self.on_deliveries(socket, delivery).await,
                 Some(outcome) = self.outcomes.recv() => self.on_outcome(Some(socket), outcome).await,
@@ -301,14 +311,16 @@ impl Connection {
                     .config
                     .trace
                     .emit(kind, &self.source.hub, || record);
-                self.queue_event(Job::User {
-                    name: "message".into(),
-                    content_type,
-                    body,
-                    reply: Reply::Message { ack_id: None },
-                })
-                .await;
-                Ok(())
+                self.queue_event(
+                    socket,
+                    Job::User {
+                        name: "message".into(),
+                        content_type,
+                        body,
+                        reply: Reply::Message { ack_id: None },
+                    },
+                )
+                .await
             }
             (kind, message) => match kind.wire().map(|wire| wire.decode(&message)) {
                 // A plain client's frames are taken above.
@@ -378,10 +390,7 @@ impl Connection {
         match effect {
             Effect::None => Ok(()),
             Effect::Reply(frame) => self.send(socket, &frame).await,
-            Effect::Event(job) => {
-                self.queue_event(job).await;
-                Ok(())
-            }
+            Effect::Event(job) => self.queue_event(socket, job).await,
             Effect::SequenceAck(id) => {
                 self.sequence.ack(id);
                 Ok(())
@@ -600,13 +609,18 @@ impl Connection {
         Ok(now.then_some(frame))
     }
 
-    async fn queue_event(&mut self, job: Job) {
-        // The task lives as long as the sender, so this fails only if it panicked.
-        if self.jobs.send(job).await.is_err() {
-            tracing::error!(
-                connection_id = self.source.connection_id,
-                "the connection's event task is gone"
-            );
+    /// Queues a user event for the upstream, or answers it at once as failed when the
+    /// process-wide budget of pending events has no room for it.
+    async fn queue_event(&mut self, socket: &mut WebSocket, job: Job) -> Result<(), SocketEnd> {
+        match self.events.push(job) {
+            Ok(()) => Ok(()),
+            Err(refused) => {
+                tracing::warn!(
+                    connection_id = self.source.connection_id,
+                    "refused an event: the budget of events waiting for the upstream is spent"
+                );
+                self.on_outcome(Some(socket), refused).await
+            }
         }
     }
 
@@ -625,7 +639,7 @@ impl Connection {
     }
 
     /// Unregisters the connection and sends `disconnected` upstream, last.
-    async fn finish(mut self, reason: String) {
+    fn finish(mut self, reason: String) {
         tracing::debug!(
             connection_id = self.source.connection_id,
             reason,
@@ -637,10 +651,7 @@ impl Connection {
                 .remove(&self.source.hub, &self.source.connection_id);
         }
         drop(self.guard.take());
-        self.queue_event(Job::Disconnected {
-            reason: Some(reason),
-        })
-        .await;
+        self.events.finish(Some(reason));
     }
 }
 
