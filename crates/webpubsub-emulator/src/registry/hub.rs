@@ -125,6 +125,11 @@ fn selected(id: &str, entry: &Entry, excluded: &[&str], filter: Option<&ParsedFi
 }
 
 impl HubState {
+    /// Whether the hub holds nothing: no connection, and no index left behind by one.
+    fn is_empty(&self) -> bool {
+        self.connections.is_empty() && self.users.is_empty() && self.groups.is_empty()
+    }
+
     /// Adds connection `id` to `group`; `false` when it was in it, is unknown, or is in
     /// [`MAX_GROUPS_PER_CONNECTION`] groups already.
     fn join(&mut self, group: &str, id: &str) -> bool {
@@ -306,9 +311,12 @@ impl Hub {
         }
     }
 
-    /// Whether anything still uses the hub: a connection, or a handle besides the registry's.
+    /// Whether anything still uses the hub: a handle besides the registry's, or any state.
+    /// Every piece of state REST can set (group memberships, user indexes, permission grants
+    /// and denies) lives in a connection's entry and goes with it, as the `connect` token's
+    /// groups do; a hub forgotten when it holds none loses nothing.
     pub(super) fn in_use(&self) -> bool {
-        Arc::strong_count(&self.inner) > 1 || !self.state().connections.is_empty()
+        Arc::strong_count(&self.inner) > 1 || !self.state().is_empty()
     }
 
     fn state(&self) -> MutexGuard<'_, HubState> {
@@ -1107,6 +1115,37 @@ mod tests {
         drop(registry.hub("next"));
         assert_eq!(registry.hub_count(), 2, "busy and next");
         assert!(registry.hub("busy").connection_exists("c"));
+    }
+
+    #[tokio::test]
+    async fn a_hub_keeps_its_rest_state_while_it_has_connections_and_holds_none_after() {
+        let registry = Registry::new();
+        let hub = registry.hub("rest");
+        let (guard, _outbound) = hub.register(info("c", Some("ann"))).unwrap();
+        assert_eq!(hub.add_user_to_group("room", "ann"), Ok(1));
+        hub.grant_permission("c", Permission::SendToGroup, Some("room"))
+            .unwrap();
+        // A deny entry, though no grant existed.
+        hub.revoke_permission("c", Permission::JoinLeaveGroup, Some("room"));
+        drop(hub);
+        drop(registry.hub("other"));
+        // Its connection keeps it, with what REST set.
+        let hub = registry.hub("rest");
+        assert!(hub.group_exists("room") && hub.user_exists("ann"));
+        assert!(hub.has_permission("c", Permission::SendToGroup, Some("room")));
+        assert!(!hub.has_permission("c", Permission::JoinLeaveGroup, Some("room")));
+        drop(guard);
+        // With the connection gone, the hub holds nothing to lose: users and groups exist
+        // only through connections, and adding a user without one is refused (404), as in the
+        // official emulator.
+        assert!(hub.state().is_empty(), "{:?}", hub.state());
+        assert_eq!(
+            hub.add_user_to_group("room", "ann"),
+            Err(RegistryError::UserNotFound("ann".into()))
+        );
+        drop(hub);
+        drop(registry.hub("next"));
+        assert_eq!(registry.hub_count(), 1, "rest and other are forgotten");
     }
 
     #[tokio::test]
