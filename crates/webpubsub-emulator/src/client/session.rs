@@ -11,13 +11,15 @@ use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, MessageSource
 
 use super::commands::{self, AckLog, Effect};
 use super::events::{EventQueue, Job, Outcome, Reply};
-use super::protocol::ClientKind;
+use super::protocol::{ClientKind, WireFormat};
 use super::socket::{
     MAX_FRAME_BYTES, close_code, data_len, feed, flush, plain_frame, truncate, write,
 };
 use super::traced;
 use crate::app::AppState;
-use crate::registry::{ConnectionGuard, Delivery, Hub, Message, Origin, Outbound};
+use crate::registry::{
+    ConnectionGuard, DataType, Delivery, Hub, Message, Origin, Outbound, Pressure,
+};
 use crate::trace::TraceKind;
 use crate::upstream::EventSource;
 
@@ -58,6 +60,11 @@ struct Connection {
     kind: ClientKind,
     recovery: Option<super::recovery::Recoverable>,
     sequence: super::sequence::SequenceBuffer,
+    /// How long a write may make no progress.
+    write_timeout: std::time::Duration,
+    /// The recipients this client's group sends filled past their high-water mark: its socket
+    /// is not read until they catch up (or are dropped), so a burst slows the sender down.
+    paused: Pressure,
     /// While a recovered client is being sent its unacknowledged messages: the next sequence
     /// id to send. New messages wait in the buffer meanwhile, so the client sees ids in order.
     replay_next: Option<u64>,
@@ -70,6 +77,7 @@ struct Connection {
 impl Session {
     /// Serves the connection until it ends, then sends `disconnected` upstream.
     pub(crate) async fn run(self, socket: WebSocket) {
+        let write_timeout = self.app.config.write_timeout;
         let (events, outcomes) = EventQueue::spawn(
             self.app.upstream.clone(),
             self.source.clone(),
@@ -84,6 +92,8 @@ impl Session {
             kind: self.kind,
             recovery: self.recovery,
             sequence: super::sequence::SequenceBuffer::new(),
+            write_timeout,
+            paused: Pressure::default(),
             replay_next: None,
             acks: AckLog::default(),
             events,
@@ -148,7 +158,7 @@ impl Connection {
                 .map(|(token, _)| token.as_str().to_owned()),
         };
         if let Some(frame) = wire.encode(&connected) {
-            write(socket, frame).await?;
+            write(socket, self.write_timeout, frame).await?;
         }
         self.replay_next = self.sequence.first_unacked();
         Ok(())
@@ -160,9 +170,12 @@ impl Connection {
             return Ok(());
         };
         match self.sequence.unacked_from(next) {
-            Some((id, frame)) => {
+            Some((id, message)) => {
                 self.replay_next = Some(id + 1);
-                write(socket, frame).await.map_err(SocketEnd::Lost)
+                let frame = self.numbered_frame(&message, id);
+                write(socket, self.write_timeout, frame)
+                    .await
+                    .map_err(SocketEnd::Lost)
             }
             None => {
                 self.replay_next = None;
@@ -181,14 +194,15 @@ impl Connection {
                 () = stopped(&mut shutdown) => {
                     Err(self.close(socket, close_code::GOING_AWAY, "the emulator is shutting down").await)
                 }
-                frame = socket.recv(), if room => self.on_frame(socket, frame).await,
+                frame = socket.recv(), if room && self.paused.is_empty() => self.on_frame(socket, frame).await,
                 () = self.events.freed(), if !room => Ok(()),
+                () = self.paused.relieved(), if !self.paused.is_empty() => Ok(()),
                 () = std::future::ready(()), if self.replay_next.is_some() => self.replay_step(socket).await,
                 delivery = self.outbound.recv() => self.on_deliveries(socket, delivery).await,
                 Some(outcome) = self.outcomes.recv() => self.on_outcome(Some(socket), outcome).await,
                 Some(next) = recv_attach(&mut self.recovery) => {
                     // The client recovered before the old socket was seen to break.
-                    let _ = write(socket, WsMessage::Close(None)).await;
+                    let _ = write(socket, self.write_timeout, WsMessage::Close(None)).await;
                     *socket = next;
                     match self.greet(socket).await {
                         Ok(()) => Ok(()),
@@ -285,7 +299,7 @@ impl Connection {
                 );
                 // The WebSocket library queued the answering close frame: send it, so the
                 // client's close handshake completes instead of timing out.
-                let _ = flush(socket).await;
+                let _ = flush(socket, self.write_timeout).await;
                 // A normal close ends the connection; anything else may be a failure the
                 // client will recover from.
                 match code {
@@ -357,7 +371,9 @@ impl Connection {
     /// frame the format does not have.
     async fn send(&self, socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), SocketEnd> {
         match self.kind.wire().and_then(|wire| wire.encode(frame)) {
-            Some(message) => write(socket, message).await.map_err(SocketEnd::Lost),
+            Some(message) => write(socket, self.write_timeout, message)
+                .await
+                .map_err(SocketEnd::Lost),
             None => Ok(()),
         }
     }
@@ -379,7 +395,7 @@ impl Connection {
             .is_watched()
             .then(|| traced::client_frame(&self.source, &frame))
             .flatten();
-        let effect = commands::apply(frame, &from, &mut self.acks);
+        let effect = commands::apply(frame, &from, &mut self.acks, &mut self.paused);
         if let Some((kind, record)) = traced {
             let record = traced::outcome(record, &effect);
             self.app
@@ -412,12 +428,16 @@ impl Connection {
             match delivery {
                 Some(Delivery::Message(message)) => {
                     if let Some(frame) = self.delivery_frame(true, &message)? {
-                        feed(socket, frame).await.map_err(SocketEnd::Lost)?;
+                        feed(socket, self.write_timeout, frame)
+                            .await
+                            .map_err(SocketEnd::Lost)?;
                     }
                     fed += 1;
                 }
                 other => {
-                    flush(socket).await.map_err(SocketEnd::Lost)?;
+                    flush(socket, self.write_timeout)
+                        .await
+                        .map_err(SocketEnd::Lost)?;
                     return self.on_delivery(Some(socket), other).await;
                 }
             }
@@ -429,7 +449,9 @@ impl Connection {
                 None => break,
             }
         }
-        flush(socket).await.map_err(SocketEnd::Lost)
+        flush(socket, self.write_timeout)
+            .await
+            .map_err(SocketEnd::Lost)
     }
 
     /// The frame of a registry message for this client. The JSON encoding is made once per
@@ -439,21 +461,23 @@ impl Connection {
     fn delivery_frame(
         &mut self,
         attached: bool,
-        message: &Message,
+        message: &Arc<Message>,
     ) -> Result<Option<WsMessage>, SocketEnd> {
         match self.kind {
             ClientKind::Plain => Ok(Some(plain_frame(message))),
             ClientKind::Json => Ok(attached.then(|| WsMessage::Text(json_frame(message)))),
-            ClientKind::Reliable => {
-                let shared = json_frame(message);
-                self.sequenced(attached, |id| {
-                    WsMessage::Text(with_sequence_id(&shared, id).into())
-                })
-            }
             ClientKind::Protobuf => Ok(attached.then(|| protobuf_frame(message, None))),
-            ClientKind::ProtobufReliable => {
-                self.sequenced(attached, |id| protobuf_frame(message, Some(id)))
+            ClientKind::Reliable | ClientKind::ProtobufReliable => {
+                self.sequenced(attached, message.clone())
             }
+        }
+    }
+
+    /// A reliable client's frame of `message` with its sequence id.
+    fn numbered_frame(&self, message: &Message, id: u64) -> WsMessage {
+        match self.kind.wire() {
+            Some(WireFormat::Protobuf) => protobuf_frame(message, Some(id)),
+            _ => WsMessage::Text(with_sequence_id(&json_frame(message), id).into()),
         }
     }
 
@@ -476,9 +500,9 @@ impl Connection {
             Some(Delivery::Message(message)) => {
                 let frame = self.delivery_frame(socket.is_some(), &message)?;
                 match (socket, frame) {
-                    (Some(socket), Some(frame)) => {
-                        write(socket, frame).await.map_err(SocketEnd::Lost)
-                    }
+                    (Some(socket), Some(frame)) => write(socket, self.write_timeout, frame)
+                        .await
+                        .map_err(SocketEnd::Lost),
                     _ => Ok(()),
                 }
             }
@@ -505,7 +529,9 @@ impl Connection {
                             WsMessage::Binary(bytes.into())
                         }
                     };
-                    write(socket, frame).await.map_err(SocketEnd::Lost)
+                    write(socket, self.write_timeout, frame)
+                        .await
+                        .map_err(SocketEnd::Lost)
                 }
                 (Outcome::Answered { .. }, _) => Ok(()),
                 // The service drops a plain client whose message the upstream did not take.
@@ -559,12 +585,14 @@ impl Connection {
         };
         let attached = socket.is_some();
         let message = match data {
-            Some(data) => self.message_frame(attached, MessageSource::Server, data)?,
+            Some(data) => self.message_frame(attached, data)?,
             None => None,
         };
         if let Some(socket) = socket {
             if let Some(message) = message {
-                write(socket, message).await.map_err(SocketEnd::Lost)?;
+                write(socket, self.write_timeout, message)
+                    .await
+                    .map_err(SocketEnd::Lost)?;
             }
             if let Some(ack_id) = ack_id {
                 self.send(socket, &ServerFrame::Ack { ack_id, error })
@@ -574,39 +602,49 @@ impl Connection {
         Ok(())
     }
 
-    /// A `message` frame; reliable clients' frames get a sequence id and are kept until
-    /// acknowledged. `None` when there is no socket to write to now.
+    /// A `message` frame from the server (an upstream's answer); reliable clients' frames get a
+    /// sequence id and are kept until acknowledged. `None` when there is no socket to write to
+    /// now.
     fn message_frame(
         &mut self,
         attached: bool,
-        from: MessageSource,
         data: FrameData,
     ) -> Result<Option<WsMessage>, SocketEnd> {
         let Some(wire) = self.kind.wire() else {
             return Ok(None);
         };
         if self.kind.is_reliable() {
-            return self.sequenced(attached, |id| wire.message(from, data, Some(id)));
+            // Kept for replay like a registry message, and counted in the process's budget.
+            let message = self.hub.charged(reply_message(data));
+            return self.sequenced(attached, message);
         }
-        Ok(attached.then(|| wire.message(from, data, None)))
+        Ok(attached.then(|| wire.message(MessageSource::Server, data, None)))
     }
 
-    /// Numbers a reliable client's message, built by `frame(id)`, and keeps it until
-    /// acknowledged. `None` when there is no socket to write to now.
+    /// Numbers a reliable client's message and keeps it (shared, not copied) until
+    /// acknowledged. Returns its frame, built from the message's shared encoding and the id;
+    /// `None` when there is no socket to write to now.
     fn sequenced(
         &mut self,
         attached: bool,
-        frame: impl FnOnce(u64) -> WsMessage,
+        message: Arc<Message>,
     ) -> Result<Option<WsMessage>, SocketEnd> {
-        let frame = self.sequence.push(frame).map_err(|_| {
-            SocketEnd::CloseWith(
-                close_code::POLICY_VIOLATION,
-                "the client acknowledged too slowly: more than 1000 messages or 16 MiB are unacknowledged".into(),
-            )
-        })?;
+        // While the process is over its budget, a lagging client may keep no more than the
+        // high-water mark.
+        let max_bytes = if self.hub.over_budget() {
+            self.hub.budget().high_water_bytes
+        } else {
+            super::sequence::MAX_UNACKED_BYTES
+        };
+        let id = self
+            .sequence
+            .push(message.clone(), max_bytes)
+            .map_err(|overflow| {
+                SocketEnd::CloseWith(close_code::POLICY_VIOLATION, overflow.reason())
+            })?;
         // A client being replayed to gets this message from the replay, in order.
         let now = attached && self.replay_next.is_none();
-        Ok(now.then_some(frame))
+        Ok(now.then(|| self.numbered_frame(&message, id)))
     }
 
     /// Queues a user event for the upstream, or answers it at once as failed when the
@@ -634,7 +672,7 @@ impl Connection {
             code,
             reason: truncate(reason, 123).into(),
         };
-        let _ = write(socket, WsMessage::Close(Some(frame))).await;
+        let _ = write(socket, self.write_timeout, WsMessage::Close(Some(frame))).await;
         SocketEnd::Over(reason.to_owned())
     }
 
@@ -671,7 +709,7 @@ fn json_frame(message: &Message) -> Utf8Bytes {
 
 /// A registry message as a protobuf client's `DataMessage`.
 fn protobuf_frame(message: &Message, sequence_id: Option<u64>) -> WsMessage {
-    super::protocol::WireFormat::Protobuf.message(
+    WireFormat::Protobuf.message(
         message_source(message),
         commands::frame_data(message),
         sequence_id,
@@ -684,6 +722,17 @@ fn protobuf_frame(message: &Message, sequence_id: Option<u64>) -> WsMessage {
 fn with_sequence_id(frame: &str, id: u64) -> String {
     let members = frame.strip_suffix('}').unwrap_or(frame);
     format!("{members},\"sequenceId\":{id}}}")
+}
+
+/// An upstream's answer to a reliable client's event, as a message kept until acknowledged.
+fn reply_message(data: FrameData) -> Message {
+    let (data_type, bytes) = match data {
+        FrameData::Text(text) => (DataType::Text, bytes::Bytes::from(text)),
+        FrameData::Json(value) => (DataType::Json, value.to_string().into()),
+        FrameData::Binary(bytes) => (DataType::Binary, bytes.into()),
+        FrameData::Protobuf(bytes) => (DataType::Protobuf, bytes.into()),
+    };
+    Message::new(bytes, data_type, Origin::Server)
 }
 
 /// The `from` of a `message` frame for a registry message.
@@ -716,7 +765,6 @@ async fn recv_attach(recovery: &mut Option<super::recovery::Recoverable>) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::DataType;
 
     #[test]
     fn a_shared_encoding_with_a_sequence_id_is_the_frame_with_that_id() {
