@@ -86,12 +86,12 @@ mod client;
 mod config;
 mod emulator;
 mod error;
-#[doc(hidden)]
+#[cfg(fuzzing)]
 pub mod fuzzing;
 mod grpc;
 mod hub_settings;
 mod random;
-pub mod registry;
+mod registry;
 mod rest;
 mod server;
 mod trace;

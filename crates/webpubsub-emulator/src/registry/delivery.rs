@@ -12,7 +12,7 @@ use tokio::sync::{Notify, mpsc};
 
 /// How a message's bytes are to be read, from the REST `Content-Type` or a client's `dataType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DataType {
+pub(crate) enum DataType {
     /// UTF-8 text (`text/plain`).
     Text,
     /// A JSON value (`application/json`).
@@ -21,20 +21,9 @@ pub enum DataType {
     Binary,
 }
 
-impl DataType {
-    /// The `dataType` spelling of the JSON subprotocols: `text`, `json` or `binary`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Text => "text",
-            Self::Json => "json",
-            Self::Binary => "binary",
-        }
-    }
-}
-
 /// Where a message comes from, which decides the `from` of a subprotocol `message` frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// Sent by the server (REST), or a user-event response: `"from": "server"`.
     Server,
     /// Sent by a client to a group: `"from": "group"`.
@@ -48,13 +37,13 @@ pub enum Origin {
 
 /// A message to deliver. Shared by every recipient through an `Arc`.
 #[derive(Clone)]
-pub struct Message {
+pub(crate) struct Message {
     /// The payload.
-    pub data: Bytes,
+    pub(crate) data: Bytes,
     /// How to read the payload.
-    pub data_type: DataType,
+    pub(crate) data_type: DataType,
     /// Who sent it.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
     /// The message as written to the socket, encoded by the first recipient that needs it and
     /// shared by the others: one serialization per broadcast instead of one per recipient.
     encoded: OnceLock<Utf8Bytes>,
@@ -62,7 +51,7 @@ pub struct Message {
 
 impl Message {
     /// A message with `data` read as `data_type`, from `origin`.
-    pub fn new(data: impl Into<Bytes>, data_type: DataType, origin: Origin) -> Self {
+    pub(crate) fn new(data: impl Into<Bytes>, data_type: DataType, origin: Origin) -> Self {
         Self {
             data: data.into(),
             data_type,
@@ -99,7 +88,7 @@ impl fmt::Debug for Message {
 
 /// One item of a connection's outbound queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
+pub(crate) enum Delivery {
     /// A message to write to the client.
     Message(Arc<Message>),
     /// Close the connection. The registry has already forgotten it.
@@ -110,7 +99,7 @@ pub enum Delivery {
 }
 
 /// The reason a connection gets when its queue overflows.
-pub const QUEUE_FULL_REASON: &str =
+pub(crate) const QUEUE_FULL_REASON: &str =
     "the connection's outbound queue is full: the client reads too slowly";
 
 /// The out-of-band kill switch of a connection: used when its queue is full, so the close
@@ -146,7 +135,7 @@ pub(super) fn offer(sender: &mpsc::Sender<Delivery>, kill: &Kill, delivery: Deli
 
 /// The receiving end of a connection's queue, drained by the connection's session.
 #[derive(Debug)]
-pub struct Outbound {
+pub(crate) struct Outbound {
     receiver: mpsc::Receiver<Delivery>,
     kill: Arc<Kill>,
     finished: bool,
@@ -166,7 +155,7 @@ impl Outbound {
     /// A [`Delivery::Close`] is the last item. When the queue overflowed, the close (with
     /// [`QUEUE_FULL_REASON`]) comes first and the backlog is dropped. Cancel-safe: use it in
     /// `tokio::select!`.
-    pub async fn recv(&mut self) -> Option<Delivery> {
+    pub(crate) async fn recv(&mut self) -> Option<Delivery> {
         // Under load something is usually queued already: take it without arming the kill
         // signal's waiter, which locks the `Notify` on every call.
         if let Some(delivery) = self.try_recv() {
@@ -187,7 +176,7 @@ impl Outbound {
     /// [`recv`](Self::recv) returned one, to write it with a single flush. `None` means nothing
     /// is ready (or the connection is over: `recv` then says which). Same order and close
     /// semantics as `recv`.
-    pub fn try_recv(&mut self) -> Option<Delivery> {
+    pub(crate) fn try_recv(&mut self) -> Option<Delivery> {
         if self.finished {
             return None;
         }
