@@ -65,6 +65,9 @@ pub use tokens::{
     ClientAccessToken, ClientTokenRequest, DEFAULT_CLIENT_TOKEN_LIFETIME, MIN_CLIENT_TOKEN_LIFETIME,
 };
 pub use webpubsub_protocol::token::ClientProtocol;
+pub use webpubsub_protocol::{
+    AccessKey, ConnectionString, ConnectionStringError, IntoConnectionString,
+};
 
 #[cfg(test)]
 mod tests {
