@@ -22,6 +22,8 @@ use hyper_util::rt::TokioIo;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use webpubsub::rest::{Message, RetryPolicy, WebPubSubServiceClient};
 
+#[path = "../examples/support/accept.rs"]
+mod accept;
 mod support;
 
 use support::client_claims;
@@ -34,11 +36,8 @@ async fn accepting_server() -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                // Out of descriptors (EMFILE/ENFILE) under load: wait, keep serving.
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            };
+            // Out of descriptors under load, `accept` pauses and tries again.
+            let (stream, _) = accept::accept(&listener).await;
             tokio::spawn(async move {
                 let service = service_fn(|req: Request<Incoming>| async move {
                     let _ = req.into_body().collect().await;

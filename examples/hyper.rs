@@ -10,6 +10,9 @@
 //! The example listens on `PORT` (default 3000); on Azure, set the hub's event handler URL
 //! template to the printed URL.
 
+#[path = "support/accept.rs"]
+mod accept;
+
 use std::{
     convert::Infallible,
     env,
@@ -112,16 +115,9 @@ async fn run() -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {address} (set PORT to another port): {e}"))?;
     println!("event handler for hub \"chat\": http://{address}/eventhandler");
     loop {
+        // Out of descriptors, `accept` pauses and tries again: the server never exits on it.
         let (stream, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of descriptors (EMFILE) or an aborted handshake: wait, keep serving.
-                    eprintln!("cannot accept a connection: {e}");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
+            accepted = accept::accept(&listener) => accepted,
             _ = tokio::signal::ctrl_c() => return Ok(()),
         };
         let service = service.clone();

@@ -144,3 +144,30 @@ async fn a_hung_upstream_answers_connect_within_the_deadline() {
     assert_eq!(refused.status, 500, "{}", refused.body);
     assert!(refused.body.contains("unreachable"), "{}", refused.body);
 }
+
+#[tokio::test]
+async fn silent_sockets_and_half_sent_http2_prefaces_are_closed_after_the_read_timeout() {
+    let (emulator, rest) =
+        start(Emulator::builder().read_timeout(Duration::from_millis(500))).await;
+    let mut silent = Vec::new();
+    for _ in 0..20 {
+        silent.push(TcpStream::connect(emulator.local_addr()).await.unwrap());
+    }
+    // The HTTP/2 preface is 24 bytes; half of it leaves the protocol undecided, all of it with
+    // no SETTINGS frame after leaves the HTTP/2 handshake unfinished.
+    for preface in [
+        &b"PRI * HTTP/2.0\r\n"[..],
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    ] {
+        for _ in 0..10 {
+            let mut socket = TcpStream::connect(emulator.local_addr()).await.unwrap();
+            socket.write_all(preface).await.unwrap();
+            silent.push(socket);
+        }
+    }
+    // Meanwhile others are served.
+    rest.send_to_all("still served").await.unwrap();
+    for socket in &mut silent {
+        read_to_close(socket).await;
+    }
+}

@@ -1,5 +1,6 @@
 //! A TCP proxy on 127.0.0.1:0 that breaks connections on purpose, with seeded randomness: each
-//! accepted connection gets a [`Fault`] from the plan, and the proxy counts what it saw.
+//! accepted connection gets a [`Fault`] from the plan, and the proxy counts what it saw. A test
+//! can also cut every open connection when it wants ([`ChaosProxy::cut_all`]).
 
 use std::{
     net::SocketAddr,
@@ -12,6 +13,7 @@ use std::{
 use tokio::{
     io::{AsyncReadExt as _, AsyncWriteExt as _},
     net::{TcpListener, TcpStream},
+    sync::watch,
     task::JoinHandle,
 };
 
@@ -43,6 +45,8 @@ pub struct ChaosProxy {
     pub upstream: SocketAddr,
     connections: Arc<AtomicUsize>,
     faults: Arc<Mutex<Vec<Fault>>>,
+    /// Bumped by [`ChaosProxy::cut_all`]; every relay watches it.
+    cuts: watch::Sender<u64>,
     task: JoinHandle<()>,
 }
 
@@ -62,12 +66,22 @@ impl ChaosProxy {
         let connections = Arc::new(AtomicUsize::new(0));
         let faults = Arc::new(Mutex::new(Vec::new()));
         let (count, seen) = (connections.clone(), faults.clone());
+        let cuts = watch::Sender::new(0);
+        let cut_signal = cuts.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 let index = count.fetch_add(1, Ordering::SeqCst);
                 let fault = plan(index);
                 seen.lock().unwrap_or_else(|e| e.into_inner()).push(fault);
-                tokio::spawn(relay(client, upstream, fault));
+                let mut cut = cut_signal.subscribe();
+                cut.mark_unchanged();
+                tokio::spawn(async move {
+                    tokio::select! {
+                        () = relay(client, upstream, fault) => {}
+                        // Dropping the relay drops both sockets: a reset, as a network failure.
+                        _ = cut.changed() => {}
+                    }
+                });
             }
         });
         Self {
@@ -75,6 +89,7 @@ impl ChaosProxy {
             upstream,
             connections,
             faults,
+            cuts,
             task,
         }
     }
@@ -87,6 +102,11 @@ impl ChaosProxy {
     /// How many connections it accepted.
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Cuts every connection open now (new ones pass as their fault says).
+    pub fn cut_all(&self) {
+        self.cuts.send_modify(|n| *n += 1);
     }
 
     /// The fault of every connection so far, in order.

@@ -100,3 +100,70 @@ pub async fn run_node_in(
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// A node script that answers one JSON line on stdout for each JSON line it reads on stdin: a
+/// test drives the official packages step by step. The process is killed when this is dropped.
+pub struct NodeSession {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    script: String,
+}
+
+impl NodeSession {
+    /// Starts `node <script>` in `tests/interop/` with `envs`.
+    pub fn start(script: &str, envs: &[(&str, &str)]) -> Self {
+        use tokio::io::AsyncBufReadExt as _;
+        ensure_packages();
+        let mut child = tokio::process::Command::new("node")
+            .arg(script)
+            .current_dir(interop_dir())
+            .envs(envs.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run node (install Node.js 20+): {e}"));
+        let stdin = child.stdin.take().expect("piped stdin");
+        let stdout = tokio::io::BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        Self {
+            child,
+            stdin,
+            stdout,
+            script: script.to_owned(),
+        }
+    }
+
+    /// Sends `command` as one line and returns the script's one-line answer, within `timeout`.
+    pub async fn call(
+        &mut self,
+        command: &serde_json::Value,
+        timeout: Duration,
+    ) -> serde_json::Value {
+        use tokio::io::AsyncWriteExt as _;
+        let line = format!("{command}\n");
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("node {}: cannot write {command}: {e}", self.script));
+        let answer = tokio::time::timeout(timeout, self.stdout.next_line())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "node {}: no answer to {command} in {timeout:?}",
+                    self.script
+                )
+            })
+            .unwrap_or_else(|e| panic!("node {}: cannot read: {e}", self.script))
+            .unwrap_or_else(|| panic!("node {} exited before answering {command}", self.script));
+        serde_json::from_str(&answer)
+            .unwrap_or_else(|e| panic!("node {}: not JSON: {answer}: {e}", self.script))
+    }
+}
+
+impl Drop for NodeSession {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}

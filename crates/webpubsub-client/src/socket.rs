@@ -1,6 +1,5 @@
 //! Opening a WebSocket to the service, reading its first frame, and writing with a timeout.
 
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt as _, StreamExt as _};
@@ -48,7 +47,7 @@ pub(crate) async fn open(options: &Options, url: &str) -> Result<Socket, Error> 
         .max_message_size(Some(options.max_incoming_bytes))
         .max_frame_size(Some(options.max_incoming_bytes));
     let connector = if url.starts_with("wss://") {
-        Connector::Rustls(tls().map_err(failed)?)
+        Connector::Rustls(webpubsub_protocol::tls::client_config().map_err(failed)?)
     } else {
         Connector::Plain
     };
@@ -154,26 +153,6 @@ pub(crate) fn describe(error: &WsError) -> String {
     }
 }
 
-/// rustls on the ring provider (no aws-lc build), with the operating system's trust store; set
-/// up once per process.
-fn tls() -> Result<Arc<rustls::ClientConfig>, String> {
-    static TLS: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    TLS.get_or_init(|| {
-        let tls_error = |e: rustls::Error| format!("cannot set up tls: {e}");
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let verifier =
-            rustls_platform_verifier::Verifier::new(provider.clone()).map_err(tls_error)?;
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(tls_error)?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth();
-        Ok(Arc::new(config))
-    })
-    .clone()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,10 +168,5 @@ mod tests {
         let text = error.to_string();
         assert!(!text.contains("secret-token"), "{text}");
         assert!(text.contains("/client/hubs/chat"), "{text}");
-    }
-
-    #[tokio::test]
-    async fn tls_sets_up() {
-        assert!(tls().is_ok());
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::server::ServerLimits;
 use crate::{
     Emulator, HandshakeReport, client,
-    client::RecoveryStore,
+    client::{PendingBudget, RecoveryStore},
     config::EmulatorConfig,
     registry::Registry,
     tunnel::{self, TunnelEndpoint},
@@ -30,6 +30,8 @@ pub(crate) struct AppState {
     pub(crate) registry: Registry,
     /// The reliable connections waiting for, or open to, recovery.
     pub(crate) recovery: RecoveryStore,
+    /// The bytes of user events waiting for the upstream, in every connection.
+    pub(crate) pending: PendingBudget,
 }
 
 /// Starts serving on `listener` and returns the handle that stops it.
@@ -46,8 +48,9 @@ pub(crate) fn serve(
         config: config.clone(),
         upstream,
         shutdown: shutdown_rx.clone(),
-        registry: Registry::new(),
+        registry: Registry::with_budget(config.outbound_budget),
         recovery: RecoveryStore::default(),
+        pending: PendingBudget::new(config.pending_events),
     };
     let tunnels = state.upstream.tunnels().clone();
     let app = router(state);

@@ -7,7 +7,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use webpubsub_protocol::{AccessKey, is_valid_hub_name};
 
+use crate::client::DEFAULT_WRITE_TIMEOUT;
+use crate::client::PendingLimits;
 use crate::config::{DEFAULT_RECOVERY_WINDOW, EmulatorConfig};
+use crate::registry::OutboundBudget;
 use crate::server::ServerLimits;
 use crate::{Emulator, HubSettings, StartError, app, upstream};
 
@@ -43,8 +46,11 @@ pub struct EmulatorBuilder {
     require_valid_upstreams: bool,
     upstream_timeout: Duration,
     recovery_window: Duration,
+    write_timeout: Duration,
+    outbound_budget: OutboundBudget,
     public_endpoint: Option<String>,
     server_limits: ServerLimits,
+    pending_events: PendingLimits,
 }
 
 impl Default for EmulatorBuilder {
@@ -59,8 +65,11 @@ impl Default for EmulatorBuilder {
             require_valid_upstreams: false,
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            outbound_budget: OutboundBudget::default(),
             public_endpoint: None,
             server_limits: ServerLimits::default(),
+            pending_events: PendingLimits::default(),
         }
     }
 }
@@ -143,11 +152,47 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How many bytes of user events one connection may have waiting for a slow upstream
+    /// (default 4 MiB; at most 64 events however small). A connection over it stops being read
+    /// until the upstream catches up: its client slows down and loses nothing. At least 1.
+    pub fn max_pending_event_bytes_per_connection(mut self, bytes: usize) -> Self {
+        self.pending_events.connection_bytes = bytes.max(1);
+        self
+    }
+
+    /// How many bytes of user events all connections together may have waiting for a slow
+    /// upstream (default 256 MiB). An event that does not fit is refused at once: its client
+    /// gets an error ack (or `invokeResponse` error; a plain client is closed with 1011), and
+    /// others are not slowed down by it. Events of a connection that ended are dropped, not
+    /// sent, and free their bytes (its `disconnected` event is still sent).
+    pub fn max_pending_event_bytes(mut self, bytes: usize) -> Self {
+        self.pending_events.total_bytes = bytes;
+        self
+    }
+
     /// How long a `json.reliable.webpubsub.azure.v1` connection whose socket dropped waits
     /// for its client to recover it (default 30 s, as the service). Messages sent meanwhile are
     /// kept; after the window the connection ends and `disconnected` is sent upstream.
     pub fn recovery_window(mut self, window: Duration) -> Self {
         self.recovery_window = window;
+        self
+    }
+
+    /// How long a write to a client may make no progress before the client counts as gone and
+    /// its connection is dropped (default 30 s). A client that sends to a group is not read
+    /// while one of its recipients is over its high-water mark
+    /// ([`OutboundBudget::high_water_bytes`]), so this is also the longest a recipient that does
+    /// not read can hold its senders up.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// The byte budgets of the connections' outbound queues (default
+    /// [`OutboundBudget::default`]: a 1 MiB high-water mark that slows group senders, 16 MiB per
+    /// connection, 256 MiB for the process).
+    pub fn outbound_budget(mut self, budget: OutboundBudget) -> Self {
+        self.outbound_budget = budget;
         self
     }
 
@@ -235,6 +280,9 @@ impl EmulatorBuilder {
             EmulatorConfig::new(endpoint, keys, self.hubs, self.allow_anonymous)
                 .with_recovery_window(self.recovery_window)
                 .with_read_timeout(self.server_limits.read_timeout)
+                .with_write_timeout(self.write_timeout)
+                .with_outbound_budget(self.outbound_budget)
+                .with_pending_events(self.pending_events)
                 .with_public_endpoint(public_endpoint.as_deref()),
         );
         Ok(BoundEmulator {

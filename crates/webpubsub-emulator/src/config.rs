@@ -7,6 +7,8 @@ use std::time::Duration;
 use webpubsub_protocol::AccessKey;
 
 use crate::HubSettings;
+use crate::client::PendingLimits;
+use crate::registry::OutboundBudget;
 use crate::trace::Trace;
 
 /// How long a dropped reliable connection waits for its client, as in the service (at least
@@ -28,9 +30,15 @@ pub(crate) struct EmulatorConfig {
     pub(crate) recovery_window: Duration,
     /// How long the server waits for a request's headers, and for each piece of a REST body.
     pub(crate) read_timeout: Duration,
+    /// How long a write to a client may make no progress before the client is dropped.
+    pub(crate) write_timeout: Duration,
+    /// The byte budgets of the connections' outbound queues.
+    pub(crate) outbound_budget: OutboundBudget,
     /// The `host:port` forms that tokens may name as their audience's host: see
     /// [`Self::own_authorities`].
     own_authorities: Vec<String>,
+    /// The byte budgets of user events waiting for the upstream.
+    pub(crate) pending_events: PendingLimits,
     /// The live trace every part reports its traffic to.
     pub(crate) trace: Trace,
 }
@@ -54,7 +62,10 @@ impl EmulatorConfig {
             allow_anonymous,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             read_timeout: crate::server::DEFAULT_READ_TIMEOUT,
+            write_timeout: crate::client::DEFAULT_WRITE_TIMEOUT,
+            outbound_budget: OutboundBudget::default(),
             own_authorities,
+            pending_events: PendingLimits::default(),
             trace: Trace::default(),
         }
     }
@@ -81,6 +92,24 @@ impl EmulatorConfig {
     /// The same configuration with another read timeout.
     pub(crate) fn with_read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout;
+        self
+    }
+
+    /// The same configuration with another write timeout.
+    pub(crate) fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// The same configuration with other outbound budgets.
+    pub(crate) fn with_outbound_budget(mut self, budget: OutboundBudget) -> Self {
+        self.outbound_budget = budget;
+        self
+    }
+
+    /// The same configuration with other budgets for events waiting for the upstream.
+    pub(crate) fn with_pending_events(mut self, limits: PendingLimits) -> Self {
+        self.pending_events = limits;
         self
     }
 

@@ -102,5 +102,6 @@ pub use builder::{BoundEmulator, DEVELOPMENT_KEY, EmulatorBuilder};
 pub use emulator::Emulator;
 pub use error::StartError;
 pub use hub_settings::{EventHandlerSettings, HubSettings, SystemEvent};
+pub use registry::OutboundBudget;
 pub use trace::{MAX_VALUE_CHARS, TRACE_TARGET, TraceEvent, TraceKind};
 pub use upstream::{HandshakeError, HandshakeReport};

@@ -64,6 +64,13 @@ pub(crate) async fn serve(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.read_timeout);
+    // An HTTP/2 peer (a gRPC upstream) that stops answering pings within the read timeout is
+    // gone, or never finished its handshake: close it.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.read_timeout)
+        .keep_alive_timeout(limits.read_timeout);
     let builder = Arc::new(builder);
     let open = Arc::new(Semaphore::new(limits.max_connections));
     loop {
@@ -79,6 +86,10 @@ pub(crate) async fn serve(
         let service = TowerToHyperService::new(app.clone());
         let mut stopped = shutdown.clone();
         tokio::spawn(async move {
+            if !protocol_decided(&stream, limits.read_timeout).await {
+                drop(permit);
+                return;
+            }
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             tokio::pin!(connection);
             let result = tokio::select! {
@@ -103,6 +114,40 @@ pub(crate) async fn serve(
     {
         tracing::warn!("emulator connections did not close within {SHUTDOWN_GRACE:?}");
     }
+}
+
+/// The HTTP/2 connection preface (RFC 9113 §3.4).
+const HTTP2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The pause between looks at a connection that sent part of the HTTP/2 preface.
+const PREFACE_POLL: Duration = Duration::from_millis(10);
+
+/// Whether the connection's first bytes, which tell HTTP/1 from HTTP/2, arrive within `limit`.
+///
+/// hyper-util's auto builder waits for them without a time limit (the HTTP/1 header timeout
+/// starts only once it chose HTTP/1), so a socket that sends nothing, or part of the HTTP/2
+/// preface, would hold its connection slot and descriptor for good.
+async fn protocol_decided(stream: &TcpStream, limit: Duration) -> bool {
+    let decided = async {
+        let mut first = [0; HTTP2_PREFACE.len()];
+        loop {
+            let seen = match stream.peek(&mut first).await {
+                Ok(0) | Err(_) => return false,
+                Ok(seen) => seen,
+            };
+            if seen == first.len() || first[..seen] != HTTP2_PREFACE[..seen] {
+                return true;
+            }
+            // Part of the preface: `peek` returns at once while those bytes wait, so pause
+            // before looking again.
+            tokio::time::sleep(PREFACE_POLL).await;
+        }
+    };
+    let decided = tokio::time::timeout(limit, decided).await.unwrap_or(false);
+    if !decided {
+        tracing::debug!("closed a connection that did not start a request within {limit:?}");
+    }
+    decided
 }
 
 /// Returns once `shutdown` is true (or its sender is gone, which is a shutdown too).

@@ -36,6 +36,8 @@ mod header_text;
 mod hub_name;
 pub mod signature;
 pub mod state;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod token;
 pub mod tunnel;
 

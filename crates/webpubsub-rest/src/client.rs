@@ -500,21 +500,13 @@ fn validate_hub(hub: &str) -> Result<(), Error> {
     }
 }
 
-/// reqwest with rustls on the ring provider, chosen here rather than through a process-wide
-/// default so that the crate never depends on what else the program installed (and never pulls
-/// aws-lc); certificates are checked against the operating system's trust store.
+/// reqwest with the project's TLS setup ([`webpubsub_protocol::tls`]): rustls on the ring
+/// provider, chosen there rather than through a process-wide default so that the crate never
+/// depends on what else the program installed.
 fn default_http_client() -> Result<reqwest::Client, Error> {
-    let tls_error = |e: rustls::Error| Error::builder("cannot set up tls").with_source(e);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = rustls_platform_verifier::Verifier::new(provider.clone()).map_err(tls_error)?;
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(tls_error)?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
+    let tls = webpubsub_protocol::tls::client_config().map_err(Error::builder)?;
     reqwest::Client::builder()
-        .tls_backend_preconfigured(tls)
+        .tls_backend_preconfigured(rustls::ClientConfig::clone(&tls))
         .build()
         .map_err(|e| Error::builder("cannot build the http client").with_source(e))
 }

@@ -19,7 +19,7 @@ use webpubsub_protocol::AccessKey;
 use webpubsub_protocol::tunnel::{MAX_FRAME_LEN, TunnelMessage};
 
 use crate::client::State;
-use crate::{TunnelError, serve, tls, url};
+use crate::{TunnelError, serve, url};
 
 /// How long a dial may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -199,7 +199,7 @@ async fn dial(context: ContextView<'_>, url: &str) -> Result<Socket, TunnelError
         .max_message_size(Some(MAX_FRAME_LEN + 4))
         .max_frame_size(Some(MAX_FRAME_LEN + 4));
     let connector = if url.starts_with("wss://") {
-        Connector::Rustls(tls::config().map_err(failed)?)
+        Connector::Rustls(webpubsub_protocol::tls::client_config().map_err(failed)?)
     } else {
         Connector::Plain
     };

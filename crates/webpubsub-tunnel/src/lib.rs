@@ -38,7 +38,6 @@ mod client;
 mod connection;
 mod error;
 mod serve;
-mod tls;
 mod url;
 
 pub use client::{Tunnel, WebPubSubTunnelClient};

@@ -1,19 +1,18 @@
 //! A connection's upstream events, sent one at a time and in order by a task of its own, so a
 //! slow upstream never stops the connection from receiving messages, and `disconnected` is
-//! always the last event.
+//! always the last event. User events hold a charge on the byte budgets ([`super::pending`])
+//! until they are sent; those still waiting when the connection ends are dropped, not sent.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use webpubsub_protocol::cloudevents::{DisconnectedEventBody, EventType};
 use webpubsub_protocol::frames::FrameData;
 
+use super::pending::{Charge, ConnectionBudget, PendingBudget};
 use crate::upstream::{EventSource, Upstream, UpstreamError, UpstreamReply};
-
-/// How many events of one connection may wait for the upstream before the connection's reader
-/// waits too.
-const PENDING_EVENTS: usize = 64;
 
 /// An event to send.
 #[derive(Debug)]
@@ -56,23 +55,142 @@ pub(super) enum Outcome {
     Failed { reply: Reply, reason: String },
 }
 
-/// Starts the event task of a connection. It ends after the sender is dropped and every queued
-/// event is sent.
-pub(super) fn spawn(
-    upstream: Upstream,
-    source: Arc<EventSource>,
-) -> (mpsc::Sender<Job>, mpsc::UnboundedReceiver<Outcome>) {
-    let (jobs, mut queue) = mpsc::channel::<Job>(PENDING_EVENTS);
-    let (outcomes, results) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(job) = queue.recv().await {
-            if let Some(outcome) = run(&upstream, &source, job).await {
-                // The session may be gone; then nobody needs the answer.
-                let _ = outcomes.send(outcome);
+/// The session's end of a connection's event queue. Dropping it ends the queue: the task sends
+/// what is queued (nothing but system events, after [`Self::finish`]) and stops.
+#[derive(Debug)]
+pub(super) struct EventQueue {
+    queue: Arc<Queue>,
+    budget: Arc<ConnectionBudget>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    state: Mutex<QueueState>,
+    /// Wakes the task when a job is queued or the queue ends.
+    queued: Notify,
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    jobs: VecDeque<(Job, Option<Charge>)>,
+    ended: bool,
+}
+
+impl Queue {
+    fn state(&self) -> MutexGuard<'_, QueueState> {
+        // Every critical section leaves the queue consistent, so a poisoned lock is usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next job, or `None` once the queue ended and is empty.
+    async fn next(&self) -> Option<(Job, Option<Charge>)> {
+        loop {
+            {
+                let mut state = self.state();
+                if let Some(job) = state.jobs.pop_front() {
+                    return Some(job);
+                }
+                if state.ended {
+                    return None;
+                }
             }
+            // A job queued since the lock was released left a permit: this returns at once.
+            self.queued.notified().await;
         }
-    });
-    (jobs, results)
+    }
+
+    fn end(&self) {
+        self.state().ended = true;
+        self.queued.notify_one();
+    }
+}
+
+impl EventQueue {
+    /// Starts the event task of a connection, with its budget drawn on `total`.
+    pub(super) fn spawn(
+        upstream: Upstream,
+        source: Arc<EventSource>,
+        total: &PendingBudget,
+    ) -> (Self, mpsc::UnboundedReceiver<Outcome>) {
+        let queue = Arc::new(Queue::default());
+        let (outcomes, results) = mpsc::unbounded_channel();
+        let jobs = queue.clone();
+        tokio::spawn(async move {
+            while let Some((job, charge)) = jobs.next().await {
+                let outcome = run(&upstream, &source, job).await;
+                // The budget comes back once the event is sent (not when it is taken), and
+                // before the client hears so.
+                drop(charge);
+                if let Some(outcome) = outcome {
+                    // The session may be gone; then nobody needs the answer.
+                    let _ = outcomes.send(outcome);
+                }
+            }
+        });
+        let budget = total.connection();
+        (Self { queue, budget }, results)
+    }
+
+    /// Whether the connection may read another frame (see [`ConnectionBudget::has_room`]).
+    pub(super) fn has_room(&self) -> bool {
+        self.budget.has_room()
+    }
+
+    /// Resolves when an event is done, so that a paused reader looks at [`Self::has_room`]
+    /// again.
+    pub(super) async fn freed(&self) {
+        self.budget.freed().await;
+    }
+
+    /// Queues `job`. A user event is charged its body's bytes; when the process-wide budget
+    /// has no room for them, it is refused and comes back as a failed outcome to answer.
+    pub(super) fn push(&self, job: Job) -> Result<(), Outcome> {
+        let charge = match &job {
+            Job::User { body, reply, .. } => match self.budget.charge(body.len()) {
+                Ok(charge) => Some(charge),
+                Err(over) => {
+                    return Err(Outcome::Failed {
+                        reply: reply.clone(),
+                        reason: over.to_string(),
+                    });
+                }
+            },
+            Job::Connected | Job::Disconnected { .. } => None,
+        };
+        self.queue.state().jobs.push_back((job, charge));
+        self.queue.queued.notify_one();
+        Ok(())
+    }
+
+    /// Ends the queue with `disconnected`: the user events still waiting belong to a
+    /// connection that is gone, so they are dropped (and their budget freed) instead of sent.
+    /// `connected` stays, so the upstream sees the pair.
+    pub(super) fn finish(&self, reason: Option<String>) {
+        let dropped: VecDeque<_> = {
+            let mut state = self.queue.state();
+            let (user, system) = std::mem::take(&mut state.jobs)
+                .into_iter()
+                .partition(|(job, _)| matches!(job, Job::User { .. }));
+            state.jobs = system;
+            state.jobs.push_back((Job::Disconnected { reason }, None));
+            user
+        };
+        if !dropped.is_empty() {
+            tracing::debug!(
+                events = dropped.len(),
+                "dropped the user events of a closed connection"
+            );
+        }
+        // Dropped outside the lock: each charge wakes the session.
+        drop(dropped);
+        self.queue.end();
+    }
+}
+
+impl Drop for EventQueue {
+    fn drop(&mut self) {
+        self.queue.end();
+    }
 }
 
 async fn run(upstream: &Upstream, source: &EventSource, job: Job) -> Option<Outcome> {

@@ -10,14 +10,16 @@ use tokio::time::{Instant, sleep_until};
 use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, MessageSource, ServerFrame};
 
 use super::commands::{self, AckLog, Effect};
-use super::events::{self, Job, Outcome, Reply};
+use super::events::{EventQueue, Job, Outcome, Reply};
 use super::protocol::ClientKind;
 use super::socket::{
     MAX_FRAME_BYTES, close_code, data_len, feed, flush, plain_frame, truncate, write,
 };
 use super::traced;
 use crate::app::AppState;
-use crate::registry::{ConnectionGuard, Delivery, Hub, Message, Origin, Outbound};
+use crate::registry::{
+    ConnectionGuard, DataType, Delivery, Hub, Message, Origin, Outbound, Pressure,
+};
 use crate::trace::TraceKind;
 use crate::upstream::EventSource;
 
@@ -58,18 +60,29 @@ struct Connection {
     kind: ClientKind,
     recovery: Option<super::recovery::Recoverable>,
     sequence: super::sequence::SequenceBuffer,
+    /// How long a write may make no progress.
+    write_timeout: std::time::Duration,
+    /// The recipients this client's group sends filled past their high-water mark: its socket
+    /// is not read until they catch up (or are dropped), so a burst slows the sender down.
+    paused: Pressure,
     /// While a recovered client is being sent its unacknowledged messages: the next sequence
     /// id to send. New messages wait in the buffer meanwhile, so the client sees ids in order.
     replay_next: Option<u64>,
     acks: AckLog,
-    jobs: mpsc::Sender<Job>,
+    /// The events waiting for the upstream, sent in order by a task of their own.
+    events: EventQueue,
     outcomes: mpsc::UnboundedReceiver<Outcome>,
 }
 
 impl Session {
     /// Serves the connection until it ends, then sends `disconnected` upstream.
     pub(crate) async fn run(self, socket: WebSocket) {
-        let (jobs, outcomes) = events::spawn(self.app.upstream.clone(), self.source.clone());
+        let write_timeout = self.app.config.write_timeout;
+        let (events, outcomes) = EventQueue::spawn(
+            self.app.upstream.clone(),
+            self.source.clone(),
+            &self.app.pending,
+        );
         let mut connection = Connection {
             app: self.app,
             hub: self.hub,
@@ -79,9 +92,11 @@ impl Session {
             kind: self.kind,
             recovery: self.recovery,
             sequence: super::sequence::SequenceBuffer::new(),
+            write_timeout,
+            paused: Pressure::default(),
             replay_next: None,
             acks: AckLog::default(),
-            jobs,
+            events,
             outcomes,
         };
         let trace = connection.app.config.trace.clone();
@@ -93,7 +108,7 @@ impl Session {
         trace.emit(TraceKind::Connection, &connection.source.hub, || {
             traced::disconnected(&connection.source, &reason, started.elapsed())
         });
-        connection.finish(reason).await;
+        connection.finish(reason);
     }
 }
 
@@ -113,7 +128,8 @@ impl Connection {
             }
             if !connected_event_sent {
                 connected_event_sent = true;
-                self.queue_event(Job::Connected).await;
+                // Never refused: only user events are charged.
+                let _ = self.events.push(Job::Connected);
             }
             let lost = match self.serve_socket(&mut socket).await {
                 SocketEnd::Over(reason) | SocketEnd::CloseWith(_, reason) => return reason,
@@ -141,7 +157,12 @@ impl Connection {
                 .as_ref()
                 .map(|(token, _)| token.as_str().to_owned()),
         };
-        write(socket, WsMessage::Text(connected.to_json().into())).await?;
+        write(
+            socket,
+            self.write_timeout,
+            WsMessage::Text(connected.to_json().into()),
+        )
+        .await?;
         self.replay_next = self.sequence.first_unacked();
         Ok(())
     }
@@ -152,9 +173,10 @@ impl Connection {
             return Ok(());
         };
         match self.sequence.unacked_from(next) {
-            Some((id, frame)) => {
+            Some((id, message)) => {
                 self.replay_next = Some(id + 1);
-                write(socket, WsMessage::Text(frame))
+                let frame = with_sequence_id(&json_frame(&message), id);
+                write(socket, self.write_timeout, WsMessage::Text(frame.into()))
                     .await
                     .map_err(SocketEnd::Lost)
             }
@@ -168,17 +190,22 @@ impl Connection {
     async fn serve_socket(&mut self, socket: &mut WebSocket) -> SocketEnd {
         let mut shutdown = self.app.shutdown.clone();
         loop {
+            // Over its budget of pending events, the connection stops reading its socket (the
+            // client slows down) but goes on delivering, until the upstream catches up.
+            let room = self.events.has_room();
             let step = tokio::select! {
                 () = stopped(&mut shutdown) => {
                     Err(self.close(socket, close_code::GOING_AWAY, "the emulator is shutting down").await)
                 }
-                frame = socket.recv() => self.on_frame(socket, frame).await,
+                frame = socket.recv(), if room && self.paused.is_empty() => self.on_frame(socket, frame).await,
+                () = self.events.freed(), if !room => Ok(()),
+                () = self.paused.relieved(), if !self.paused.is_empty() => Ok(()),
                 () = std::future::ready(()), if self.replay_next.is_some() => self.replay_step(socket).await,
                 delivery = self.outbound.recv() => self.on_deliveries(socket, delivery).await,
                 Some(outcome) = self.outcomes.recv() => self.on_outcome(Some(socket), outcome).await,
                 Some(next) = recv_attach(&mut self.recovery) => {
                     // The client recovered before the old socket was seen to break.
-                    let _ = write(socket, WsMessage::Close(None)).await;
+                    let _ = write(socket, self.write_timeout, WsMessage::Close(None)).await;
                     *socket = next;
                     match self.greet(socket).await {
                         Ok(()) => Ok(()),
@@ -275,7 +302,7 @@ impl Connection {
                 );
                 // The WebSocket library queued the answering close frame: send it, so the
                 // client's close handshake completes instead of timing out.
-                let _ = flush(socket).await;
+                let _ = flush(socket, self.write_timeout).await;
                 // A normal close ends the connection; anything else may be a failure the
                 // client will recover from.
                 match code {
@@ -301,14 +328,16 @@ impl Connection {
                     .config
                     .trace
                     .emit(kind, &self.source.hub, || record);
-                self.queue_event(Job::User {
-                    name: "message".into(),
-                    content_type,
-                    body,
-                    reply: Reply::Message { ack_id: None },
-                })
-                .await;
-                Ok(())
+                self.queue_event(
+                    socket,
+                    Job::User {
+                        name: "message".into(),
+                        content_type,
+                        body,
+                        reply: Reply::Message { ack_id: None },
+                    },
+                )
+                .await
             }
             (_, WsMessage::Binary(_)) => Err(self
                 .close(
@@ -337,9 +366,13 @@ impl Connection {
                                 .await);
                         }
                     };
-                    write(socket, WsMessage::Text(answer.to_json().into()))
-                        .await
-                        .map_err(SocketEnd::Lost)
+                    write(
+                        socket,
+                        self.write_timeout,
+                        WsMessage::Text(answer.to_json().into()),
+                    )
+                    .await
+                    .map_err(SocketEnd::Lost)
                 }
             },
         }
@@ -362,7 +395,7 @@ impl Connection {
             .is_watched()
             .then(|| traced::client_frame(&self.source, &frame))
             .flatten();
-        let effect = commands::apply(frame, &from, &mut self.acks);
+        let effect = commands::apply(frame, &from, &mut self.acks, &mut self.paused);
         if let Some((kind, record)) = traced {
             let record = traced::outcome(record, &effect);
             self.app
@@ -372,13 +405,14 @@ impl Connection {
         }
         match effect {
             Effect::None => Ok(()),
-            Effect::Reply(frame) => write(socket, WsMessage::Text(frame.to_json().into()))
-                .await
-                .map_err(SocketEnd::Lost),
-            Effect::Event(job) => {
-                self.queue_event(job).await;
-                Ok(())
-            }
+            Effect::Reply(frame) => write(
+                socket,
+                self.write_timeout,
+                WsMessage::Text(frame.to_json().into()),
+            )
+            .await
+            .map_err(SocketEnd::Lost),
+            Effect::Event(job) => self.queue_event(socket, job).await,
             Effect::SequenceAck(id) => {
                 self.sequence.ack(id);
                 Ok(())
@@ -400,12 +434,16 @@ impl Connection {
             match delivery {
                 Some(Delivery::Message(message)) => {
                     if let Some(frame) = self.delivery_frame(true, &message)? {
-                        feed(socket, frame).await.map_err(SocketEnd::Lost)?;
+                        feed(socket, self.write_timeout, frame)
+                            .await
+                            .map_err(SocketEnd::Lost)?;
                     }
                     fed += 1;
                 }
                 other => {
-                    flush(socket).await.map_err(SocketEnd::Lost)?;
+                    flush(socket, self.write_timeout)
+                        .await
+                        .map_err(SocketEnd::Lost)?;
                     return self.on_delivery(Some(socket), other).await;
                 }
             }
@@ -417,7 +455,9 @@ impl Connection {
                 None => break,
             }
         }
-        flush(socket).await.map_err(SocketEnd::Lost)
+        flush(socket, self.write_timeout)
+            .await
+            .map_err(SocketEnd::Lost)
     }
 
     /// The frame of a registry message for this client. The JSON encoding is made once per
@@ -426,15 +466,12 @@ impl Connection {
     fn delivery_frame(
         &mut self,
         attached: bool,
-        message: &Message,
+        message: &Arc<Message>,
     ) -> Result<Option<WsMessage>, SocketEnd> {
         match self.kind {
             ClientKind::Plain => Ok(Some(plain_frame(message))),
             ClientKind::Json => Ok(attached.then(|| WsMessage::Text(json_frame(message)))),
-            ClientKind::Reliable => {
-                let shared = json_frame(message);
-                self.sequenced(attached, |id| with_sequence_id(&shared, id))
-            }
+            ClientKind::Reliable => self.sequenced(attached, message.clone()),
         }
     }
 
@@ -457,9 +494,9 @@ impl Connection {
             Some(Delivery::Message(message)) => {
                 let frame = self.delivery_frame(socket.is_some(), &message)?;
                 match (socket, frame) {
-                    (Some(socket), Some(frame)) => {
-                        write(socket, frame).await.map_err(SocketEnd::Lost)
-                    }
+                    (Some(socket), Some(frame)) => write(socket, self.write_timeout, frame)
+                        .await
+                        .map_err(SocketEnd::Lost),
                     _ => Ok(()),
                 }
             }
@@ -484,7 +521,9 @@ impl Connection {
                         FrameData::Json(value) => WsMessage::Text(value.to_string().into()),
                         FrameData::Binary(bytes) => WsMessage::Binary(bytes.into()),
                     };
-                    write(socket, frame).await.map_err(SocketEnd::Lost)
+                    write(socket, self.write_timeout, frame)
+                        .await
+                        .map_err(SocketEnd::Lost)
                 }
                 (Outcome::Answered { .. }, _) => Ok(()),
                 // The service drops a plain client whose message the upstream did not take.
@@ -531,52 +570,57 @@ impl Connection {
                     error,
                 };
                 return match socket {
-                    Some(socket) => write(socket, WsMessage::Text(answer.to_json().into()))
-                        .await
-                        .map_err(SocketEnd::Lost),
+                    Some(socket) => write(
+                        socket,
+                        self.write_timeout,
+                        WsMessage::Text(answer.to_json().into()),
+                    )
+                    .await
+                    .map_err(SocketEnd::Lost),
                     None => Ok(()),
                 };
             }
         };
         let attached = socket.is_some();
         let message = match data {
-            Some(data) => self.message_frame(attached, MessageSource::Server, data)?,
+            Some(data) => self.message_frame(attached, data)?,
             None => None,
         };
         if let Some(socket) = socket {
             if let Some(message) = message {
-                write(socket, message).await.map_err(SocketEnd::Lost)?;
+                write(socket, self.write_timeout, message)
+                    .await
+                    .map_err(SocketEnd::Lost)?;
             }
             if let Some(ack_id) = ack_id {
                 let ack = ServerFrame::Ack { ack_id, error };
-                write(socket, WsMessage::Text(ack.to_json().into()))
-                    .await
-                    .map_err(SocketEnd::Lost)?;
+                write(
+                    socket,
+                    self.write_timeout,
+                    WsMessage::Text(ack.to_json().into()),
+                )
+                .await
+                .map_err(SocketEnd::Lost)?;
             }
         }
         Ok(())
     }
 
-    /// A `message` frame; reliable clients' frames get a sequence id and are kept until
-    /// acknowledged. `None` when there is no socket to write to now.
+    /// A `message` frame from the server (an upstream's answer); reliable clients' frames get a
+    /// sequence id and are kept until acknowledged. `None` when there is no socket to write to
+    /// now.
     fn message_frame(
         &mut self,
         attached: bool,
-        from: MessageSource,
         data: FrameData,
     ) -> Result<Option<WsMessage>, SocketEnd> {
         if self.kind == ClientKind::Reliable {
-            return self.sequenced(attached, |id| {
-                ServerFrame::Message {
-                    from,
-                    data,
-                    sequence_id: Some(id),
-                }
-                .to_json()
-            });
+            // Kept for replay like a registry message, and counted in the process's budget.
+            let message = self.hub.charged(reply_message(data));
+            return self.sequenced(attached, message);
         }
         let text = ServerFrame::Message {
-            from,
+            from: MessageSource::Server,
             data,
             sequence_id: None,
         }
@@ -584,31 +628,44 @@ impl Connection {
         Ok(attached.then(|| WsMessage::Text(text.into())))
     }
 
-    /// Numbers a reliable client's message, built by `frame(id)`, and keeps it until
-    /// acknowledged. `None` when there is no socket to write to now.
+    /// Numbers a reliable client's message and keeps it (shared, not copied) until
+    /// acknowledged. Returns its frame, built from the message's shared encoding and the id;
+    /// `None` when there is no socket to write to now.
     fn sequenced(
         &mut self,
         attached: bool,
-        frame: impl FnOnce(u64) -> String,
+        message: Arc<Message>,
     ) -> Result<Option<WsMessage>, SocketEnd> {
-        let text = self.sequence.push(frame).map_err(|_| {
-            SocketEnd::CloseWith(
-                close_code::POLICY_VIOLATION,
-                "the client acknowledged too slowly: more than 1000 messages or 16 MiB are unacknowledged".into(),
-            )
-        })?;
+        // While the process is over its budget, a lagging client may keep no more than the
+        // high-water mark.
+        let max_bytes = if self.hub.over_budget() {
+            self.hub.budget().high_water_bytes
+        } else {
+            super::sequence::MAX_UNACKED_BYTES
+        };
+        let id = self
+            .sequence
+            .push(message.clone(), max_bytes)
+            .map_err(|overflow| {
+                SocketEnd::CloseWith(close_code::POLICY_VIOLATION, overflow.reason())
+            })?;
         // A client being replayed to gets this message from the replay, in order.
         let now = attached && self.replay_next.is_none();
-        Ok(now.then(|| WsMessage::Text(text)))
+        Ok(now.then(|| WsMessage::Text(with_sequence_id(&json_frame(&message), id).into())))
     }
 
-    async fn queue_event(&mut self, job: Job) {
-        // The task lives as long as the sender, so this fails only if it panicked.
-        if self.jobs.send(job).await.is_err() {
-            tracing::error!(
-                connection_id = self.source.connection_id,
-                "the connection's event task is gone"
-            );
+    /// Queues a user event for the upstream, or answers it at once as failed when the
+    /// process-wide budget of pending events has no room for it.
+    async fn queue_event(&mut self, socket: &mut WebSocket, job: Job) -> Result<(), SocketEnd> {
+        match self.events.push(job) {
+            Ok(()) => Ok(()),
+            Err(refused) => {
+                tracing::warn!(
+                    connection_id = self.source.connection_id,
+                    "refused an event: the budget of events waiting for the upstream is spent"
+                );
+                self.on_outcome(Some(socket), refused).await
+            }
         }
     }
 
@@ -618,18 +675,23 @@ impl Connection {
             let bye = ServerFrame::Disconnected {
                 message: reason.to_owned(),
             };
-            let _ = write(socket, WsMessage::Text(bye.to_json().into())).await;
+            let _ = write(
+                socket,
+                self.write_timeout,
+                WsMessage::Text(bye.to_json().into()),
+            )
+            .await;
         }
         let frame = CloseFrame {
             code,
             reason: truncate(reason, 123).into(),
         };
-        let _ = write(socket, WsMessage::Close(Some(frame))).await;
+        let _ = write(socket, self.write_timeout, WsMessage::Close(Some(frame))).await;
         SocketEnd::Over(reason.to_owned())
     }
 
     /// Unregisters the connection and sends `disconnected` upstream, last.
-    async fn finish(mut self, reason: String) {
+    fn finish(mut self, reason: String) {
         tracing::debug!(
             connection_id = self.source.connection_id,
             reason,
@@ -641,10 +703,7 @@ impl Connection {
                 .remove(&self.source.hub, &self.source.connection_id);
         }
         drop(self.guard.take());
-        self.queue_event(Job::Disconnected {
-            reason: Some(reason),
-        })
-        .await;
+        self.events.finish(Some(reason));
     }
 }
 
@@ -668,6 +727,16 @@ fn json_frame(message: &Message) -> Utf8Bytes {
 fn with_sequence_id(frame: &str, id: u64) -> String {
     let members = frame.strip_suffix('}').unwrap_or(frame);
     format!("{members},\"sequenceId\":{id}}}")
+}
+
+/// An upstream's answer to a reliable client's event, as a message kept until acknowledged.
+fn reply_message(data: FrameData) -> Message {
+    let (data_type, bytes) = match data {
+        FrameData::Text(text) => (DataType::Text, bytes::Bytes::from(text)),
+        FrameData::Json(value) => (DataType::Json, value.to_string().into()),
+        FrameData::Binary(bytes) => (DataType::Binary, bytes.into()),
+    };
+    Message::new(bytes, data_type, Origin::Server)
 }
 
 /// The `from` of a `message` frame for a registry message.
@@ -700,7 +769,6 @@ async fn recv_attach(recovery: &mut Option<super::recovery::Recoverable>) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::DataType;
 
     #[test]
     fn a_shared_encoding_with_a_sequence_id_is_the_frame_with_that_id() {
