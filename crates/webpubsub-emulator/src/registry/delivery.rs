@@ -25,6 +25,9 @@ pub(crate) enum DataType {
     Json,
     /// Bytes (`application/octet-stream`).
     Binary,
+    /// An encoded `google.protobuf.Any`, sent by a protobuf (or JSON `dataType: protobuf`)
+    /// client.
+    Protobuf,
 }
 
 /// Where a message comes from, which decides the `from` of a subprotocol `message` frame.
