@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use webpubsub_protocol::{AccessKey, is_valid_hub_name};
 
 use crate::client::PendingLimits;
-use crate::config::{DEFAULT_RECOVERY_WINDOW, EmulatorConfig};
+use crate::config::{DEFAULT_CLIENT_IDLE_TIMEOUT, DEFAULT_RECOVERY_WINDOW, EmulatorConfig};
 use crate::server::ServerLimits;
 use crate::{Emulator, HubSettings, StartError, app, upstream};
 
@@ -44,6 +44,7 @@ pub struct EmulatorBuilder {
     require_valid_upstreams: bool,
     upstream_timeout: Duration,
     recovery_window: Duration,
+    client_idle_timeout: Duration,
     public_endpoint: Option<String>,
     server_limits: ServerLimits,
     pending_events: PendingLimits,
@@ -61,6 +62,7 @@ impl Default for EmulatorBuilder {
             require_valid_upstreams: false,
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
+            client_idle_timeout: DEFAULT_CLIENT_IDLE_TIMEOUT,
             public_endpoint: None,
             server_limits: ServerLimits::default(),
             pending_events: PendingLimits::default(),
@@ -164,6 +166,16 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long a client's WebSocket may stay silent before it is taken for dead (default
+    /// 120 s, what the service's clients allow the service). A silent socket is pinged after a
+    /// sixth of it; any frame, pongs included, counts. A dead one is closed (1001) and its
+    /// connection ends, or waits for recovery if it is reliable. Time a connection spends
+    /// not being read because its events wait for a slow upstream does not count.
+    pub fn client_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.client_idle_timeout = timeout.max(Duration::from_millis(6));
+        self
+    }
+
     /// How long a `json.reliable.webpubsub.azure.v1` connection whose socket dropped waits
     /// for its client to recover it (default 30 s, as the service). Messages sent meanwhile are
     /// kept; after the window the connection ends and `disconnected` is sent upstream.
@@ -255,6 +267,7 @@ impl EmulatorBuilder {
         let config = Arc::new(
             EmulatorConfig::new(endpoint, keys, self.hubs, self.allow_anonymous)
                 .with_recovery_window(self.recovery_window)
+                .with_client_idle_timeout(self.client_idle_timeout)
                 .with_read_timeout(self.server_limits.read_timeout)
                 .with_pending_events(self.pending_events)
                 .with_public_endpoint(public_endpoint.as_deref()),
