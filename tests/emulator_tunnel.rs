@@ -23,6 +23,9 @@ use webpubsub_rest::WebPubSubServiceClient;
 
 const KEY: &str = "tunnel-test-key-0123456789";
 
+/// What a Microsoft Entra ID token looks like to the emulator: RS256, for the service's app.
+const ENTRA_SHAPED_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL3dlYnB1YnN1Yi5henVyZS5jb20iLCJleHAiOjQxMDI0NDQ4MDB9.c2lnbmF0dXJl";
+
 async fn emulator() -> (Emulator, WebPubSubServiceClient) {
     start_tunnel_hub(KEY, "tunnel:///eventhandler/{event}?code=abc").await
 }
@@ -110,6 +113,10 @@ async fn a_tunnel_needs_a_token_for_its_own_url() {
                 token(KEY, &tunnel_url(&emulator, "other"))
             ),
             "audience",
+        ),
+        (
+            format!("{url}&access_token={ENTRA_SHAPED_TOKEN}"),
+            "the emulator cannot verify Entra ID tokens",
         ),
     ];
     for (dial, words) in cases {

@@ -2,7 +2,8 @@
 //! router with `WebPubSubLayer` serves a `tunnel:///eventhandler/{event}` hub's events (every
 //! event type, handler errors as statuses) with no HTTP listener at all; `Rebalance`,
 //! `Reconnect`, an app restart and a graceful shutdown leave no blocking event unanswered and
-//! none answered twice.
+//! none answered twice. With an Entra ID credential the client dials with the credential's
+//! token for the service's scope.
 
 mod support;
 
@@ -259,4 +260,83 @@ async fn an_app_restart_loses_no_blocking_event_and_shutdown_finishes_the_reques
     assert!(seen.try_recv().is_err());
     assert!(seen2.try_recv().is_err());
     second.shutdown().await;
+}
+
+/// A credential that hands out one token and records the scopes it was asked for.
+#[derive(Debug)]
+struct FixedToken(std::sync::Mutex<Vec<String>>);
+
+impl webpubsub::rest::TokenCredential for FixedToken {
+    fn get_token<'a>(&'a self, scopes: &'a [&'a str]) -> webpubsub::rest::TokenFuture<'a> {
+        self.0
+            .lock()
+            .unwrap()
+            .extend(scopes.iter().map(|s| (*s).to_owned()));
+        Box::pin(async {
+            Ok(webpubsub::rest::AccessToken::new(
+                "entra.token-with/odd+chars",
+                std::time::SystemTime::now() + Duration::from_secs(3600),
+            ))
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_entra_credential_dials_with_its_token_for_the_service_scope() {
+    // A stand-in for the service: it records each dial's query and refuses it.
+    let (dialed, mut dials) = mpsc::unbounded_channel();
+    let service = axum::Router::new().route(
+        "/server/tunnel",
+        axum::routing::any(
+            move |axum::extract::Query(query): axum::extract::Query<Vec<(String, String)>>| {
+                let _ = dialed.send(query);
+                async { (axum::http::StatusCode::UNAUTHORIZED, "not today") }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, service).await });
+
+    let credential = std::sync::Arc::new(FixedToken(std::sync::Mutex::default()));
+    let tunnel = WebPubSubTunnelClient::with_credential(&endpoint, "chat", credential.clone())
+        .unwrap()
+        .reconnect_delays(Duration::from_millis(20), Duration::from_millis(50))
+        .serve(axum::Router::new());
+    let query = tokio::time::timeout(Duration::from_secs(10), dials.recv())
+        .await
+        .expect("a dial in time")
+        .unwrap();
+    let value = |name: &str| {
+        query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    };
+    assert_eq!(value("hub"), Some("chat"));
+    assert_eq!(value("access_token"), Some("entra.token-with/odd+chars"));
+    assert_eq!(
+        credential.0.lock().unwrap().first().map(String::as_str),
+        Some(webpubsub::rest::ENTRA_SCOPE)
+    );
+    // Refused, it dials again (with a fresh token) rather than giving up.
+    tokio::time::timeout(Duration::from_secs(10), dials.recv())
+        .await
+        .expect("a second dial in time")
+        .unwrap();
+    assert_eq!(tunnel.connections(), 0);
+    drop(tunnel);
+    server.abort();
+
+    // A bearer token never goes in clear to another machine.
+    let error = WebPubSubTunnelClient::with_credential(
+        "http://demo.example",
+        "chat",
+        FixedToken(std::sync::Mutex::default()),
+    )
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("needs an https endpoint"),
+        "{error}"
+    );
 }

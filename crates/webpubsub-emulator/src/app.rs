@@ -48,7 +48,7 @@ pub(crate) fn serve(
         config: config.clone(),
         upstream,
         shutdown: shutdown_rx.clone(),
-        registry: Registry::new(),
+        registry: Registry::with_budget(config.outbound_budget),
         recovery: RecoveryStore::default(),
         pending: PendingBudget::new(config.pending_events),
     };

@@ -7,8 +7,10 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use webpubsub_protocol::{AccessKey, is_valid_hub_name};
 
+use crate::client::DEFAULT_WRITE_TIMEOUT;
 use crate::client::PendingLimits;
 use crate::config::{DEFAULT_CLIENT_IDLE_TIMEOUT, DEFAULT_RECOVERY_WINDOW, EmulatorConfig};
+use crate::registry::OutboundBudget;
 use crate::server::ServerLimits;
 use crate::{Emulator, HubSettings, StartError, app, upstream};
 
@@ -45,6 +47,8 @@ pub struct EmulatorBuilder {
     upstream_timeout: Duration,
     recovery_window: Duration,
     client_idle_timeout: Duration,
+    write_timeout: Duration,
+    outbound_budget: OutboundBudget,
     public_endpoint: Option<String>,
     server_limits: ServerLimits,
     pending_events: PendingLimits,
@@ -63,6 +67,8 @@ impl Default for EmulatorBuilder {
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             client_idle_timeout: DEFAULT_CLIENT_IDLE_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
+            outbound_budget: OutboundBudget::default(),
             public_endpoint: None,
             server_limits: ServerLimits::default(),
             pending_events: PendingLimits::default(),
@@ -184,6 +190,24 @@ impl EmulatorBuilder {
         self
     }
 
+    /// How long a write to a client may make no progress before the client counts as gone and
+    /// its connection is dropped (default 30 s). A client that sends to a group is not read
+    /// while one of its recipients is over its high-water mark
+    /// ([`OutboundBudget::high_water_bytes`]), so this is also the longest a recipient that does
+    /// not read can hold its senders up.
+    pub fn write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// The byte budgets of the connections' outbound queues (default
+    /// [`OutboundBudget::default`]: a 1 MiB high-water mark that slows group senders, 16 MiB per
+    /// connection, 256 MiB for the process).
+    pub fn outbound_budget(mut self, budget: OutboundBudget) -> Self {
+        self.outbound_budget = budget;
+        self
+    }
+
     /// The URL clients and SDKs use to reach the emulator through a reverse proxy, for example
     /// `https://chat.example.com` (default none). Tokens are accepted when their audience names
     /// the emulator's own address (`localhost` too, for a loopback address) or this endpoint;
@@ -269,6 +293,8 @@ impl EmulatorBuilder {
                 .with_recovery_window(self.recovery_window)
                 .with_client_idle_timeout(self.client_idle_timeout)
                 .with_read_timeout(self.server_limits.read_timeout)
+                .with_write_timeout(self.write_timeout)
+                .with_outbound_budget(self.outbound_budget)
                 .with_pending_events(self.pending_events)
                 .with_public_endpoint(public_endpoint.as_deref()),
         );

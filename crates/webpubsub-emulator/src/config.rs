@@ -8,6 +8,7 @@ use webpubsub_protocol::AccessKey;
 
 use crate::HubSettings;
 use crate::client::PendingLimits;
+use crate::registry::OutboundBudget;
 use crate::trace::Trace;
 
 /// How long a client's socket may stay silent, as the service's clients wait for it
@@ -35,6 +36,10 @@ pub(crate) struct EmulatorConfig {
     pub(crate) client_idle_timeout: Duration,
     /// How long the server waits for a request's headers, and for each piece of a REST body.
     pub(crate) read_timeout: Duration,
+    /// How long a write to a client may make no progress before the client is dropped.
+    pub(crate) write_timeout: Duration,
+    /// The byte budgets of the connections' outbound queues.
+    pub(crate) outbound_budget: OutboundBudget,
     /// The `host:port` forms that tokens may name as their audience's host: see
     /// [`Self::own_authorities`].
     own_authorities: Vec<String>,
@@ -64,6 +69,8 @@ impl EmulatorConfig {
             recovery_window: DEFAULT_RECOVERY_WINDOW,
             client_idle_timeout: DEFAULT_CLIENT_IDLE_TIMEOUT,
             read_timeout: crate::server::DEFAULT_READ_TIMEOUT,
+            write_timeout: crate::client::DEFAULT_WRITE_TIMEOUT,
+            outbound_budget: OutboundBudget::default(),
             own_authorities,
             pending_events: PendingLimits::default(),
             trace: Trace::default(),
@@ -92,6 +99,18 @@ impl EmulatorConfig {
     /// The same configuration with another read timeout.
     pub(crate) fn with_read_timeout(mut self, timeout: Duration) -> Self {
         self.read_timeout = timeout;
+        self
+    }
+
+    /// The same configuration with another write timeout.
+    pub(crate) fn with_write_timeout(mut self, timeout: Duration) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// The same configuration with other outbound budgets.
+    pub(crate) fn with_outbound_budget(mut self, budget: OutboundBudget) -> Self {
+        self.outbound_budget = budget;
         self
     }
 

@@ -54,6 +54,10 @@ struct Cli {
     /// piece of its body.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
     read_timeout: u64,
+    /// Seconds a write to a client may make no progress before the client is dropped; also the
+    /// longest a client that does not read can hold up those sending to its groups.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    write_timeout: u64,
     /// MiB of user events one connection may have waiting for a slow upstream; over it, the
     /// connection is not read until the upstream catches up.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
@@ -100,6 +104,7 @@ async fn main() -> std::process::ExitCode {
         .upstream_timeout(Duration::from_secs(cli.upstream_timeout))
         .max_connections(usize::try_from(cli.max_connections).unwrap_or(usize::MAX))
         .read_timeout(Duration::from_secs(cli.read_timeout))
+        .write_timeout(Duration::from_secs(cli.write_timeout))
         .max_pending_event_bytes_per_connection(mib(cli.max_pending_event_mib_per_connection))
         .max_pending_event_bytes(mib(cli.max_pending_event_mib))
         .client_idle_timeout(Duration::from_secs(cli.client_idle_timeout));

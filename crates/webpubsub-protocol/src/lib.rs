@@ -33,6 +33,7 @@ pub mod frames;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 mod header_text;
+mod host;
 mod hub_name;
 pub mod signature;
 pub mod state;
@@ -47,4 +48,5 @@ pub use header_text::{
     EVENT_NAME_RULE, MAX_EVENT_NAME_LENGTH, MAX_USER_ID_LENGTH, USER_ID_RULE, is_valid_event_name,
     is_valid_user_id,
 };
+pub use host::is_loopback_host;
 pub use hub_name::{HUB_NAME_RULE, is_valid_hub_name};

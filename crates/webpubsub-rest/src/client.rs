@@ -13,7 +13,7 @@ use tracing::{Instrument, field::Empty};
 use webpubsub_protocol::{AccessKey, ConnectionString};
 
 use crate::{
-    Error, RetryPolicy, TokenCredential,
+    Error, RetryPolicy, TokenCredential, Transport,
     auth::Credential,
     error::Kind,
     request::{Described, Name, ResponseFuture, Spec},
@@ -64,8 +64,16 @@ pub(crate) struct Inner {
     pub(crate) credential: Credential,
     retry: RetryPolicy,
     timeout: Duration,
-    http: reqwest::Client,
+    wire: Wire,
     urls: UrlCache,
+}
+
+/// What carries the requests.
+enum Wire {
+    /// HTTP, the default: reqwest, called directly (no boxing per request).
+    Http(reqwest::Client),
+    /// A caller's [`Transport`], such as an open tunnel.
+    Custom(Arc<dyn Transport>),
 }
 
 impl fmt::Debug for WebPubSubServiceClient {
@@ -79,7 +87,17 @@ impl fmt::Debug for WebPubSubServiceClient {
             .field("credential", &inner.credential)
             .field("retry", &inner.retry)
             .field("timeout", &inner.timeout)
+            .field("transport", &inner.wire)
             .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Wire {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Http(_) => f.write_str("Http"),
+            Self::Custom(transport) => transport.fmt(f),
+        }
     }
 }
 
@@ -113,7 +131,7 @@ impl WebPubSubServiceClient {
             api_version: DEFAULT_API_VERSION.to_owned(),
             retry: RetryPolicy::default(),
             timeout: DEFAULT_TIMEOUT,
-            http: None,
+            wire: None,
         }
     }
 
@@ -262,20 +280,31 @@ impl Inner {
             Ok(value) => value,
             Err(e) => return (Err(e), None),
         };
-        let mut request = self
-            .http
-            .request(spec.method.clone(), urls.target().clone())
-            .header(AUTHORIZATION, authorization)
-            .header(USER_AGENT, USER_AGENT_VALUE);
-        if let Some(message) = &spec.body {
-            request = request
-                .header(CONTENT_TYPE, message.content_type())
-                .body(message.body().clone());
-        }
         // The timer is ours rather than reqwest's `RequestBuilder::timeout`, which costs a
         // boxed timer, an extensions map and a wrapped body per request; it bounds the same
-        // span, from sending to the last byte of the answer.
-        match tokio::time::timeout(self.timeout, exchange(request)).await {
+        // span, from sending to the last byte of the answer, over either wire.
+        let exchanged = match &self.wire {
+            Wire::Http(http) => {
+                let mut request = http
+                    .request(spec.method.clone(), urls.target().clone())
+                    .header(AUTHORIZATION, authorization)
+                    .header(USER_AGENT, USER_AGENT_VALUE);
+                if let Some(message) = &spec.body {
+                    request = request
+                        .header(CONTENT_TYPE, message.content_type())
+                        .body(message.body().clone());
+                }
+                tokio::time::timeout(self.timeout, exchange(request)).await
+            }
+            Wire::Custom(transport) => {
+                let request = match custom_request(spec, urls, authorization) {
+                    Ok(request) => request,
+                    Err(e) => return (Err(e), None),
+                };
+                tokio::time::timeout(self.timeout, exchange_over(&**transport, request)).await
+            }
+        };
+        match exchanged {
             Ok(exchanged) => exchanged,
             Err(elapsed) => (Err(Error::new(Kind::Timeout).with_source(elapsed)), None),
         }
@@ -289,13 +318,63 @@ async fn exchange(request: reqwest::RequestBuilder) -> (Result<Answer, Error>, O
         Err(e) => return (Err(Error::transport(e)), None),
     };
     let status = response.status();
-    tracing::Span::current().record("status", status.as_u16());
     // Only failures read the headers (Retry-After, x-ms-error-code): no copy on success.
     let headers = (!status.is_success()).then(|| response.headers().clone());
-    let body = match response.bytes().await {
-        Ok(body) => body,
-        Err(e) => return (Err(Error::transport(e)), headers),
+    match response.bytes().await {
+        Ok(body) => answer_of(status, headers, body),
+        Err(e) => (Err(Error::transport(e)), headers),
+    }
+}
+
+/// The request a [`Transport`] carries: what reqwest would send.
+fn custom_request(
+    spec: &Spec,
+    urls: &RequestUrls,
+    authorization: http::HeaderValue,
+) -> Result<http::Request<Bytes>, Error> {
+    let mut request = http::Request::builder()
+        .method(spec.method.clone())
+        .uri(urls.target().as_str())
+        .header(AUTHORIZATION, authorization)
+        .header(USER_AGENT, USER_AGENT_VALUE);
+    let body = match &spec.body {
+        Some(message) => {
+            request = request.header(CONTENT_TYPE, message.content_type());
+            message.body().clone()
+        }
+        None => Bytes::new(),
     };
+    request.body(body).map_err(|e| {
+        Error::invalid_argument("the request could not be built for the transport").with_source(e)
+    })
+}
+
+/// Sends `request` over `transport`; the same answers and errors as [`exchange`].
+async fn exchange_over(
+    transport: &dyn Transport,
+    request: http::Request<Bytes>,
+) -> (Result<Answer, Error>, Option<HeaderMap>) {
+    match transport.send(request).await {
+        Ok(response) => {
+            let (parts, body) = response.into_parts();
+            let headers = (!parts.status.is_success()).then_some(parts.headers);
+            answer_of(parts.status, headers, body)
+        }
+        Err(e) => {
+            let (kind, source) = e.into_parts();
+            (Err(Error::new(kind).with_source(source)), None)
+        }
+    }
+}
+
+/// The answer to an attempt: success on 2xx, else the service's error from `headers` (present
+/// exactly for failures) and `body`.
+fn answer_of(
+    status: http::StatusCode,
+    headers: Option<HeaderMap>,
+    body: Bytes,
+) -> (Result<Answer, Error>, Option<HeaderMap>) {
+    tracing::Span::current().record("status", status.as_u16());
     let result = if let Some(headers) = &headers {
         let code = headers
             .get("x-ms-error-code")
@@ -335,7 +414,7 @@ pub struct WebPubSubServiceClientBuilder {
     api_version: String,
     retry: RetryPolicy,
     timeout: Duration,
-    http: Option<reqwest::Client>,
+    wire: Option<Wire>,
 }
 
 impl fmt::Debug for WebPubSubServiceClientBuilder {
@@ -348,6 +427,7 @@ impl fmt::Debug for WebPubSubServiceClientBuilder {
             .field("api_version", &self.api_version)
             .field("retry", &self.retry)
             .field("timeout", &self.timeout)
+            .field("transport", &self.wire)
             .finish_non_exhaustive()
     }
 }
@@ -395,8 +475,18 @@ impl WebPubSubServiceClientBuilder {
     }
 
     /// Use this HTTP client (its TLS, proxy and pool settings) instead of building one.
+    /// Replaces a [`transport`](Self::transport) set before.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
+        self.wire = Some(Wire::Http(client));
+        self
+    }
+
+    /// Carry the requests over `transport` instead of HTTP, for example an open tunnel
+    /// (`webpubsub_tunnel::Tunnel::rest_transport`), so that an app behind a firewall needs
+    /// only its one outbound connection. Signing, timeouts, retries and errors stay the same;
+    /// see [`Transport`]. Replaces an [`http_client`](Self::http_client) set before.
+    pub fn transport(mut self, transport: impl Transport + 'static) -> Self {
+        self.wire = Some(Wire::Custom(Arc::new(transport)));
         self
     }
 
@@ -425,9 +515,9 @@ impl WebPubSubServiceClientBuilder {
         if self.api_version.trim().is_empty() {
             return Err(Error::builder("the api-version is empty"));
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => default_http_client()?,
+        let wire = match self.wire {
+            Some(wire) => wire,
+            None => Wire::Http(default_http_client()?),
         };
         Ok(WebPubSubServiceClient {
             inner: Arc::new(Inner {
@@ -439,7 +529,7 @@ impl WebPubSubServiceClientBuilder {
                 credential,
                 retry: self.retry,
                 timeout: self.timeout,
-                http,
+                wire,
                 urls: UrlCache::default(),
             }),
         })
@@ -470,12 +560,7 @@ fn base_url(what: &str, raw: &str) -> Result<String, Error> {
 /// emulator) is the one exception, since the token then never leaves the machine.
 fn refuse_bearer_in_clear(target: &str) -> Result<(), Error> {
     let url = Url::parse(target).map_err(|e| Error::builder("invalid url").with_source(e))?;
-    let host = url.host_str().unwrap_or_default();
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
+    let loopback = webpubsub_protocol::is_loopback_host(url.host_str().unwrap_or_default());
     if url.scheme() == "https" || loopback {
         Ok(())
     } else {

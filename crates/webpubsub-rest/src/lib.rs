@@ -13,6 +13,9 @@
 //!   retried more carefully than the official SDKs do).
 //! * **TLS** is rustls with the ring provider, set up by the client itself; or bring your own
 //!   `reqwest::Client`.
+//! * **Transport**: HTTP by default; any [`Transport`] instead, such as an open tunnel
+//!   connection (`webpubsub_tunnel::Tunnel::rest_transport`), with the same signing, retries
+//!   and errors.
 //!
 //! ```no_run
 //! use webpubsub_protocol::filter::Filter;
@@ -47,6 +50,7 @@ mod permissions;
 mod request;
 mod retry;
 mod tokens;
+mod transport;
 mod urls;
 mod users;
 
@@ -64,6 +68,7 @@ pub use retry::RetryPolicy;
 pub use tokens::{
     ClientAccessToken, ClientTokenRequest, DEFAULT_CLIENT_TOKEN_LIFETIME, MIN_CLIENT_TOKEN_LIFETIME,
 };
+pub use transport::{Transport, TransportError, TransportFuture};
 pub use webpubsub_protocol::token::ClientProtocol;
 
 #[cfg(test)]

@@ -9,17 +9,20 @@ use http_body_util::Full;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tower::Service;
-use webpubsub_protocol::{AccessKey, ConnectionString, is_valid_hub_name};
+use webpubsub_protocol::{ConnectionString, is_valid_hub_name};
+use webpubsub_rest::{TokenCredential, WebPubSubServiceClient};
 
-use crate::TunnelError;
 use crate::connection::{self, Context, HasContext, Target};
+use crate::transport::{Links, TunnelTransport};
+use crate::url::Auth;
+use crate::{TunnelError, url};
 
 /// A tunnel client: dials the service's `/server/tunnel` for one hub and serves the hub's events
 /// through a tower service. See the [crate docs](crate) for an example.
 #[derive(Clone)]
 pub struct WebPubSubTunnelClient {
     endpoint: String,
-    key: AccessKey,
+    auth: Auth,
     hub: String,
     id: String,
     max_concurrency: usize,
@@ -31,7 +34,7 @@ impl std::fmt::Debug for WebPubSubTunnelClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebPubSubTunnelClient")
             .field("endpoint", &self.endpoint)
-            .field("key", &self.key)
+            .field("auth", &self.auth)
             .field("hub", &self.hub)
             .field("id", &self.id)
             .field("max_concurrency", &self.max_concurrency)
@@ -52,14 +55,61 @@ impl WebPubSubTunnelClient {
                 .map_err(|e: webpubsub_protocol::ConnectionStringError| {
                     TunnelError::ConnectionString(e.to_string())
                 })?;
+        Self::new(
+            parsed.endpoint(),
+            hub,
+            Auth::Key(parsed.access_key().clone()),
+        )
+    }
+
+    /// A client for `hub` at `endpoint` (`https://<name>.webpubsub.azure.com`) that
+    /// authenticates with Microsoft Entra ID: each dial asks `credential` for a token for
+    /// [`ENTRA_SCOPE`](webpubsub_rest::ENTRA_SCOPE) and sends it as the `access_token`, as the
+    /// official client does. The identity needs the *Web PubSub Service Owner* role.
+    ///
+    /// ```
+    /// use webpubsub_rest::{AccessToken, TokenCredential, TokenFuture};
+    /// use webpubsub_tunnel::WebPubSubTunnelClient;
+    ///
+    /// #[derive(Debug)]
+    /// struct MyCredential; // azure_identity's credentials fit behind this trait
+    ///
+    /// impl TokenCredential for MyCredential {
+    ///     fn get_token<'a>(&'a self, _scopes: &'a [&'a str]) -> TokenFuture<'a> {
+    ///         Box::pin(async { Ok(AccessToken::new("eyJ…", std::time::SystemTime::now())) })
+    ///     }
+    /// }
+    ///
+    /// let client =
+    ///     WebPubSubTunnelClient::with_credential("https://demo.webpubsub.azure.com", "chat", MyCredential)?;
+    /// // A bearer token never travels in clear, except to this machine (a local emulator).
+    /// assert!(WebPubSubTunnelClient::with_credential("http://demo.example", "chat", MyCredential).is_err());
+    /// # Ok::<(), webpubsub_tunnel::TunnelError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// An endpoint that is neither `https` nor a loopback address, or an invalid hub name.
+    pub fn with_credential(
+        endpoint: &str,
+        hub: &str,
+        credential: impl TokenCredential + 'static,
+    ) -> Result<Self, TunnelError> {
+        let endpoint = endpoint.trim().trim_end_matches('/');
+        if !url::bearer_may_go_to(endpoint) {
+            return Err(TunnelError::InsecureEndpoint(endpoint.to_owned()));
+        }
+        Self::new(endpoint, hub, Auth::Entra(Arc::new(credential)))
+    }
+
+    fn new(endpoint: &str, hub: &str, auth: Auth) -> Result<Self, TunnelError> {
         if !is_valid_hub_name(hub) {
             return Err(TunnelError::InvalidHub {
                 hub: hub.to_owned(),
             });
         }
         Ok(Self {
-            endpoint: parsed.endpoint().to_owned(),
-            key: parsed.access_key().clone(),
+            endpoint: endpoint.to_owned(),
+            auth,
             hub: hub.to_owned(),
             id: format!("tunnel-{:016x}", fastrand::u64(..)),
             max_concurrency: 128,
@@ -99,26 +149,32 @@ impl WebPubSubTunnelClient {
     {
         let (stop, stopped) = watch::channel(false);
         let (state, watcher) = watch::channel(State::default());
+        let links = Arc::new(Links::default());
         let context = Arc::new(Context {
             service,
-            key: self.key,
-            hub: self.hub,
+            auth: self.auth.clone(),
+            hub: self.hub.clone(),
             id: self.id,
             permits: Arc::new(Semaphore::new(self.max_concurrency)),
             first_delay: self.first_delay,
             max_delay: self.max_delay,
             stop: stopped,
             state,
+            links: links.clone(),
         });
         let first = Target {
             endpoint: self.endpoint.clone(),
             target: None,
         };
-        let supervisor = tokio::spawn(supervise(context, first, self.endpoint));
+        let supervisor = tokio::spawn(supervise(context, first, self.endpoint.clone()));
         Tunnel {
             stop,
             state: watcher,
             supervisor: Some(supervisor),
+            links,
+            endpoint: self.endpoint,
+            hub: self.hub,
+            auth: self.auth,
         }
     }
 }
@@ -159,6 +215,7 @@ where
             }
         }
     }
+    context.ctx().links.end();
     context.ctx().state.send_modify(|state| state.ended = true);
 }
 
@@ -169,6 +226,10 @@ pub struct Tunnel {
     stop: watch::Sender<bool>,
     state: watch::Receiver<State>,
     supervisor: Option<JoinHandle<()>>,
+    links: Arc<Links>,
+    endpoint: String,
+    hub: String,
+    auth: Auth,
 }
 
 impl Tunnel {
@@ -187,6 +248,29 @@ impl Tunnel {
         } else {
             Err(TunnelError::Stopped)
         }
+    }
+
+    /// A [`webpubsub_rest::Transport`] that carries REST calls over this tunnel's connections
+    /// (`LocalRouting`); give it to [`WebPubSubServiceClientBuilder::transport`](webpubsub_rest::WebPubSubServiceClientBuilder::transport),
+    /// or take [`rest_client`](Self::rest_client), which does.
+    pub fn rest_transport(&self) -> TunnelTransport {
+        TunnelTransport::new(self.links.clone())
+    }
+
+    /// A REST client for the tunnel's hub whose calls travel over the tunnel: the same
+    /// endpoint and credential, no other connection. See [`TunnelTransport`] for how calls
+    /// fail when no connection is open.
+    ///
+    /// # Errors
+    /// As [`WebPubSubServiceClientBuilder::build`](webpubsub_rest::WebPubSubServiceClientBuilder::build).
+    pub fn rest_client(&self) -> Result<WebPubSubServiceClient, webpubsub_rest::Error> {
+        let builder = WebPubSubServiceClient::builder(&self.endpoint, &self.hub)
+            .transport(self.rest_transport());
+        match &self.auth {
+            Auth::Key(key) => builder.access_key(key.clone()),
+            Auth::Entra(credential) => builder.credential(credential.clone()),
+        }
+        .build()
     }
 
     /// How many connections are open now.

@@ -15,10 +15,11 @@ use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, coding::CloseC
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use tower::Service;
 use tracing::Instrument as _;
-use webpubsub_protocol::AccessKey;
 use webpubsub_protocol::tunnel::{MAX_FRAME_LEN, TunnelMessage};
 
 use crate::client::State;
+use crate::transport::{Link, Links};
+use crate::url::Auth;
 use crate::{TunnelError, serve, url};
 
 /// How long a dial may take.
@@ -49,7 +50,7 @@ where
 /// What every connection of a tunnel shares.
 pub(crate) struct Context<S> {
     pub(crate) service: S,
-    pub(crate) key: AccessKey,
+    pub(crate) auth: Auth,
     pub(crate) hub: String,
     /// The tunnel's id: the `sub` of its tokens.
     pub(crate) id: String,
@@ -59,6 +60,8 @@ pub(crate) struct Context<S> {
     pub(crate) max_delay: Duration,
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) state: watch::Sender<State>,
+    /// The open connections, as carriers of the app's REST calls.
+    pub(crate) links: Arc<Links>,
 }
 
 /// Where a connection dials.
@@ -150,7 +153,7 @@ pub(crate) trait HasContext {
 
 /// The parts of a [`Context`] that do not depend on the service type.
 pub(crate) struct ContextView<'a> {
-    pub(crate) key: &'a AccessKey,
+    pub(crate) auth: &'a Auth,
     pub(crate) hub: &'a str,
     pub(crate) id: &'a str,
     pub(crate) permits: &'a Arc<Semaphore>,
@@ -158,12 +161,13 @@ pub(crate) struct ContextView<'a> {
     pub(crate) max_delay: Duration,
     pub(crate) stop: &'a watch::Receiver<bool>,
     pub(crate) state: &'a watch::Sender<State>,
+    pub(crate) links: &'a Arc<Links>,
 }
 
 impl<S> HasContext for Context<S> {
     fn ctx(&self) -> ContextView<'_> {
         ContextView {
-            key: &self.key,
+            auth: &self.auth,
             hub: &self.hub,
             id: &self.id,
             permits: &self.permits,
@@ -171,6 +175,7 @@ impl<S> HasContext for Context<S> {
             max_delay: self.max_delay,
             stop: &self.stop,
             state: &self.state,
+            links: &self.links,
         }
     }
 }
@@ -194,7 +199,7 @@ async fn dial(context: ContextView<'_>, url: &str) -> Result<Socket, TunnelError
         url: url.to_owned(),
         reason,
     };
-    let signed = url::with_token(url, context.key, context.id)?;
+    let signed = url::with_token(url, context.auth, context.id).await?;
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME_LEN + 4))
         .max_frame_size(Some(MAX_FRAME_LEN + 4));
@@ -240,6 +245,7 @@ where
     let mut inflight = JoinSet::new();
     let mut stop = context.ctx().stop.clone();
     let mut counted = false;
+    let mut link: Option<Arc<Link>> = None;
     let ending = loop {
         tokio::select! {
             message = tokio::time::timeout(IDLE_LIMIT, stream.next()) => {
@@ -265,6 +271,7 @@ where
                         tracing::info!(connection_id = connected.connection_id, "tunnel connected");
                         if !counted {
                             counted = true;
+                            link = Some(context.ctx().links.open(outbound.clone()));
                             context.ctx().state.send_modify(|s| s.open += 1);
                         }
                     }
@@ -283,9 +290,10 @@ where
                     TunnelMessage::HttpRequest(request) => {
                         tracing::debug!(ack_id = request.ack_id, "ignored a LocalRouting request from the service");
                     }
-                    TunnelMessage::HttpResponse(response) => {
-                        tracing::debug!(ack_id = response.ack_id, "ignored an answer no request of this tunnel waits for");
-                    }
+                    TunnelMessage::HttpResponse(response) => match &link {
+                        Some(link) => link.answer(response),
+                        None => tracing::debug!(ack_id = response.ack_id, "ignored an answer before the connection was connected"),
+                    },
                     TunnelMessage::ConnectionReconnect(next) => {
                         break Ending::Reconnect(Target {
                             endpoint: next.endpoint,
@@ -312,12 +320,20 @@ where
             () = stopped(&mut stop) => break Ending::Stopped,
         }
     };
-    if matches!(
+    let graceful = matches!(
         ending,
         Ending::Stopped | Ending::Closed | Ending::Reconnect(_)
-    ) {
-        // Graceful: the requests in flight finish and send their answers before the close.
-        while inflight.join_next().await.is_some() {}
+    );
+    if graceful {
+        // The requests in flight finish and send their answers before the close; the socket is
+        // still read for the answers to REST calls they make over it.
+        drain(&mut inflight, &mut stream, link.as_deref()).await;
+    }
+    if let Some(link) = link.take() {
+        // No new REST call takes this connection; the ones still waiting on it fail now.
+        context.ctx().links.close(&link);
+    }
+    if graceful {
         let _ = outbound
             .send(Message::Close(Some(CloseFrame {
                 code: CloseCode::Normal,
@@ -334,4 +350,30 @@ where
         context.ctx().state.send_modify(|s| s.open -= 1);
     }
     ending
+}
+
+/// Waits for the requests in flight, passing the answers that arrive meanwhile to the REST
+/// calls waiting on `link`; other frames are no longer served.
+async fn drain(
+    inflight: &mut JoinSet<()>,
+    stream: &mut futures_util::stream::SplitStream<Socket>,
+    link: Option<&Link>,
+) {
+    let mut reading = link.is_some();
+    while !inflight.is_empty() {
+        tokio::select! {
+            _ = inflight.join_next() => {}
+            message = stream.next(), if reading => match message {
+                Some(Ok(Message::Binary(frame))) => {
+                    if let (Ok(TunnelMessage::HttpResponse(answer)), Some(link)) =
+                        (TunnelMessage::decode(&frame), link)
+                    {
+                        link.answer(answer);
+                    }
+                }
+                Some(Ok(_)) => {}
+                None | Some(Err(_)) => reading = false,
+            },
+        }
+    }
 }

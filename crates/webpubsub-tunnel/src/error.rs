@@ -16,6 +16,14 @@ pub enum TunnelError {
     /// The access token cannot be signed.
     #[error("cannot sign the tunnel's access token: {0}")]
     Token(String),
+    /// The Entra ID credential gave no token.
+    #[error("the credential gave no token for the tunnel: {0}")]
+    Credential(String),
+    /// A token credential would be sent in clear to a host that is not this machine.
+    #[error(
+        "a token credential needs an https endpoint, not {0:?}: the bearer token would travel in clear"
+    )]
+    InsecureEndpoint(String),
     /// A connection attempt failed (the URL shown has no token).
     #[error("cannot connect the tunnel to {url}: {reason}")]
     Connect {

@@ -1,12 +1,27 @@
 //! The tunnel URL and its access token.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use webpubsub_protocol::AccessKey;
 use webpubsub_protocol::tunnel::TUNNEL_PATH;
+use webpubsub_rest::{ENTRA_SCOPE, TokenCredential};
 
 use crate::TunnelError;
+
+/// What JavaScript's `encodeURIComponent` escapes, as the official client encodes the token: a
+/// JWT (letters, digits, `-_.`) goes through unchanged.
+const URI_COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'!')
+    .remove(b'~')
+    .remove(b'*')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')');
 
 /// How long a tunnel token is valid, as the official client signs it.
 const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
@@ -33,8 +48,44 @@ pub(crate) fn tunnel_url(endpoint: &str, hub: &str, target: Option<&str>) -> Str
     url
 }
 
-/// The URL with its token: an HS256 JWT whose `aud` is `url` and `sub` the tunnel's id.
-pub(crate) fn with_token(url: &str, key: &AccessKey, id: &str) -> Result<String, TunnelError> {
+/// How the tunnel proves who it is.
+#[derive(Clone)]
+pub(crate) enum Auth {
+    /// An access key: each dial signs its own token.
+    Key(AccessKey),
+    /// Microsoft Entra ID: each dial asks the credential for a token for [`ENTRA_SCOPE`].
+    Entra(Arc<dyn TokenCredential>),
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Key(key) => f.debug_tuple("Key").field(key).finish(),
+            Self::Entra(credential) => f.debug_tuple("Entra").field(credential).finish(),
+        }
+    }
+}
+
+/// The URL with its token, in the `access_token` query parameter as the official client sends
+/// it: with a key, an HS256 JWT whose `aud` is `url` and `sub` the tunnel's id; with Entra ID,
+/// the credential's bearer token.
+pub(crate) async fn with_token(url: &str, auth: &Auth, id: &str) -> Result<String, TunnelError> {
+    let token = match auth {
+        Auth::Key(key) => sign(url, key, id)?,
+        Auth::Entra(credential) => credential
+            .get_token(&[ENTRA_SCOPE])
+            .await
+            .map_err(|e| TunnelError::Credential(e.to_string()))?
+            .secret()
+            .to_owned(),
+    };
+    Ok(format!(
+        "{url}&access_token={}",
+        utf8_percent_encode(&token, URI_COMPONENT)
+    ))
+}
+
+fn sign(url: &str, key: &AccessKey, id: &str) -> Result<String, TunnelError> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
@@ -45,13 +96,23 @@ pub(crate) fn with_token(url: &str, key: &AccessKey, id: &str) -> Result<String,
         "iat": now,
         "exp": now + TOKEN_LIFETIME.as_secs(),
     });
-    let token = jsonwebtoken::encode(
+    jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &claims,
         &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
     )
-    .map_err(|e| TunnelError::Token(e.to_string()))?;
-    Ok(format!("{url}&access_token={token}"))
+    .map_err(|e| TunnelError::Token(e.to_string()))
+}
+
+/// Whether a bearer token may travel to `endpoint` (`http(s)://host…`): over TLS, or to a
+/// loopback address (a local emulator), where it never leaves the machine; as the REST client
+/// decides.
+pub(crate) fn bearer_may_go_to(endpoint: &str) -> bool {
+    let Ok(uri) = endpoint.parse::<http::Uri>() else {
+        return false;
+    };
+    let loopback = webpubsub_protocol::is_loopback_host(uri.host().unwrap_or_default());
+    uri.scheme_str() == Some("https") || (uri.scheme_str() == Some("http") && loopback)
 }
 
 #[cfg(test)]
@@ -70,10 +131,12 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_token_names_the_url_without_itself() {
+    #[tokio::test]
+    async fn the_token_names_the_url_without_itself() {
         let url = tunnel_url("http://127.0.0.1:1", "chat", None);
-        let signed = with_token(&url, &AccessKey::new("k"), "id-1").unwrap();
+        let signed = with_token(&url, &Auth::Key(AccessKey::new("k")), "id-1")
+            .await
+            .unwrap();
         let token = signed
             .strip_prefix(&format!("{url}&access_token="))
             .unwrap();
@@ -87,5 +150,25 @@ mod tests {
         .unwrap()
         .claims;
         assert_eq!(claims["sub"], "id-1");
+    }
+
+    #[test]
+    fn bearer_tokens_go_over_tls_or_to_loopback_only() {
+        for ok in [
+            "https://x.webpubsub.azure.com",
+            "http://localhost:8080",
+            "http://127.0.0.1:1",
+            "http://[::1]:8080",
+        ] {
+            assert!(bearer_may_go_to(ok), "{ok}");
+        }
+        for refused in [
+            "http://x.example",
+            "http://10.0.0.1",
+            "ftp://localhost",
+            "nonsense",
+        ] {
+            assert!(!bearer_may_go_to(refused), "{refused}");
+        }
     }
 }

@@ -8,7 +8,7 @@ use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, ServerFrame};
 use webpubsub_protocol::token::Permission;
 
 use super::events::{Job, Reply, content_type_of};
-use crate::registry::{self, DataType, Hub, Message, Origin};
+use crate::registry::{self, DataType, Hub, Message, Origin, Pressure};
 
 /// How many ack ids a connection remembers to detect duplicates.
 const REMEMBERED_ACK_IDS: usize = 10_000;
@@ -58,7 +58,15 @@ pub(super) struct Sender<'a> {
 }
 
 /// Applies one valid frame.
-pub(super) fn apply(frame: ClientFrame, from: &Sender<'_>, acks: &mut AckLog) -> Effect {
+///
+/// A group send adds the recipients it filled past their high-water mark to `pressure`: the
+/// session reads no further frame until they catch up.
+pub(super) fn apply(
+    frame: ClientFrame,
+    from: &Sender<'_>,
+    acks: &mut AckLog,
+    pressure: &mut Pressure,
+) -> Effect {
     if let Some(ack_id) = frame.ack_id()
         && !acks.first_use(ack_id)
     {
@@ -111,7 +119,8 @@ pub(super) fn apply(frame: ClientFrame, from: &Sender<'_>, acks: &mut AckLog) ->
                     },
                 );
                 let excluded: &[&str] = if no_echo { &[from.connection_id] } else { &[] };
-                from.hub.send_to_group(&group, message, excluded, None);
+                let (_, congested) = from.hub.send_to_group_paced(&group, message, excluded);
+                pressure.extend(congested);
             });
             ack_if(ack_id, result)
         }
@@ -244,6 +253,14 @@ mod tests {
     use crate::registry::{ConnectionInfo, Delivery, Registry};
     use webpubsub_protocol::frames::AckErrorName;
 
+    /// Applies a frame; these sends fill no queue past its high-water mark.
+    fn run(frame: ClientFrame, from: &Sender<'_>, acks: &mut AckLog) -> Effect {
+        let mut pressure = Pressure::default();
+        let effect = apply(frame, from, acks, &mut pressure);
+        assert!(pressure.is_empty());
+        effect
+    }
+
     fn ack_error(effect: Effect) -> Option<AckErrorName> {
         match effect {
             Effect::Reply(ServerFrame::Ack { error, .. }) => error.map(|e| e.name),
@@ -284,21 +301,21 @@ mod tests {
             group: group.into(),
             ack_id: Some(ack_id),
         };
-        assert_eq!(ack_error(apply(join("room", 1), &c1, &mut acks)), None);
+        assert_eq!(ack_error(run(join("room", 1), &c1, &mut acks)), None);
         assert_eq!(
-            ack_error(apply(join("room", 1), &c1, &mut acks)),
+            ack_error(run(join("room", 1), &c1, &mut acks)),
             Some(AckErrorName::Duplicate)
         );
         assert_eq!(
-            ack_error(apply(join("other", 2), &c1, &mut acks)),
+            ack_error(run(join("other", 2), &c1, &mut acks)),
             Some(AckErrorName::Forbidden)
         );
         assert_eq!(
-            ack_error(apply(join("room", 3), &c2, &mut acks)),
+            ack_error(run(join("room", 3), &c2, &mut acks)),
             Some(AckErrorName::Forbidden)
         );
         assert_eq!(
-            ack_error(apply(join(" ", 4), &c1, &mut acks)),
+            ack_error(run(join(" ", 4), &c1, &mut acks)),
             Some(AckErrorName::BadRequest)
         );
 
@@ -308,10 +325,10 @@ mod tests {
             no_echo,
             data: FrameData::Text("hi".into()),
         };
-        assert_eq!(ack_error(apply(send(true, 10), &c1, &mut acks)), None);
-        assert_eq!(ack_error(apply(send(false, 11), &c1, &mut acks)), None);
+        assert_eq!(ack_error(run(send(true, 10), &c1, &mut acks)), None);
+        assert_eq!(ack_error(run(send(false, 11), &c1, &mut acks)), None);
         assert_eq!(
-            ack_error(apply(send(false, 12), &c2, &mut acks)),
+            ack_error(run(send(false, 12), &c2, &mut acks)),
             Some(AckErrorName::Forbidden)
         );
         // noEcho kept the first send from its sender; the second arrived.
@@ -333,11 +350,11 @@ mod tests {
         );
 
         assert!(matches!(
-            apply(ClientFrame::Ping, &c1, &mut acks),
+            run(ClientFrame::Ping, &c1, &mut acks),
             Effect::Reply(ServerFrame::Pong)
         ));
         assert!(matches!(
-            apply(ClientFrame::SequenceAck { sequence_id: 3 }, &c1, &mut acks),
+            run(ClientFrame::SequenceAck { sequence_id: 3 }, &c1, &mut acks),
             Effect::SequenceAck(3)
         ));
     }

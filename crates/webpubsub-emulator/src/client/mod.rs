@@ -29,6 +29,7 @@ use webpubsub_protocol::frames::JSON_RELIABLE_SUBPROTOCOL;
 
 pub(crate) use pending::{PendingBudget, PendingLimits};
 pub(crate) use recovery::RecoveryStore;
+pub(crate) use socket::DEFAULT_WRITE_TIMEOUT;
 
 use crate::app::AppState;
 use webpubsub_protocol::{HUB_NAME_RULE, is_valid_hub_name};
@@ -170,7 +171,12 @@ async fn refuse_recovery(mut socket: axum::extract::ws::WebSocket, refusal: reco
         code: socket::close_code::POLICY_VIOLATION,
         reason: refusal.reason().into(),
     };
-    let _ = socket::write(&mut socket, WsMessage::Close(Some(frame))).await;
+    let _ = socket::write(
+        &mut socket,
+        socket::DEFAULT_WRITE_TIMEOUT,
+        WsMessage::Close(Some(frame)),
+    )
+    .await;
 }
 
 /// An HTTP refusal of an upgrade, with the reason in words.

@@ -18,7 +18,9 @@ use super::socket::{
 };
 use super::traced;
 use crate::app::AppState;
-use crate::registry::{ConnectionGuard, Delivery, Hub, Message, Origin, Outbound};
+use crate::registry::{
+    ConnectionGuard, DataType, Delivery, Hub, Message, Origin, Outbound, Pressure,
+};
 use crate::trace::TraceKind;
 use crate::upstream::EventSource;
 
@@ -59,6 +61,11 @@ struct Connection {
     kind: ClientKind,
     recovery: Option<super::recovery::Recoverable>,
     sequence: super::sequence::SequenceBuffer,
+    /// How long a write may make no progress.
+    write_timeout: std::time::Duration,
+    /// The recipients this client's group sends filled past their high-water mark: its socket
+    /// is not read until they catch up (or are dropped), so a burst slows the sender down.
+    paused: Pressure,
     /// While a recovered client is being sent its unacknowledged messages: the next sequence
     /// id to send. New messages wait in the buffer meanwhile, so the client sees ids in order.
     replay_next: Option<u64>,
@@ -71,6 +78,7 @@ struct Connection {
 impl Session {
     /// Serves the connection until it ends, then sends `disconnected` upstream.
     pub(crate) async fn run(self, socket: WebSocket) {
+        let write_timeout = self.app.config.write_timeout;
         let (events, outcomes) = EventQueue::spawn(
             self.app.upstream.clone(),
             self.source.clone(),
@@ -85,6 +93,8 @@ impl Session {
             kind: self.kind,
             recovery: self.recovery,
             sequence: super::sequence::SequenceBuffer::new(),
+            write_timeout,
+            paused: Pressure::default(),
             replay_next: None,
             acks: AckLog::default(),
             events,
@@ -148,7 +158,12 @@ impl Connection {
                 .as_ref()
                 .map(|(token, _)| token.as_str().to_owned()),
         };
-        write(socket, WsMessage::Text(connected.to_json().into())).await?;
+        write(
+            socket,
+            self.write_timeout,
+            WsMessage::Text(connected.to_json().into()),
+        )
+        .await?;
         self.replay_next = self.sequence.first_unacked();
         Ok(())
     }
@@ -159,9 +174,10 @@ impl Connection {
             return Ok(());
         };
         match self.sequence.unacked_from(next) {
-            Some((id, frame)) => {
+            Some((id, message)) => {
                 self.replay_next = Some(id + 1);
-                write(socket, WsMessage::Text(frame))
+                let frame = with_sequence_id(&json_frame(&message), id);
+                write(socket, self.write_timeout, WsMessage::Text(frame.into()))
                     .await
                     .map_err(SocketEnd::Lost)
             }
@@ -185,13 +201,14 @@ impl Connection {
                 () = stopped(&mut shutdown) => {
                     Err(self.close(socket, close_code::GOING_AWAY, "the emulator is shutting down").await)
                 }
-                frame = socket.recv(), if room => {
+                frame = socket.recv(), if room && self.paused.is_empty() => {
                     idle.heard();
                     self.on_frame(socket, frame).await
                 }
                 () = &mut check => {
-                    // A connection waiting for its upstream is not read: that silence is ours.
-                    if !self.events.has_room() {
+                    // A connection not read while its events wait for the upstream, or while
+                    // its recipients catch up: that silence is ours, not the client's.
+                    if !self.events.has_room() || !self.paused.is_empty() {
                         idle.heard();
                     }
                     let step = self.keep_alive(socket, &mut idle).await;
@@ -199,12 +216,13 @@ impl Connection {
                     step
                 }
                 () = self.events.freed(), if !room => Ok(()),
+                () = self.paused.relieved(), if !self.paused.is_empty() => Ok(()),
                 () = std::future::ready(()), if self.replay_next.is_some() => self.replay_step(socket).await,
                 delivery = self.outbound.recv() => self.on_deliveries(socket, delivery).await,
                 Some(outcome) = self.outcomes.recv() => self.on_outcome(Some(socket), outcome).await,
                 Some(next) = recv_attach(&mut self.recovery) => {
                     // The client recovered before the old socket was seen to break.
-                    let _ = write(socket, WsMessage::Close(None)).await;
+                    let _ = write(socket, self.write_timeout, WsMessage::Close(None)).await;
                     *socket = next;
                     match self.greet(socket).await {
                         Ok(()) => Ok(()),
@@ -232,9 +250,13 @@ impl Connection {
             Silence::Recent => Ok(()),
             Silence::Long => {
                 idle.pinged = true;
-                write(socket, WsMessage::Ping(Default::default()))
-                    .await
-                    .map_err(SocketEnd::Lost)
+                write(
+                    socket,
+                    self.write_timeout,
+                    WsMessage::Ping(Default::default()),
+                )
+                .await
+                .map_err(SocketEnd::Lost)
             }
             Silence::Dead(timeout) => {
                 let reason = format!("nothing heard from the client for {timeout:?}");
@@ -242,7 +264,7 @@ impl Connection {
                     code: close_code::GOING_AWAY,
                     reason: truncate(&reason, 123).into(),
                 };
-                let _ = write(socket, WsMessage::Close(Some(frame))).await;
+                let _ = write(socket, self.write_timeout, WsMessage::Close(Some(frame))).await;
                 // The network may be what broke: a reliable client may still recover.
                 Err(SocketEnd::Lost(reason))
             }
@@ -328,7 +350,7 @@ impl Connection {
                 );
                 // The WebSocket library queued the answering close frame: send it, so the
                 // client's close handshake completes instead of timing out.
-                let _ = flush(socket).await;
+                let _ = flush(socket, self.write_timeout).await;
                 // A normal close ends the connection; anything else may be a failure the
                 // client will recover from.
                 match code {
@@ -392,9 +414,13 @@ impl Connection {
                                 .await);
                         }
                     };
-                    write(socket, WsMessage::Text(answer.to_json().into()))
-                        .await
-                        .map_err(SocketEnd::Lost)
+                    write(
+                        socket,
+                        self.write_timeout,
+                        WsMessage::Text(answer.to_json().into()),
+                    )
+                    .await
+                    .map_err(SocketEnd::Lost)
                 }
             },
         }
@@ -417,7 +443,7 @@ impl Connection {
             .is_watched()
             .then(|| traced::client_frame(&self.source, &frame))
             .flatten();
-        let effect = commands::apply(frame, &from, &mut self.acks);
+        let effect = commands::apply(frame, &from, &mut self.acks, &mut self.paused);
         if let Some((kind, record)) = traced {
             let record = traced::outcome(record, &effect);
             self.app
@@ -427,9 +453,13 @@ impl Connection {
         }
         match effect {
             Effect::None => Ok(()),
-            Effect::Reply(frame) => write(socket, WsMessage::Text(frame.to_json().into()))
-                .await
-                .map_err(SocketEnd::Lost),
+            Effect::Reply(frame) => write(
+                socket,
+                self.write_timeout,
+                WsMessage::Text(frame.to_json().into()),
+            )
+            .await
+            .map_err(SocketEnd::Lost),
             Effect::Event(job) => self.queue_event(socket, job).await,
             Effect::SequenceAck(id) => {
                 self.sequence.ack(id);
@@ -452,12 +482,16 @@ impl Connection {
             match delivery {
                 Some(Delivery::Message(message)) => {
                     if let Some(frame) = self.delivery_frame(true, &message)? {
-                        feed(socket, frame).await.map_err(SocketEnd::Lost)?;
+                        feed(socket, self.write_timeout, frame)
+                            .await
+                            .map_err(SocketEnd::Lost)?;
                     }
                     fed += 1;
                 }
                 other => {
-                    flush(socket).await.map_err(SocketEnd::Lost)?;
+                    flush(socket, self.write_timeout)
+                        .await
+                        .map_err(SocketEnd::Lost)?;
                     return self.on_delivery(Some(socket), other).await;
                 }
             }
@@ -469,7 +503,9 @@ impl Connection {
                 None => break,
             }
         }
-        flush(socket).await.map_err(SocketEnd::Lost)
+        flush(socket, self.write_timeout)
+            .await
+            .map_err(SocketEnd::Lost)
     }
 
     /// The frame of a registry message for this client. The JSON encoding is made once per
@@ -478,15 +514,12 @@ impl Connection {
     fn delivery_frame(
         &mut self,
         attached: bool,
-        message: &Message,
+        message: &Arc<Message>,
     ) -> Result<Option<WsMessage>, SocketEnd> {
         match self.kind {
             ClientKind::Plain => Ok(Some(plain_frame(message))),
             ClientKind::Json => Ok(attached.then(|| WsMessage::Text(json_frame(message)))),
-            ClientKind::Reliable => {
-                let shared = json_frame(message);
-                self.sequenced(attached, |id| with_sequence_id(&shared, id))
-            }
+            ClientKind::Reliable => self.sequenced(attached, message.clone()),
         }
     }
 
@@ -509,9 +542,9 @@ impl Connection {
             Some(Delivery::Message(message)) => {
                 let frame = self.delivery_frame(socket.is_some(), &message)?;
                 match (socket, frame) {
-                    (Some(socket), Some(frame)) => {
-                        write(socket, frame).await.map_err(SocketEnd::Lost)
-                    }
+                    (Some(socket), Some(frame)) => write(socket, self.write_timeout, frame)
+                        .await
+                        .map_err(SocketEnd::Lost),
                     _ => Ok(()),
                 }
             }
@@ -536,7 +569,9 @@ impl Connection {
                         FrameData::Json(value) => WsMessage::Text(value.to_string().into()),
                         FrameData::Binary(bytes) => WsMessage::Binary(bytes.into()),
                     };
-                    write(socket, frame).await.map_err(SocketEnd::Lost)
+                    write(socket, self.write_timeout, frame)
+                        .await
+                        .map_err(SocketEnd::Lost)
                 }
                 (Outcome::Answered { .. }, _) => Ok(()),
                 // The service drops a plain client whose message the upstream did not take.
@@ -583,52 +618,57 @@ impl Connection {
                     error,
                 };
                 return match socket {
-                    Some(socket) => write(socket, WsMessage::Text(answer.to_json().into()))
-                        .await
-                        .map_err(SocketEnd::Lost),
+                    Some(socket) => write(
+                        socket,
+                        self.write_timeout,
+                        WsMessage::Text(answer.to_json().into()),
+                    )
+                    .await
+                    .map_err(SocketEnd::Lost),
                     None => Ok(()),
                 };
             }
         };
         let attached = socket.is_some();
         let message = match data {
-            Some(data) => self.message_frame(attached, MessageSource::Server, data)?,
+            Some(data) => self.message_frame(attached, data)?,
             None => None,
         };
         if let Some(socket) = socket {
             if let Some(message) = message {
-                write(socket, message).await.map_err(SocketEnd::Lost)?;
+                write(socket, self.write_timeout, message)
+                    .await
+                    .map_err(SocketEnd::Lost)?;
             }
             if let Some(ack_id) = ack_id {
                 let ack = ServerFrame::Ack { ack_id, error };
-                write(socket, WsMessage::Text(ack.to_json().into()))
-                    .await
-                    .map_err(SocketEnd::Lost)?;
+                write(
+                    socket,
+                    self.write_timeout,
+                    WsMessage::Text(ack.to_json().into()),
+                )
+                .await
+                .map_err(SocketEnd::Lost)?;
             }
         }
         Ok(())
     }
 
-    /// A `message` frame; reliable clients' frames get a sequence id and are kept until
-    /// acknowledged. `None` when there is no socket to write to now.
+    /// A `message` frame from the server (an upstream's answer); reliable clients' frames get a
+    /// sequence id and are kept until acknowledged. `None` when there is no socket to write to
+    /// now.
     fn message_frame(
         &mut self,
         attached: bool,
-        from: MessageSource,
         data: FrameData,
     ) -> Result<Option<WsMessage>, SocketEnd> {
         if self.kind == ClientKind::Reliable {
-            return self.sequenced(attached, |id| {
-                ServerFrame::Message {
-                    from,
-                    data,
-                    sequence_id: Some(id),
-                }
-                .to_json()
-            });
+            // Kept for replay like a registry message, and counted in the process's budget.
+            let message = self.hub.charged(reply_message(data));
+            return self.sequenced(attached, message);
         }
         let text = ServerFrame::Message {
-            from,
+            from: MessageSource::Server,
             data,
             sequence_id: None,
         }
@@ -636,22 +676,30 @@ impl Connection {
         Ok(attached.then(|| WsMessage::Text(text.into())))
     }
 
-    /// Numbers a reliable client's message, built by `frame(id)`, and keeps it until
-    /// acknowledged. `None` when there is no socket to write to now.
+    /// Numbers a reliable client's message and keeps it (shared, not copied) until
+    /// acknowledged. Returns its frame, built from the message's shared encoding and the id;
+    /// `None` when there is no socket to write to now.
     fn sequenced(
         &mut self,
         attached: bool,
-        frame: impl FnOnce(u64) -> String,
+        message: Arc<Message>,
     ) -> Result<Option<WsMessage>, SocketEnd> {
-        let text = self.sequence.push(frame).map_err(|_| {
-            SocketEnd::CloseWith(
-                close_code::POLICY_VIOLATION,
-                "the client acknowledged too slowly: more than 1000 messages or 16 MiB are unacknowledged".into(),
-            )
-        })?;
+        // While the process is over its budget, a lagging client may keep no more than the
+        // high-water mark.
+        let max_bytes = if self.hub.over_budget() {
+            self.hub.budget().high_water_bytes
+        } else {
+            super::sequence::MAX_UNACKED_BYTES
+        };
+        let id = self
+            .sequence
+            .push(message.clone(), max_bytes)
+            .map_err(|overflow| {
+                SocketEnd::CloseWith(close_code::POLICY_VIOLATION, overflow.reason())
+            })?;
         // A client being replayed to gets this message from the replay, in order.
         let now = attached && self.replay_next.is_none();
-        Ok(now.then(|| WsMessage::Text(text)))
+        Ok(now.then(|| WsMessage::Text(with_sequence_id(&json_frame(&message), id).into())))
     }
 
     /// Queues a user event for the upstream, or answers it at once as failed when the
@@ -675,13 +723,18 @@ impl Connection {
             let bye = ServerFrame::Disconnected {
                 message: reason.to_owned(),
             };
-            let _ = write(socket, WsMessage::Text(bye.to_json().into())).await;
+            let _ = write(
+                socket,
+                self.write_timeout,
+                WsMessage::Text(bye.to_json().into()),
+            )
+            .await;
         }
         let frame = CloseFrame {
             code,
             reason: truncate(reason, 123).into(),
         };
-        let _ = write(socket, WsMessage::Close(Some(frame))).await;
+        let _ = write(socket, self.write_timeout, WsMessage::Close(Some(frame))).await;
         SocketEnd::Over(reason.to_owned())
     }
 
@@ -722,6 +775,16 @@ fn json_frame(message: &Message) -> Utf8Bytes {
 fn with_sequence_id(frame: &str, id: u64) -> String {
     let members = frame.strip_suffix('}').unwrap_or(frame);
     format!("{members},\"sequenceId\":{id}}}")
+}
+
+/// An upstream's answer to a reliable client's event, as a message kept until acknowledged.
+fn reply_message(data: FrameData) -> Message {
+    let (data_type, bytes) = match data {
+        FrameData::Text(text) => (DataType::Text, bytes::Bytes::from(text)),
+        FrameData::Json(value) => (DataType::Json, value.to_string().into()),
+        FrameData::Binary(bytes) => (DataType::Binary, bytes.into()),
+    };
+    Message::new(bytes, data_type, Origin::Server)
 }
 
 /// The `from` of a `message` frame for a registry message.
@@ -810,7 +873,6 @@ async fn recv_attach(recovery: &mut Option<super::recovery::Recoverable>) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::DataType;
 
     #[test]
     fn a_shared_encoding_with_a_sequence_id_is_the_frame_with_that_id() {

@@ -12,8 +12,9 @@ use crate::registry::Message;
 /// The largest frame a client may send, as in the service; larger frames close with 1009.
 pub(super) const MAX_FRAME_BYTES: usize = 1 << 20;
 
-/// How long writing one frame may take before the client counts as gone.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long writing to a client may make no progress before the client counts as gone, unless
+/// configured otherwise (`--write-timeout`).
+pub(crate) const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// WebSocket close codes the emulator sends.
 pub(super) mod close_code {
@@ -48,27 +49,38 @@ pub(super) fn plain_frame(message: &Message) -> WsMessage {
     }
 }
 
-/// Writes one frame and flushes it.
-pub(super) async fn write(socket: &mut WebSocket, message: WsMessage) -> Result<(), String> {
-    bounded(socket.send(message)).await
+/// Writes one frame and flushes it, within `timeout`.
+pub(super) async fn write(
+    socket: &mut WebSocket,
+    timeout: Duration,
+    message: WsMessage,
+) -> Result<(), String> {
+    bounded(timeout, socket.send(message)).await
 }
 
 /// Puts one frame in the socket's write buffer; [`flush`] sends what is buffered. The buffer
 /// goes out on its own once it passes the upgrade's write buffer size.
-pub(super) async fn feed(socket: &mut WebSocket, message: WsMessage) -> Result<(), String> {
-    bounded(socket.feed(message)).await
+pub(super) async fn feed(
+    socket: &mut WebSocket,
+    timeout: Duration,
+    message: WsMessage,
+) -> Result<(), String> {
+    bounded(timeout, socket.feed(message)).await
 }
 
-/// Sends every buffered frame.
-pub(super) async fn flush(socket: &mut WebSocket) -> Result<(), String> {
-    bounded(socket.flush()).await
+/// Sends every buffered frame, within `timeout`.
+pub(super) async fn flush(socket: &mut WebSocket, timeout: Duration) -> Result<(), String> {
+    bounded(timeout, socket.flush()).await
 }
 
-async fn bounded(write: impl Future<Output = Result<(), axum::Error>>) -> Result<(), String> {
-    match timeout(WRITE_TIMEOUT, write).await {
+async fn bounded(
+    limit: Duration,
+    write: impl Future<Output = Result<(), axum::Error>>,
+) -> Result<(), String> {
+    match timeout(limit, write).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(error)) => Err(format!("writing to the socket failed: {error}")),
-        Err(_) => Err(format!("the client did not read for {WRITE_TIMEOUT:?}")),
+        Err(_) => Err(format!("the client did not read for {limit:?}")),
     }
 }
 

@@ -1,14 +1,20 @@
-//! What the registry hands to a connection: messages and close commands, through a bounded
-//! per-connection queue.
+//! What the registry hands to a connection: messages and close commands, through a
+//! per-connection queue counted in bytes, and the pressure that slows a sender down while its
+//! recipients catch up.
 
 use std::{
     fmt,
-    sync::{Arc, OnceLock},
+    sync::{
+        Arc, OnceLock,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
 };
 
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
+
+use super::budget::{BudgetState, Charge, ITEM_OVERHEAD_BYTES, OutboundBudget};
 
 /// How a message's bytes are to be read, from the REST `Content-Type` or a client's `dataType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,7 +53,6 @@ pub enum Origin {
 }
 
 /// A message to deliver. Shared by every recipient through an `Arc`.
-#[derive(Clone)]
 pub struct Message {
     /// The payload.
     pub data: Bytes,
@@ -58,6 +63,9 @@ pub struct Message {
     /// The message as written to the socket, encoded by the first recipient that needs it and
     /// shared by the others: one serialization per broadcast instead of one per recipient.
     encoded: OnceLock<Utf8Bytes>,
+    /// The bytes this message holds in the process's outbound budget, from when the registry
+    /// takes it until the last recipient (queue, socket write, unacknowledged buffer) lets go.
+    charge: Option<Charge>,
 }
 
 impl Message {
@@ -68,17 +76,52 @@ impl Message {
             data_type,
             origin,
             encoded: OnceLock::new(),
+            charge: None,
         }
     }
 
     /// The shared encoding of this message, made by `encode` on first use. Every caller must
     /// pass the same encoding (the registry does not know the wire format).
     pub(crate) fn encoded_or_init(&self, encode: impl FnOnce(&Self) -> Utf8Bytes) -> Utf8Bytes {
-        self.encoded.get_or_init(|| encode(self)).clone()
+        self.encoded
+            .get_or_init(|| {
+                let encoded = encode(self);
+                if let Some(charge) = &self.charge {
+                    charge.add(encoded.len());
+                }
+                encoded
+            })
+            .clone()
+    }
+
+    /// What one queued copy of this message counts against its connection's budget.
+    pub(crate) fn queue_cost(&self) -> usize {
+        self.data.len() + ITEM_OVERHEAD_BYTES
+    }
+
+    /// The message, counted in `budget`'s process total while it lives, ready to share.
+    pub(crate) fn charged(mut self, budget: &Arc<BudgetState>) -> Arc<Self> {
+        let origin = match &self.origin {
+            Origin::Server => 0,
+            Origin::Group {
+                group,
+                from_user_id,
+            } => group.len() + from_user_id.as_ref().map_or(0, String::len),
+        };
+        let bytes = self.data.len() + origin + std::mem::size_of::<Self>();
+        self.charge = Some(budget.charge(bytes));
+        Arc::new(self)
     }
 }
 
-// The encoding is a cache: equality and `Debug` are about the message.
+// A copy is a new message: it shares the payload but not the encoding cache or the charge.
+impl Clone for Message {
+    fn clone(&self) -> Self {
+        Self::new(self.data.clone(), self.data_type, self.origin.clone())
+    }
+}
+
+// The encoding and the charge are bookkeeping: equality and `Debug` are about the message.
 impl PartialEq for Message {
     fn eq(&self, other: &Self) -> bool {
         self.data == other.data && self.data_type == other.data_type && self.origin == other.origin
@@ -109,58 +152,190 @@ pub enum Delivery {
     },
 }
 
-/// The reason a connection gets when its queue overflows.
+/// The reason a connection gets when its queue passes its byte budget.
 pub const QUEUE_FULL_REASON: &str =
     "the connection's outbound queue is full: the client reads too slowly";
 
-/// The out-of-band kill switch of a connection: used when its queue is full, so the close
-/// cannot be queued behind the backlog.
-#[derive(Debug, Default)]
-pub(super) struct Kill {
-    reason: OnceLock<String>,
-    notify: Notify,
+/// The reason a lagging connection gets when the process holds its whole outbound budget.
+pub const OVER_BUDGET_REASON: &str =
+    "the emulator's outbound memory budget is spent and the client reads too slowly";
+
+/// What a connection's queue shares with its senders: the bytes queued, the out-of-band kill
+/// switch (a close that cannot wait behind the backlog) and the signal that the queue drained
+/// below its high-water mark.
+#[derive(Debug)]
+pub(super) struct QueueState {
+    bytes: AtomicUsize,
+    high_water: usize,
+    kill_reason: OnceLock<String>,
+    killed: Notify,
+    /// The receiving end is gone or killed: senders waiting for it stop waiting.
+    closed: AtomicBool,
+    drained: Notify,
 }
 
-impl Kill {
-    pub(super) fn fire(&self, reason: &str) {
-        if self.reason.set(reason.to_owned()).is_ok() {
+impl QueueState {
+    fn new(high_water: usize) -> Self {
+        Self {
+            bytes: AtomicUsize::new(0),
+            high_water,
+            kill_reason: OnceLock::new(),
+            killed: Notify::new(),
+            closed: AtomicBool::new(false),
+            drained: Notify::new(),
+        }
+    }
+
+    pub(super) fn kill(&self, reason: &str) {
+        if self.kill_reason.set(reason.to_owned()).is_ok() {
             // `notify_one` keeps a permit if no one waits yet, so the signal is never missed.
-            self.notify.notify_one();
+            self.killed.notify_one();
+            self.close();
+        }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.drained.notify_waiters();
+    }
+
+    /// Whether a sender may go on: the queue is at or below its high-water mark, or over.
+    fn relieved(&self) -> bool {
+        self.closed.load(Ordering::Acquire) || self.bytes.load(Ordering::Acquire) <= self.high_water
+    }
+
+    /// The bytes queued now.
+    pub(super) fn queued_bytes(&self) -> usize {
+        self.bytes.load(Ordering::Acquire)
+    }
+
+    fn release(&self, cost: usize) {
+        let before = self.bytes.fetch_sub(cost, Ordering::AcqRel);
+        if before > self.high_water && before - cost <= self.high_water {
+            self.drained.notify_waiters();
         }
     }
 }
 
-/// Pushes `delivery` without waiting. On a full queue the connection is killed instead, so a
-/// slow client never stalls the sender. Returns `false` when the connection must be dropped
-/// (full queue or a receiver that is gone).
-pub(super) fn offer(sender: &mpsc::Sender<Delivery>, kill: &Kill, delivery: Delivery) -> bool {
-    match sender.try_send(delivery) {
-        Ok(()) => true,
-        Err(mpsc::error::TrySendError::Full(_)) => {
-            kill.fire(QUEUE_FULL_REASON);
-            false
+/// The sending end of a connection's queue, kept by the hub.
+#[derive(Debug)]
+pub(super) struct Queue {
+    sender: mpsc::UnboundedSender<Delivery>,
+    pub(super) state: Arc<QueueState>,
+}
+
+/// What became of an offered message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Offered {
+    /// Queued.
+    Queued,
+    /// Queued, and the queue is above its high-water mark: a sender that can wait should.
+    Congested,
+    /// Not queued: the connection must be dropped (it was killed, or its receiver is gone).
+    Dropped,
+}
+
+impl Queue {
+    /// A connection's queue: the hub's end and the session's.
+    pub(super) fn new(budget: &OutboundBudget) -> (Self, Outbound) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let state = Arc::new(QueueState::new(budget.high_water_bytes));
+        let outbound = Outbound {
+            receiver,
+            state: state.clone(),
+            finished: false,
+        };
+        (Self { sender, state }, outbound)
+    }
+
+    /// Queues `message` without waiting, within the budgets: a connection whose queue would pass
+    /// its byte budget, or that lags while the process is over its total, is killed instead, so
+    /// a slow client never stalls the sender and never holds more than its share.
+    pub(super) fn offer(&self, message: &Arc<Message>, budget: &BudgetState) -> Offered {
+        let cost = message.queue_cost();
+        let queued = self.state.queued_bytes();
+        if queued + cost > budget.limits.max_connection_bytes {
+            self.state.kill(QUEUE_FULL_REASON);
+            return Offered::Dropped;
         }
-        Err(mpsc::error::TrySendError::Closed(_)) => false,
+        if queued > budget.limits.high_water_bytes && budget.over_total() {
+            self.state.kill(OVER_BUDGET_REASON);
+            return Offered::Dropped;
+        }
+        // Counted before it is visible, so the receiver never subtracts what was not added.
+        self.state.bytes.fetch_add(cost, Ordering::AcqRel);
+        if self
+            .sender
+            .send(Delivery::Message(message.clone()))
+            .is_err()
+        {
+            self.state.release(cost);
+            return Offered::Dropped;
+        }
+        if queued + cost > self.state.high_water {
+            Offered::Congested
+        } else {
+            Offered::Queued
+        }
+    }
+
+    /// Queues a close, behind what is queued already.
+    pub(super) fn close(&self, reason: Option<String>) {
+        let _ = self.sender.send(Delivery::Close { reason });
+    }
+}
+
+/// The queues a sender filled past their high-water mark. A client that sends to a group waits
+/// on it before its next frame is read, so a burst slows the sender instead of overflowing its
+/// recipients.
+#[derive(Debug, Default)]
+#[must_use = "a sender that can wait should wait until the pressure is relieved"]
+pub struct Pressure {
+    congested: Vec<Arc<QueueState>>,
+}
+
+impl Pressure {
+    pub(super) fn add(&mut self, state: Arc<QueueState>) {
+        self.congested.push(state);
+    }
+
+    /// Whether no recipient is congested.
+    pub fn is_empty(&self) -> bool {
+        self.congested.is_empty()
+    }
+
+    /// Adds the congested queues of `other`.
+    pub fn extend(&mut self, other: Self) {
+        self.congested.extend(other.congested);
+    }
+
+    /// Resolves once every congested recipient is back at or below its high-water mark, or
+    /// gone. A recipient that makes no progress is dropped by its own session's write timeout,
+    /// which ends the wait. Cancel-safe: what is relieved stays relieved.
+    pub async fn relieved(&mut self) {
+        while let Some(state) = self.congested.last().cloned() {
+            let notified = state.drained.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a drain between the two is not missed.
+            notified.as_mut().enable();
+            if state.relieved() {
+                self.congested.pop();
+                continue;
+            }
+            notified.await;
+        }
     }
 }
 
 /// The receiving end of a connection's queue, drained by the connection's session.
 #[derive(Debug)]
 pub struct Outbound {
-    receiver: mpsc::Receiver<Delivery>,
-    kill: Arc<Kill>,
+    receiver: mpsc::UnboundedReceiver<Delivery>,
+    state: Arc<QueueState>,
     finished: bool,
 }
 
 impl Outbound {
-    pub(super) fn new(receiver: mpsc::Receiver<Delivery>, kill: Arc<Kill>) -> Self {
-        Self {
-            receiver,
-            kill,
-            finished: false,
-        }
-    }
-
     /// The next delivery; `None` once the connection is closed or unregistered.
     ///
     /// A [`Delivery::Close`] is the last item. When the queue overflowed, the close (with
@@ -177,7 +352,7 @@ impl Outbound {
         }
         let delivery = tokio::select! {
             biased;
-            () = self.kill.notify.notified() => return self.killed(),
+            () = self.state.killed.notified() => return self.killed(),
             delivery = self.receiver.recv() => delivery,
         };
         self.take(delivery)
@@ -206,24 +381,44 @@ impl Outbound {
     fn take(&mut self, delivery: Option<Delivery>) -> Option<Delivery> {
         match delivery {
             Some(close @ Delivery::Close { .. }) => {
-                self.finished = true;
+                self.finish();
                 Some(close)
             }
-            Some(message) => Some(message),
+            Some(Delivery::Message(message)) => {
+                self.state.release(message.queue_cost());
+                Some(Delivery::Message(message))
+            }
             None => {
                 let close = self.killed();
-                self.finished = true;
+                self.finish();
                 close
             }
         }
     }
 
     fn killed(&mut self) -> Option<Delivery> {
-        let reason = self.kill.reason.get()?.clone();
-        self.finished = true;
-        self.receiver.close();
+        let reason = self.state.kill_reason.get()?.clone();
+        self.finish();
         Some(Delivery::Close {
             reason: Some(reason),
         })
+    }
+
+    /// Nothing more comes: the backlog is dropped (and uncounted) and waiting senders go on.
+    fn finish(&mut self) {
+        self.finished = true;
+        self.receiver.close();
+        while let Ok(delivery) = self.receiver.try_recv() {
+            if let Delivery::Message(message) = delivery {
+                self.state.release(message.queue_cost());
+            }
+        }
+        self.state.close();
+    }
+}
+
+impl Drop for Outbound {
+    fn drop(&mut self) {
+        self.finish();
     }
 }

@@ -5,7 +5,6 @@ use std::{
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
-use tokio::sync::mpsc;
 use webpubsub_protocol::{
     filter::{FilterSubject, ParsedFilter},
     token::Permission,
@@ -13,7 +12,8 @@ use webpubsub_protocol::{
 
 use super::{
     MAX_GROUPS_PER_CONNECTION, RegistryError,
-    delivery::{self, Delivery, Kill, Message, Outbound},
+    budget::BudgetState,
+    delivery::{Message, Offered, Outbound, Pressure, Queue, QueueState},
     roles::Role,
     validate_group,
 };
@@ -61,7 +61,7 @@ pub struct Hub {
 #[derive(Debug)]
 struct HubInner {
     name: String,
-    queue_capacity: usize,
+    budget: Arc<BudgetState>,
     state: Mutex<HubState>,
 }
 
@@ -83,8 +83,7 @@ struct Entry {
     /// Permissions revoked through REST, as the service keeps them: a deny entry per group (or
     /// for every group with `None`) that overrides what the roles allow.
     denies: HashSet<(Permission, Option<String>)>,
-    sender: mpsc::Sender<Delivery>,
-    kill: Arc<Kill>,
+    queue: Queue,
 }
 
 /// Whom a send goes to.
@@ -236,32 +235,32 @@ impl HubState {
     fn deliver(
         &mut self,
         target: Target<'_>,
-        message: Message,
+        message: &Arc<Message>,
+        budget: &BudgetState,
         excluded: &[&str],
         filter: Option<&ParsedFilter>,
-    ) -> usize {
-        let message = Arc::new(message);
+    ) -> (usize, Pressure) {
         let mut delivered = 0;
+        let mut pressure = Pressure::default();
         let mut dropped = Vec::new();
         for (id, entry) in self.targets(target) {
             if !selected(id, entry, excluded, filter) {
                 continue;
             }
-            if delivery::offer(
-                &entry.sender,
-                &entry.kill,
-                Delivery::Message(message.clone()),
-            ) {
-                delivered += 1;
-            } else {
-                dropped.push(id.to_owned());
+            match entry.queue.offer(message, budget) {
+                Offered::Queued => delivered += 1,
+                Offered::Congested => {
+                    delivered += 1;
+                    pressure.add(entry.queue.state.clone());
+                }
+                Offered::Dropped => dropped.push(id.to_owned()),
             }
         }
         for id in dropped {
             tracing::warn!(connection_id = %id, "dropping a connection that cannot keep up");
             self.remove(&id);
         }
-        delivered
+        (delivered, pressure)
     }
 
     /// Forgets each of `ids` (minus `excluded`) and tells it to close.
@@ -277,13 +276,7 @@ impl HubState {
                 continue;
             }
             if let Some(entry) = self.remove(id) {
-                delivery::offer(
-                    &entry.sender,
-                    &entry.kill,
-                    Delivery::Close {
-                        reason: reason.map(str::to_owned),
-                    },
-                );
+                entry.queue.close(reason.map(str::to_owned));
                 closed += 1;
             }
         }
@@ -301,11 +294,11 @@ fn remove_from_index(index: &mut HashMap<String, BTreeSet<String>>, key: &str, i
 }
 
 impl Hub {
-    pub(super) fn new(name: String, queue_capacity: usize) -> Self {
+    pub(super) fn new(name: String, budget: Arc<BudgetState>) -> Self {
         Self {
             inner: Arc::new(HubInner {
                 name,
-                queue_capacity,
+                budget,
                 state: Mutex::default(),
             }),
         }
@@ -346,8 +339,8 @@ impl Hub {
         for group in &info.groups {
             validate_group(group)?;
         }
-        let (sender, receiver) = mpsc::channel(self.inner.queue_capacity);
-        let kill = Arc::new(Kill::default());
+        let (queue, outbound) = Queue::new(&self.inner.budget.limits);
+        let registration = queue.state.clone();
         let mut state = self.state();
         if state.connections.contains_key(&info.connection_id) {
             return Err(RegistryError::DuplicateConnection(info.connection_id));
@@ -367,8 +360,7 @@ impl Hub {
             groups: HashSet::new(),
             grants: HashSet::new(),
             denies: HashSet::new(),
-            sender,
-            kill: kill.clone(),
+            queue,
         };
         state.connections.insert(id.clone(), entry);
         for group in &info.groups {
@@ -378,9 +370,9 @@ impl Hub {
         let guard = ConnectionGuard {
             hub: self.clone(),
             connection_id: id,
-            kill: kill.clone(),
+            registration,
         };
-        Ok((guard, Outbound::new(receiver, kill)))
+        Ok((guard, outbound))
     }
 
     /// Forgets a connection without telling it (its session is ending). Returns whether it was
@@ -391,13 +383,16 @@ impl Hub {
 
     /// Sends to every connection except `excluded` that `filter` selects. Returns how many
     /// connections got the message.
+    ///
+    /// Sends never wait: a recipient whose queue would pass its byte budget is dropped instead
+    /// (see [`OutboundBudget`](super::OutboundBudget)).
     pub fn send_to_all(
         &self,
         message: Message,
         excluded: &[&str],
         filter: Option<&ParsedFilter>,
     ) -> usize {
-        self.state().deliver(Target::All, message, excluded, filter)
+        self.send(Target::All, message, excluded, filter).0
     }
 
     /// Sends to every connection of `user_id` that `filter` selects.
@@ -407,14 +402,13 @@ impl Hub {
         message: Message,
         filter: Option<&ParsedFilter>,
     ) -> usize {
-        self.state()
-            .deliver(Target::User(user_id), message, &[], filter)
+        self.send(Target::User(user_id), message, &[], filter).0
     }
 
     /// Sends to one connection. Returns whether it got the message.
     pub fn send_to_connection(&self, connection_id: &str, message: Message) -> bool {
-        self.state()
-            .deliver(Target::Connection(connection_id), message, &[], None)
+        self.send(Target::Connection(connection_id), message, &[], None)
+            .0
             == 1
     }
 
@@ -427,8 +421,50 @@ impl Hub {
         excluded: &[&str],
         filter: Option<&ParsedFilter>,
     ) -> usize {
+        self.send(Target::Group(group), message, excluded, filter).0
+    }
+
+    /// [`send_to_group`](Self::send_to_group) for a sender that can wait: also returns the
+    /// recipients now above their high-water mark. A client session stops reading its socket
+    /// until [`Pressure::relieved`] resolves, so a burst slows the sender down instead of
+    /// overflowing the queues of clients that read at full speed.
+    pub fn send_to_group_paced(
+        &self,
+        group: &str,
+        message: Message,
+        excluded: &[&str],
+    ) -> (usize, Pressure) {
+        self.send(Target::Group(group), message, excluded, None)
+    }
+
+    fn send(
+        &self,
+        target: Target<'_>,
+        message: Message,
+        excluded: &[&str],
+        filter: Option<&ParsedFilter>,
+    ) -> (usize, Pressure) {
+        let budget = &self.inner.budget;
+        let message = message.charged(budget);
+        // The message's last reference may be dropped under the lock; that is only a counter.
         self.state()
-            .deliver(Target::Group(group), message, excluded, filter)
+            .deliver(target, &message, budget, excluded, filter)
+    }
+
+    /// `message`, counted in the process's outbound budget while it lives: for what a session
+    /// keeps that did not come through the registry (an upstream's answer to a reliable client).
+    pub fn charged(&self, message: Message) -> Arc<Message> {
+        message.charged(&self.inner.budget)
+    }
+
+    /// Whether the process holds more undelivered and unacknowledged bytes than its budget.
+    pub fn over_budget(&self) -> bool {
+        self.inner.budget.over_total()
+    }
+
+    /// The process's outbound budgets.
+    pub fn budget(&self) -> &super::OutboundBudget {
+        &self.inner.budget.limits
     }
 
     /// Adds a connection to a group. Returns whether it newly joined.
@@ -691,7 +727,7 @@ pub struct ConnectionGuard {
     connection_id: String,
     /// Identifies this registration, so a guard never removes a later connection that reuses
     /// the id.
-    kill: Arc<Kill>,
+    registration: Arc<QueueState>,
 }
 
 impl ConnectionGuard {
@@ -712,7 +748,7 @@ impl Drop for ConnectionGuard {
         let ours = state
             .connections
             .get(&self.connection_id)
-            .is_some_and(|entry| Arc::ptr_eq(&entry.kill, &self.kill));
+            .is_some_and(|entry| Arc::ptr_eq(&entry.queue.state, &self.registration));
         if ours {
             state.remove(&self.connection_id);
         }
@@ -727,7 +763,9 @@ mod tests {
 
     use super::*;
     use crate::registry::{
-        DataType, MAX_GROUPS_PER_CONNECTION, Origin, QUEUE_FULL_REASON, Registry,
+        DEFAULT_MAX_CONNECTION_BYTES, DEFAULT_MAX_TOTAL_BYTES, DataType, Delivery,
+        MAX_GROUPS_PER_CONNECTION, OVER_BUDGET_REASON, Origin, OutboundBudget, Pressure,
+        QUEUE_FULL_REASON, Registry, budget::ITEM_OVERHEAD_BYTES,
     };
 
     fn info(id: &str, user: Option<&str>) -> ConnectionInfo {
@@ -736,6 +774,14 @@ mod tests {
             user_id: user.map(Into::into),
             ..Default::default()
         }
+    }
+
+    /// A registry whose queues hold `n` one-byte messages.
+    fn holding(n: usize) -> Registry {
+        Registry::with_budget(OutboundBudget {
+            max_connection_bytes: n * (1 + ITEM_OVERHEAD_BYTES),
+            ..OutboundBudget::default()
+        })
     }
 
     fn text(data: &'static str) -> Message {
@@ -946,7 +992,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_drops_that_connection_only() {
-        let hub = Registry::with_queue_capacity(2).hub("h");
+        let hub = holding(2).hub("h");
         let (_slow_guard, mut slow) = hub.register(info("slow", None)).unwrap();
         let (_fast_guard, mut fast) = hub.register(info("fast", None)).unwrap();
         assert_eq!(hub.send_to_all(text("1"), &[], None), 2);
@@ -968,7 +1014,7 @@ mod tests {
 
     #[tokio::test]
     async fn try_recv_drains_without_waiting_with_the_same_close_rules() {
-        let hub = Registry::with_queue_capacity(2).hub("h");
+        let hub = holding(2).hub("h");
         let (_guard, mut outbound) = hub.register(info("c", None)).unwrap();
         assert_eq!(outbound.try_recv(), None, "nothing queued yet");
         hub.send_to_all(text("1"), &[], None);
@@ -1007,9 +1053,158 @@ mod tests {
         assert_eq!(slow.try_recv(), None);
     }
 
+    fn budget(high_water_bytes: usize, max_total_bytes: usize) -> Registry {
+        Registry::with_budget(OutboundBudget {
+            high_water_bytes,
+            max_connection_bytes: DEFAULT_MAX_CONNECTION_BYTES,
+            max_total_bytes,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_group_sender_is_paced_until_its_recipients_drain() {
+        // Three empty messages fill the high-water mark: even those cost bytes.
+        let registry = budget(3 * ITEM_OVERHEAD_BYTES, DEFAULT_MAX_TOTAL_BYTES);
+        let hub = registry.hub("h");
+        let member = |id: &str| ConnectionInfo {
+            groups: vec!["g".into()],
+            ..info(id, None)
+        };
+        let (_a, mut reader) = hub.register(member("reader")).unwrap();
+        let (_s, _sender) = hub.register(member("sender")).unwrap();
+        let empty = || Message::new(Bytes::new(), DataType::Text, Origin::Server);
+        let mut paused = Pressure::default();
+        for _ in 0..3 {
+            let (delivered, pressure) = hub.send_to_group_paced("g", empty(), &["sender"]);
+            assert_eq!(delivered, 1);
+            assert!(pressure.is_empty());
+        }
+        let (delivered, pressure) = hub.send_to_group_paced("g", empty(), &["sender"]);
+        assert_eq!(
+            delivered, 1,
+            "a send past the mark is delivered, not refused"
+        );
+        paused.extend(pressure);
+        assert!(!paused.is_empty());
+        assert!(
+            paused.relieved().now_or_never().is_none(),
+            "the sender waits"
+        );
+        // REST sends do not wait, and do not drop a connection within its byte budget.
+        assert_eq!(hub.send_to_group("g", empty(), &["sender"], None), 1);
+        assert_eq!(reader.try_recv().map(|d| texts(&[d]).len()), Some(1));
+        assert!(
+            paused.relieved().now_or_never().is_none(),
+            "still over the mark"
+        );
+        while reader.try_recv().is_some() {}
+        assert!(paused.relieved().now_or_never().is_some(), "drained: go on");
+        assert!(hub.connection_exists("reader"));
+
+        // A waiting sender is woken by the drain.
+        for _ in 0..4 {
+            paused.extend(hub.send_to_group_paced("g", empty(), &["sender"]).1);
+        }
+        let waiting = tokio::spawn(async move { paused.relieved().await });
+        tokio::task::yield_now().await;
+        while reader.try_recv().is_some() {}
+        next_within(waiting).await;
+    }
+
+    async fn next_within<T>(task: tokio::task::JoinHandle<T>) -> T {
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("within 5 s")
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_recipient_that_goes_away_relieves_its_senders() {
+        let hub = budget(ITEM_OVERHEAD_BYTES, DEFAULT_MAX_TOTAL_BYTES).hub("h");
+        let (guard, outbound) = hub
+            .register(ConnectionInfo {
+                groups: vec!["g".into()],
+                ..info("stuck", None)
+            })
+            .unwrap();
+        let (_, mut paused) = hub.send_to_group_paced("g", text("1"), &[]);
+        assert!(!paused.is_empty());
+        let waiting = tokio::spawn(async move { paused.relieved().await });
+        tokio::task::yield_now().await;
+        // Its session ends (the write timeout dropped it): the queue and its bytes are gone.
+        drop((guard, outbound));
+        next_within(waiting).await;
+    }
+
+    #[tokio::test]
+    async fn a_client_that_never_reads_holds_at_most_its_byte_budget() {
+        let registry = Registry::new();
+        let hub = registry.hub("h");
+        let (_g, mut never_read) = hub.register(info("never-reads", None)).unwrap();
+        let (_r, mut reader) = hub.register(info("reader", None)).unwrap();
+        let mib = Bytes::from(vec![b'x'; 1 << 20]);
+        let mut most = 0;
+        for _ in 0..300 {
+            hub.send_to_all(
+                Message::new(mib.clone(), DataType::Binary, Origin::Server),
+                &[],
+                None,
+            );
+            assert!(reader.try_recv().is_some());
+            most = most.max(registry.outbound_bytes());
+        }
+        // 300 MiB sent; the process never held more than one connection's budget of them.
+        assert!(
+            most <= DEFAULT_MAX_CONNECTION_BYTES + (1 << 20) + 4096,
+            "held {most} bytes"
+        );
+        assert!(!hub.connection_exists("never-reads"));
+        assert!(hub.connection_exists("reader"));
+        assert_eq!(
+            never_read.try_recv(),
+            Some(Delivery::Close {
+                reason: Some(QUEUE_FULL_REASON.into())
+            })
+        );
+        assert_eq!(registry.outbound_bytes(), 0, "the dropped backlog is freed");
+    }
+
+    #[tokio::test]
+    async fn over_the_process_budget_lagging_connections_are_dropped() {
+        let message_size = std::mem::size_of::<Message>() + 300;
+        let registry = budget(200, 3 * message_size - 1);
+        let hub = registry.hub("h");
+        let mut outbounds = Vec::new();
+        for id in ["a", "b", "c", "d"] {
+            outbounds.push(hub.register(info(id, None)).unwrap());
+        }
+        let payload = || Message::new(vec![1_u8; 300], DataType::Binary, Origin::Server);
+        for id in ["a", "b", "c"] {
+            assert!(hub.send_to_connection(id, payload()));
+        }
+        assert!(registry.outbound_bytes() > 3 * message_size - 1);
+        // `a` is past its high-water mark while the process is over its total: dropped.
+        assert!(!hub.send_to_connection("a", payload()));
+        assert!(!hub.connection_exists("a"));
+        // `d` has nothing queued: it still gets messages.
+        assert!(hub.send_to_connection("d", payload()));
+        let (_, a) = &mut outbounds[0];
+        assert_eq!(
+            a.try_recv(),
+            Some(Delivery::Close {
+                reason: Some(OVER_BUDGET_REASON.into())
+            })
+        );
+        assert_eq!(
+            registry.outbound_bytes(),
+            3 * message_size,
+            "b, c and d hold one each"
+        );
+    }
+
     #[tokio::test]
     async fn a_waiting_receiver_gets_the_close_before_the_backlog() {
-        let hub = Registry::with_queue_capacity(1).hub("h");
+        let hub = holding(1).hub("h");
         let (_guard, mut outbound) = hub.register(info("c", None)).unwrap();
         let waiting = tokio::spawn(async move { (next(&mut outbound).await, outbound) });
         for _ in 0..10 {
@@ -1233,7 +1428,7 @@ mod tests {
 
     #[test]
     fn concurrent_senders_and_registrations_keep_the_indexes_consistent() {
-        let hub = Registry::with_queue_capacity(4).hub("h");
+        let hub = holding(4).hub("h");
         std::thread::scope(|scope| {
             for t in 0..4 {
                 let hub = hub.clone();

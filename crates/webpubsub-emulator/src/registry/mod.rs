@@ -2,9 +2,11 @@
 //! granted through REST, and delivery to each connection through a bounded queue.
 //!
 //! Every operation is synchronous and takes one short per-hub lock that is never held across an
-//! `.await`; delivery uses `try_send`, so a sender never waits for a receiver. A connection
-//! whose queue is full is dropped (removed from the hub and told to close with
-//! [`QUEUE_FULL_REASON`]), as the service drops clients that cannot keep up.
+//! `.await`; delivery never waits for a receiver. Queues are counted in bytes
+//! ([`OutboundBudget`]): a client that sends to a group is paced by its recipients (it waits on
+//! the [`Pressure`] of [`Hub::send_to_group_paced`] before its next frame is read), and a
+//! connection whose queue passes its byte budget is dropped (removed from the hub and told to
+//! close with [`QUEUE_FULL_REASON`]), as the service drops clients that cannot keep up.
 //!
 //! ```
 //! use bytes::Bytes;
@@ -28,21 +30,25 @@
 //! # }).unwrap();
 //! ```
 
+mod budget;
 mod delivery;
 mod hub;
 mod roles;
 
+use budget::BudgetState;
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
-pub use delivery::{DataType, Delivery, Message, Origin, Outbound, QUEUE_FULL_REASON};
+pub use budget::{
+    DEFAULT_HIGH_WATER_BYTES, DEFAULT_MAX_CONNECTION_BYTES, DEFAULT_MAX_TOTAL_BYTES, OutboundBudget,
+};
+pub use delivery::{
+    DataType, Delivery, Message, OVER_BUDGET_REASON, Origin, Outbound, Pressure, QUEUE_FULL_REASON,
+};
 pub use hub::{ConnectionGuard, ConnectionInfo, GroupMember, GroupPage, Hub};
 use thiserror::Error;
-
-/// How many undelivered items a connection's queue holds before the connection is dropped.
-pub const DEFAULT_QUEUE_CAPACITY: usize = 1024;
 
 /// The longest group name the service accepts.
 pub const MAX_GROUP_NAME_LENGTH: usize = 1024;
@@ -62,23 +68,29 @@ pub struct Registry {
 #[derive(Debug)]
 struct RegistryInner {
     hubs: Mutex<HashMap<String, Hub>>,
-    queue_capacity: usize,
+    budget: Arc<BudgetState>,
 }
 
 impl Registry {
-    /// An empty registry with queues of [`DEFAULT_QUEUE_CAPACITY`].
+    /// An empty registry with the default [`OutboundBudget`].
     pub fn new() -> Self {
-        Self::with_queue_capacity(DEFAULT_QUEUE_CAPACITY)
+        Self::with_budget(OutboundBudget::default())
     }
 
-    /// An empty registry whose connections queue at most `capacity` items (at least 1).
-    pub fn with_queue_capacity(capacity: usize) -> Self {
+    /// An empty registry whose connections' queues keep within `budget`.
+    pub fn with_budget(budget: OutboundBudget) -> Self {
         Self {
             inner: Arc::new(RegistryInner {
                 hubs: Mutex::default(),
-                queue_capacity: capacity.max(1),
+                budget: BudgetState::new(budget),
             }),
         }
+    }
+
+    /// The bytes of undelivered and unacknowledged messages the process holds now, each message
+    /// counted once (see [`OutboundBudget::max_total_bytes`]).
+    pub fn outbound_bytes(&self) -> usize {
+        self.inner.budget.total_bytes()
     }
 
     /// The hub named `name` (case-insensitively, as the service lower-cases hub names),
@@ -95,7 +107,7 @@ impl Registry {
         }
         hubs.retain(|_, hub| hub.in_use());
         hubs.entry(name.clone())
-            .or_insert_with(|| Hub::new(name, self.inner.queue_capacity))
+            .or_insert_with(|| Hub::new(name, self.inner.budget.clone()))
             .clone()
     }
 
@@ -106,7 +118,7 @@ impl Registry {
         let name = name.to_lowercase();
         let found = self.hubs().get(&name).cloned();
         // The lock is released before an empty stand-in is built.
-        found.unwrap_or_else(|| Hub::new(name, self.inner.queue_capacity))
+        found.unwrap_or_else(|| Hub::new(name, self.inner.budget.clone()))
     }
 
     /// How many hubs the registry keeps: those in use, and those that were until another hub

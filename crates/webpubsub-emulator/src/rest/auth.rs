@@ -98,7 +98,9 @@ fn describe(kind: &ErrorKind) -> String {
         ErrorKind::ImmatureSignature => {
             "the access token is not valid yet (nbf is in the future)".to_owned()
         }
-        ErrorKind::InvalidAlgorithm => "the access token is not signed with HS256".to_owned(),
+        ErrorKind::InvalidAlgorithm => {
+            "the access token is not signed with HS256 (a Microsoft Entra ID token? the emulator cannot verify those: use an access key)".to_owned()
+        }
         ErrorKind::MissingRequiredClaim(claim) => {
             format!("the access token has no `{claim}` claim")
         }

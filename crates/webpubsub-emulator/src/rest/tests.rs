@@ -37,7 +37,7 @@ async fn server() -> Server {
         [],
         false,
     ));
-    let registry = Registry::with_queue_capacity(16);
+    let registry = Registry::new();
     let app = router(registry.clone(), config);
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();

@@ -2,7 +2,8 @@
 //!
 //! Auth is the service's: an HS256 JWT signed with an access key, in the `access_token` query
 //! parameter (or `Authorization: Bearer`), whose `aud` is the tunnel URL without the token
-//! (`ws://host/server/tunnel?hub=chat`, scheme ignored). The connection gets
+//! (`ws://host/server/tunnel?hub=chat`, scheme ignored). A Microsoft Entra ID token is refused
+//! (401) with words that say so, as on the REST API: the emulator cannot verify one. The connection gets
 //! `ConnectionConnected` first, then each event as an `HttpRequest`; the app answers with
 //! `HttpResponse`s and may send its own REST calls as `HttpRequest`s with `LocalRouting`, which
 //! the emulator's REST API answers for the tunnel's hub.
@@ -20,6 +21,7 @@ use axum::http::{HeaderMap, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use bytes::Bytes;
+use jsonwebtoken::Algorithm;
 use tokio::sync::{mpsc, watch};
 use tower::ServiceExt as _;
 use webpubsub_protocol::token::same_audience;
@@ -120,6 +122,7 @@ fn authorize(
     let token = crate::client::auth::token_of(query, headers).ok_or_else(|| {
         "the access token is missing: send access_token=<JWT> or Authorization: Bearer".to_owned()
     })?;
+    refuse_entra(token)?;
     let claims =
         crate::client::auth::verify_signature(token, &config.keys).map_err(|e| e.to_string())?;
     // The audience is the URL the app dialed without its token, in the order it wrote it.
@@ -142,6 +145,26 @@ fn authorize(
             claims.aud,
             config.authority()
         ))
+    }
+}
+
+/// A Microsoft Entra ID token (RS256, signed by Entra's keys, for the service's app) is one the
+/// emulator cannot verify: it has no tenant and no trust in one, and accepting it unverified
+/// would accept anything. It is refused with the remedy rather than as a bad signature.
+fn refuse_entra(token: &str) -> Result<(), String> {
+    match jsonwebtoken::decode_header(token) {
+        Ok(header)
+            if !matches!(
+                header.alg,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            ) =>
+        {
+            Err(format!(
+                "the access token is signed with {:?}, as Microsoft Entra ID tokens are; the emulator cannot verify Entra ID tokens: dial with an access key (a connection string)",
+                header.alg
+            ))
+        }
+        _ => Ok(()),
     }
 }
 
