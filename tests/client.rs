@@ -29,6 +29,11 @@ fn is_group_message(event: &ClientEvent) -> bool {
 async fn started(url: String, protocol: Protocol) -> (WebPubSubClient, webpubsub::client::Events) {
     let (client, mut events) = WebPubSubClient::builder(url).protocol(protocol).build();
     client.start().await.expect("the client starts");
+    let ready = client.connection_id();
+    assert!(
+        ready.is_some(),
+        "start returned before the connection id was known"
+    );
     match next(&mut events).await {
         ClientEvent::Connected { connection_id, .. } => {
             assert_eq!(client.connection_id(), Some(connection_id));

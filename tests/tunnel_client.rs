@@ -2,23 +2,37 @@
 //! router with `WebPubSubLayer` serves a `tunnel:///eventhandler/{event}` hub's events (every
 //! event type, handler errors as statuses) with no HTTP listener at all; `Rebalance`,
 //! `Reconnect`, an app restart and a graceful shutdown leave no blocking event unanswered and
-//! none answered twice. With an Entra ID credential the client dials with the credential's
-//! token for the service's scope.
+//! none answered twice, and so does the tunnel cut mid-request by a proxy. Every row of the
+//! layer's status map and every handler outcome reads the same through the tunnel as over HTTP
+//! (status, headers, body), sent by a hand-written service side. With an Entra ID credential
+//! the client dials with the credential's token for the service's scope.
 
 mod support;
 
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::{SinkExt as _, StreamExt as _};
+use http::{Method, StatusCode};
 use serde_json::json;
+use support::chaos_proxy::{ChaosProxy, Fault};
 use support::emulator::{JSON, client_url, start_tunnel_hub};
+use support::layer::{
+    Answer, Event, ORIGIN, PRIMARY_KEY, TestServer, app as layer_app, vector_layer,
+};
 use support::ws_client::WsClient;
 use tokio::sync::mpsc;
-use webpubsub::emulator::Emulator;
+use tokio_tungstenite::tungstenite::Message;
+use webpubsub::emulator::{Emulator, HubSettings};
 use webpubsub::handler::{
-    ClosureHandler, ConnectResponse, EventError, UserEventResponse, WebPubSubLayer,
+    ClosureHandler, ConnectRequest, ConnectResponse, EventError, EventHandler, UserEventRequest,
+    UserEventResponse, WebPubSubLayer,
 };
 use webpubsub::tunnel::{Tunnel, WebPubSubTunnelClient};
 use webpubsub_protocol::frames::ServerFrame;
+use webpubsub_protocol::tunnel::{
+    ConnectedMessage, HttpRequestMessage, TunnelHeaders, TunnelMessage,
+};
 use webpubsub_rest::WebPubSubServiceClient;
 
 const KEY: &str = "tunnel-client-test-key-0123";
@@ -339,4 +353,400 @@ async fn an_entra_credential_dials_with_its_token_for_the_service_scope() {
         error.to_string().contains("needs an https endpoint"),
         "{error}"
     );
+}
+
+/// Every outcome of a blocking event by its name or query: an error status, a panic, a slow
+/// answer (past the layer's timeout), or an answer with a body and state.
+#[derive(Debug, Clone)]
+struct Outcomes;
+
+impl EventHandler for Outcomes {
+    async fn on_connect(&self, req: ConnectRequest) -> Result<ConnectResponse, EventError> {
+        let query = req.query();
+        if query.contains_key("panic") {
+            panic!("a detail that must not leak");
+        }
+        if query.contains_key("slow") {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        match query
+            .get("status")
+            .and_then(|v| v.first())
+            .and_then(|s| s.parse::<u16>().ok())
+        {
+            Some(code) => Err(EventError::new(
+                StatusCode::from_u16(code).expect("status"),
+                format!("connect refused with {code}"),
+            )),
+            None => Ok(ConnectResponse::new()
+                .user_id("renamed")
+                .groups(["g1"])
+                .subprotocol("json.webpubsub.azure.v1")),
+        }
+    }
+
+    async fn on_user_event(&self, req: UserEventRequest) -> Result<UserEventResponse, EventError> {
+        match req.context().event_name() {
+            "panic" => panic!("a detail that must not leak"),
+            "slow" => {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok(UserEventResponse::text("late"))
+            }
+            "binary" => Ok(UserEventResponse::binary(req.bytes().clone())),
+            "json" => Ok(UserEventResponse::json(&json!({ "echo": req.text()? }))?),
+            "state" => Ok(UserEventResponse::text("kept").set_state("seen", json!(true))),
+            "empty" => Ok(UserEventResponse::empty()),
+            name => match name.parse::<u16>() {
+                Ok(code) => Err(EventError::new(
+                    StatusCode::from_u16(code).expect("status"),
+                    format!("event refused with {code}"),
+                )),
+                Err(_) => Ok(UserEventResponse::text(format!("fine {}", req.text()?))),
+            },
+        }
+    }
+}
+
+/// Every row of the layer's status map, and every handler outcome, each as a request the
+/// service would send.
+fn status_map_rows() -> Vec<(String, Event)> {
+    let mut rows: Vec<(String, Event)> = vec![
+        ("preflight allowed".into(), Event::preflight(Some(ORIGIN))),
+        (
+            "preflight refused".into(),
+            Event::preflight(Some("evil.example")),
+        ),
+        ("preflight without origin".into(), Event::preflight(None)),
+        ("PUT".into(), Event::text("x").method(Method::PUT)),
+        ("GET".into(), Event::text("x").method(Method::GET)),
+        ("no ce-type".into(), Event::text("x").without("ce-type")),
+        (
+            "no ce-specversion".into(),
+            Event::text("x").without("ce-specversion"),
+        ),
+        (
+            "bad json".into(),
+            Event::connect(json!({})).body("{not json"),
+        ),
+        (
+            "bad state".into(),
+            Event::text("x").header("ce-connectionState", "%%%"),
+        ),
+        (
+            "wrong signature".into(),
+            Event::text("x").signed_with(&["not-the-key"]),
+        ),
+        (
+            "no signature".into(),
+            Event::text("x").without("ce-signature"),
+        ),
+        (
+            "no origin".into(),
+            Event::text("x").without("WebHook-Request-Origin"),
+        ),
+        ("hub not served".into(), Event::text("x").hub("other")),
+        (
+            "over the body limit".into(),
+            Event::text(&"x".repeat(70_000)),
+        ),
+        (
+            "unsupported content type".into(),
+            Event::user("e", "application/xml", "<x/>"),
+        ),
+        (
+            "another path".into(),
+            Event::text("passed through").path("/echo"),
+        ),
+        ("no route".into(), Event::text("x").path("/nowhere?q=1")),
+        (
+            "connect".into(),
+            Event::connect(
+                json!({ "claims": {}, "query": {}, "subprotocols": ["json.webpubsub.azure.v1"] }),
+            ),
+        ),
+        (
+            "connect panics".into(),
+            Event::connect(json!({ "query": { "panic": ["1"] } })),
+        ),
+        (
+            "connect too slow".into(),
+            Event::connect(json!({ "query": { "slow": ["1"] } })),
+        ),
+        ("connected".into(), Event::connected()),
+        ("disconnected".into(), Event::disconnected("bye")),
+        ("group joined".into(), Event::group_joined("g1")),
+        ("group left".into(), Event::group_left("g1")),
+        ("text".into(), Event::text("hi")),
+        (
+            "binary".into(),
+            Event::user("binary", "application/octet-stream", &b"\x00\xff"[..]),
+        ),
+        (
+            "json".into(),
+            Event::user("json", "application/json", "\"j\""),
+        ),
+        (
+            "state".into(),
+            Event::user("state", "text/plain", "s").states(json!({ "before": 1 })),
+        ),
+        ("empty".into(), Event::user("empty", "text/plain", "e")),
+        (
+            "user event panics".into(),
+            Event::user("panic", "text/plain", "x"),
+        ),
+        (
+            "user event too slow".into(),
+            Event::user("slow", "text/plain", "x"),
+        ),
+    ];
+    for code in [400u16, 401, 403, 404, 409, 429, 500, 503] {
+        rows.push((
+            format!("connect {code}"),
+            Event::connect(json!({ "query": { "status": [code.to_string()] } })),
+        ));
+        rows.push((
+            format!("user event {code}"),
+            Event::user(&code.to_string(), "text/plain", "x"),
+        ));
+    }
+    rows
+}
+
+/// The app of the status map: the vectors' layer around [`Outcomes`], a 64 KiB body limit and a
+/// 200 ms handler timeout.
+fn status_map_app() -> axum::Router {
+    layer_app(
+        vector_layer(Outcomes)
+            .body_limit(64 * 1024)
+            .handler_timeout(Duration::from_millis(200)),
+    )
+}
+
+/// What the service side of a tunnel sees: the answer frames of `ack_id`, joined.
+async fn tunnel_answer(socket: &mut ServiceSocket, ack_id: u64) -> Answer {
+    let mut answer: Option<Answer> = None;
+    for _ in 0..1000 {
+        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
+            .await
+            .expect("an answer frame in time")
+            .expect("the tunnel is open")
+            .expect("a frame");
+        let Message::Binary(frame) = message else {
+            continue;
+        };
+        let TunnelMessage::HttpResponse(part) = TunnelMessage::decode(&frame).unwrap() else {
+            panic!("expected an HttpResponse");
+        };
+        assert_eq!(part.ack_id, ack_id, "answers come in order here");
+        assert!(!part.local_routing);
+        let answer = answer.get_or_insert_with(|| Answer {
+            status: StatusCode::from_u16(part.status_code).unwrap(),
+            headers: part.headers.to_header_map().unwrap(),
+            body: Bytes::new(),
+        });
+        answer.body = [answer.body.as_ref(), part.content.as_ref()]
+            .concat()
+            .into();
+        if !part.not_completed {
+            return answer.clone();
+        }
+    }
+    panic!("no last part");
+}
+
+type ServiceSocket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// The headers the wire adds or that differ per answer; the rest must be the same.
+fn comparable(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(name, _)| {
+            !matches!(
+                name.as_str(),
+                "date" | "content-length" | "transfer-encoding" | "connection"
+            )
+        })
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+#[tokio::test]
+async fn the_whole_status_map_reads_the_same_through_the_tunnel_as_over_http() {
+    let http = TestServer::start(status_map_app()).await;
+    // A hand-written service side: it takes the tunnel, then sends each row as the service
+    // would and reads the answer.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let tunnel = WebPubSubTunnelClient::from_connection_string(
+        &format!("Endpoint={endpoint};AccessKey={PRIMARY_KEY};Version=1.0;"),
+        "chat",
+    )
+    .unwrap()
+    .serve(status_map_app());
+    let (tcp, _) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+        .await
+        .expect("the tunnel dials in time")
+        .unwrap();
+    let mut socket = tokio_tungstenite::accept_async(tcp).await.unwrap();
+    let connected = TunnelMessage::ConnectionConnected(ConnectedMessage {
+        connection_id: "tunnel-1".into(),
+        ..ConnectedMessage::default()
+    });
+    socket
+        .send(Message::Binary(connected.encode().unwrap().into()))
+        .await
+        .unwrap();
+
+    let rows = status_map_rows();
+    let mut statuses = std::collections::BTreeSet::new();
+    for (ack_id, (row, event)) in (1u64..).zip(rows) {
+        let over_http = event.send(&http).await;
+        let request = TunnelMessage::HttpRequest(HttpRequestMessage {
+            ack_id,
+            channel_name: format!("channel-{ack_id}"),
+            method: event.method.to_string(),
+            url: format!("tunnel://{}", event.path),
+            headers: TunnelHeaders::from_header_map(&event.headers).unwrap(),
+            content: event.body.clone(),
+            ..HttpRequestMessage::default()
+        });
+        socket
+            .send(Message::Binary(request.encode().unwrap().into()))
+            .await
+            .unwrap();
+        let through_tunnel = tunnel_answer(&mut socket, ack_id).await;
+        assert_eq!(through_tunnel.status, over_http.status, "{row}");
+        assert_eq!(through_tunnel.body, over_http.body, "{row}");
+        assert_eq!(
+            comparable(&through_tunnel.headers),
+            comparable(&over_http.headers),
+            "{row}"
+        );
+        statuses.insert(over_http.status.as_u16());
+    }
+    // The table did reach every part of the map.
+    for status in [200, 204, 400, 401, 404, 405, 413, 415, 418, 500, 504] {
+        assert!(
+            statuses.contains(&status),
+            "no row answered {status}: {statuses:?}"
+        );
+    }
+    drop(tunnel);
+}
+
+#[tokio::test]
+async fn a_tunnel_cut_mid_request_leaves_no_blocking_event_unanswered_and_none_answered_twice() {
+    // Our tunnel reaches the emulator through a proxy that can cut it; the emulator accepts
+    // the proxy's address as its own.
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = reserved.local_addr().unwrap().port();
+    drop(reserved);
+    let proxy = ChaosProxy::always(([127, 0, 0, 1], port).into(), Fault::Pass).await;
+    let emulator = Emulator::builder()
+        .key(KEY)
+        .port(port)
+        .public_endpoint(format!("http://{}", proxy.addr))
+        .hub(HubSettings::new("chat").upstream("tunnel:///eventhandler/{event}"))
+        .upstream_timeout(Duration::from_secs(5))
+        .start()
+        .await
+        .expect("the emulator starts");
+    let rest =
+        WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "chat")
+            .unwrap();
+    let (report, mut seen) = mpsc::unbounded_channel();
+    let tunnel = WebPubSubTunnelClient::from_connection_string(
+        &format!(
+            "Endpoint=http://{};AccessKey={KEY};Version=1.0;",
+            proxy.addr
+        ),
+        "chat",
+    )
+    .unwrap()
+    .reconnect_delays(Duration::from_millis(20), Duration::from_millis(200))
+    .serve(app(report));
+    tokio::time::timeout(Duration::from_secs(10), tunnel.connected())
+        .await
+        .expect("connected in time")
+        .expect("connected");
+    // Three clients, each with two slow events: a client's events reach the app one at a
+    // time, so the first of each is in the app when the tunnel is cut, the second waits.
+    const USERS: [&str; 3] = ["frank", "gina", "hank"];
+    let mut clients = Vec::new();
+    for user in USERS {
+        clients.push(connected_client(&rest, user).await);
+        seen_next(&mut seen).await;
+        seen_next(&mut seen).await;
+    }
+    for (client, user) in clients.iter_mut().zip(USERS) {
+        for ack in 1..=2u64 {
+            client
+                .send_json(json!({ "type": "event", "event": "slow", "dataType": "text", "data": format!("{user}{ack}"), "ackId": ack }))
+                .await;
+        }
+    }
+    // (A `connected` event, which does not block, may still come late.)
+    let mut in_flight = Vec::new();
+    for _ in 0..10 {
+        if in_flight.len() == USERS.len() {
+            break;
+        }
+        let event = seen_next(&mut seen).await;
+        if event.starts_with("slow ") {
+            in_flight.push(event);
+        }
+    }
+    in_flight.sort();
+    assert_eq!(in_flight, ["slow frank1", "slow gina1", "slow hank1"]);
+    proxy.cut_all();
+
+    // Each event is answered exactly once, then nothing more comes.
+    for (client, user) in clients.iter_mut().zip(USERS) {
+        let mut answers = Vec::new();
+        let mut acks = Vec::new();
+        for _ in 0..8 {
+            if acks.len() == 2 {
+                break;
+            }
+            match client.next_frame().await {
+                ServerFrame::Ack { ack_id, error } => {
+                    assert!(error.is_none(), "{user}: ack {ack_id} failed: {error:?}");
+                    acks.push(ack_id);
+                }
+                frame @ ServerFrame::Message { .. } => answers.push(format!("{frame:?}")),
+                other => panic!("{user}: {other:?}"),
+            }
+        }
+        assert_eq!(acks, [1, 2], "{user}: each event acked once, in order");
+        assert_eq!(answers.len(), 2, "{user}: {answers:?}");
+        assert!(answers[0].contains(&format!("slow {user}1")), "{answers:?}");
+        assert!(answers[1].contains(&format!("slow {user}2")), "{answers:?}");
+        assert!(client.is_quiet(Duration::from_millis(200)).await, "{user}");
+    }
+    // The cut did land mid-request: the events in the app then came again on the new
+    // connection, and the ones waiting came once.
+    let mut later = Vec::new();
+    while let Ok(event) = seen.try_recv() {
+        if event.starts_with("slow ") {
+            later.push(event);
+        }
+    }
+    later.sort();
+    assert_eq!(
+        later,
+        [
+            "slow frank1",
+            "slow frank2",
+            "slow gina1",
+            "slow gina2",
+            "slow hank1",
+            "slow hank2"
+        ]
+    );
+    // The cut connection was dialed again through the proxy.
+    assert!(proxy.connections() >= 2);
+    assert_eq!(tunnel.connections(), 1);
+    tunnel.shutdown().await;
 }

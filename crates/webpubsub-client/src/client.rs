@@ -157,8 +157,9 @@ impl WebPubSubClient {
         }
     }
 
-    /// Connects, and returns once the connection is ready ([`ClientEvent::Connected`] is then
-    /// queued). Returns at once if the client is already started.
+    /// Connects, and returns once the connection is ready: [`connection_id`](Self::connection_id)
+    /// knows it, and [`ClientEvent::Connected`] follows on the events. Returns at once if the
+    /// client is already started.
     ///
     /// # Errors
     ///

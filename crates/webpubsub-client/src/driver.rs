@@ -153,6 +153,8 @@ impl Driver {
             };
             failed_attempts = 0;
             let (mut socket, connection, user_id) = opened;
+            // Before `start` returns: its caller may ask for the connection id at once.
+            self.inner.set_connection(Some(connection.id.clone()));
             if let Some(started) = started.take() {
                 let _ = started.send(Ok(()));
             }
@@ -207,7 +209,6 @@ impl Driver {
     /// come through this driver).
     async fn connected_anew(&mut self, connection: Connection, user_id: Option<String>) {
         tracing::debug!(connection_id = connection.id, "connected");
-        self.inner.set_connection(Some(connection.id.clone()));
         let event = ClientEvent::Connected {
             connection_id: connection.id.clone(),
             user_id,
