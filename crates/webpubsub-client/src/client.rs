@@ -295,7 +295,8 @@ impl WebPubSubClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Invocation`] when the handler or the service fails it, and as
+    /// [`Error::Invocation`] when the handler or the service fails it,
+    /// [`Error::Unsupported`] on the protobuf subprotocols (they have no invoke), and as
     /// [`send_event`](Self::send_event).
     pub async fn invoke_event(
         &self,
@@ -388,7 +389,11 @@ impl Inner {
     }
 
     fn encode(&self, frame: &ClientFrame) -> Result<Message, Error> {
-        let message = self.options.protocol.encode(frame);
+        let message = self
+            .options
+            .protocol
+            .encode(frame)
+            .map_err(|e| Error::Unsupported(e.reason().to_owned()))?;
         let size = message.len();
         if size > self.options.max_frame_bytes {
             return Err(Error::TooLarge {

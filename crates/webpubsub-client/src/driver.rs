@@ -391,7 +391,10 @@ impl Driver {
                     if last_received.elapsed() >= options.keep_alive_timeout {
                         return lost(format!("nothing received for {:?}", options.keep_alive_timeout));
                     }
-                    let ping = options.protocol.encode(&ClientFrame::Ping);
+                    let ping = match options.protocol.encode(&ClientFrame::Ping) {
+                        Ok(ping) => ping,
+                        Err(error) => return lost(error.to_string()),
+                    };
                     if let Err(reason) = socket::write(socket, ping).await {
                         return lost(reason);
                     }
@@ -507,7 +510,8 @@ async fn acknowledge(
     let frame = ClientFrame::SequenceAck {
         sequence_id: delivered,
     };
-    socket::write(socket, options.protocol.encode(&frame)).await?;
+    let message = options.protocol.encode(&frame).map_err(|e| e.to_string())?;
+    socket::write(socket, message).await?;
     connection.acknowledged = Some(delivered);
     Ok(())
 }
