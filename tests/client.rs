@@ -1,6 +1,8 @@
-//! `webpubsub-client` against the in-process emulator (with our layer as its event handler):
-//! groups, sends and their acks, events and invocations, server messages, recovery of a dropped
-//! reliable connection, reconnecting when recovery is refused, back-pressure, timeouts and stop.
+//! `webpubsub-client` against the in-process emulator (with our layer as its event handler), on
+//! all four subprotocols (JSON and protobuf, each plain and reliable): groups, sends and their
+//! acks, events and invocations, server messages, protobuf data across subprotocols, recovery of
+//! a dropped reliable connection, reconnecting when recovery is refused, back-pressure, timeouts
+//! and stop.
 
 mod support;
 
@@ -20,7 +22,19 @@ use webpubsub::client::{
 use webpubsub_protocol::frames::ServerFrame;
 use webpubsub_rest::Message;
 
-const BOTH: [Protocol; 2] = [Protocol::Json, Protocol::JsonReliable];
+const RELIABLE: [Protocol; 2] = [Protocol::JsonReliable, Protocol::ProtobufReliable];
+
+fn is_protobuf(protocol: Protocol) -> bool {
+    matches!(protocol, Protocol::Protobuf | Protocol::ProtobufReliable)
+}
+
+/// `Any.pack(TestMessage { value: 1 })`, the protobuf subprotocol reference's example.
+fn any_message() -> FrameData {
+    let mut any = vec![0x0a, 0x2f];
+    any.extend_from_slice(b"type.googleapis.com/azure.webpubsub.TestMessage");
+    any.extend_from_slice(&[0x12, 0x02, 0x08, 0x01]);
+    FrameData::Protobuf(any)
+}
 
 fn is_group_message(event: &ClientEvent) -> bool {
     matches!(event, ClientEvent::GroupMessage { .. })
@@ -29,6 +43,11 @@ fn is_group_message(event: &ClientEvent) -> bool {
 async fn started(url: String, protocol: Protocol) -> (WebPubSubClient, webpubsub::client::Events) {
     let (client, mut events) = WebPubSubClient::builder(url).protocol(protocol).build();
     client.start().await.expect("the client starts");
+    let ready = client.connection_id();
+    assert!(
+        ready.is_some(),
+        "start returned before the connection id was known"
+    );
     match next(&mut events).await {
         ClientEvent::Connected { connection_id, .. } => {
             assert_eq!(client.connection_id(), Some(connection_id));
@@ -39,21 +58,25 @@ async fn started(url: String, protocol: Protocol) -> (WebPubSubClient, webpubsub
 }
 
 #[tokio::test]
-async fn groups_and_sends_on_both_json_subprotocols() {
+async fn groups_and_sends_on_every_subprotocol() {
     let (_emulator, rest) = emulator().await;
-    for protocol in BOTH {
+    for protocol in Protocol::all() {
         let (alice, mut alice_events) = started(url(&rest, "alice").await, protocol).await;
         let (bob, mut bob_events) = started(url(&rest, "bob").await, protocol).await;
         let joined = alice.join_group("room").await.expect("alice joins");
         assert!(joined.ack_id.is_some() && !joined.is_duplicated);
         bob.join_group("room").await.expect("bob joins");
 
-        // Text, JSON and binary, echoed to the sender too unless no_echo.
-        let payloads = [
+        // Text, JSON, binary (and protobuf on the protobuf subprotocols), echoed to the
+        // sender too unless no_echo.
+        let mut payloads = vec![
             FrameData::from("hello"),
             FrameData::from(json!({"n": 1, "s": "x"})),
             FrameData::from(vec![0u8, 1, 2, 255]),
         ];
+        if is_protobuf(protocol) {
+            payloads.push(any_message());
+        }
         for data in &payloads {
             alice
                 .send_to_group("room", data.clone(), SendOptions::new())
@@ -70,7 +93,9 @@ async fn groups_and_sends_on_both_json_subprotocols() {
                         sequence_id,
                     } => {
                         assert_eq!(group, "room");
-                        assert_eq!(from_user_id.as_deref(), Some("alice"));
+                        // A protobuf DataMessage has no field for the sender.
+                        let sender = (!is_protobuf(protocol)).then_some("alice");
+                        assert_eq!(from_user_id.as_deref(), sender, "{protocol}");
                         assert_eq!(&got, data);
                         assert_eq!(sequence_id.is_some(), protocol.is_reliable(), "{protocol}");
                     }
@@ -147,7 +172,7 @@ async fn groups_and_sends_on_both_json_subprotocols() {
 #[tokio::test]
 async fn refusals_are_errors_with_the_service_reason() {
     let (_emulator, rest) = emulator().await;
-    for protocol in BOTH {
+    for protocol in Protocol::all() {
         // A user without roles may not join or send.
         let url = rest
             .client_access_token()
@@ -195,7 +220,7 @@ async fn refusals_are_errors_with_the_service_reason() {
 #[tokio::test]
 async fn events_reach_the_handler_and_invocations_return_its_answer() {
     let (_emulator, rest) = emulator().await;
-    for protocol in BOTH {
+    for protocol in Protocol::all() {
         let (client, mut events) = started(url(&rest, "ivy").await, protocol).await;
         // send_event: the handler's answer comes back as a server message.
         client
@@ -229,6 +254,58 @@ async fn events_reach_the_handler_and_invocations_return_its_answer() {
             "{error}"
         );
 
+        // Each data type reaches the handler with its content type (protobuf data as
+        // application/x-protobuf).
+        let mut kinds = vec![
+            (FrameData::from("t"), "text"),
+            (FrameData::from(json!([1])), "json"),
+            (FrameData::from(vec![1u8]), "binary"),
+        ];
+        if is_protobuf(protocol) {
+            kinds.push((any_message(), "protobuf"));
+        }
+        for (data, expected) in kinds {
+            client
+                .send_event("type", data, SendOptions::new())
+                .await
+                .unwrap();
+            match until(&mut events, |e| {
+                matches!(e, ClientEvent::ServerMessage { .. })
+            })
+            .await
+            .0
+            {
+                ClientEvent::ServerMessage { data, .. } => {
+                    assert_eq!(data, expected.into(), "{protocol}")
+                }
+                _ => unreachable!(),
+            }
+        }
+        if is_protobuf(protocol) {
+            // The protobuf subprotocols have no invoke.
+            let error = client.invoke_event("echo", "x").await.unwrap_err();
+            assert!(matches!(error, Error::Unsupported(_)), "{error}");
+            // The handler's binary answer to protobuf data is the Any's bytes, unchanged.
+            client
+                .send_event("echo", any_message(), SendOptions::new())
+                .await
+                .unwrap();
+            match until(&mut events, |e| {
+                matches!(e, ClientEvent::ServerMessage { .. })
+            })
+            .await
+            .0
+            {
+                ClientEvent::ServerMessage {
+                    data: FrameData::Binary(bytes),
+                    ..
+                } => assert_eq!(FrameData::Protobuf(bytes), any_message()),
+                other => panic!("{other:?}"),
+            }
+            client.stop().await;
+            continue;
+        }
+
         // invoke_event: the answer is the return value, in its own type.
         for data in [
             FrameData::from("text"),
@@ -247,6 +324,12 @@ async fn events_reach_the_handler_and_invocations_return_its_answer() {
 
 #[tokio::test]
 async fn a_dropped_reliable_connection_is_recovered_without_loss_or_duplicates() {
+    for protocol in RELIABLE {
+        recovered_without_loss_or_duplicates(protocol).await;
+    }
+}
+
+async fn recovered_without_loss_or_duplicates(protocol: Protocol) {
     let (emulator, rest) = emulator().await;
     // Each socket is cut after a few KB: mid-frame, with messages unacknowledged.
     let proxy = ChaosProxy::start(
@@ -260,11 +343,7 @@ async fn a_dropped_reliable_connection_is_recovered_without_loss_or_duplicates()
         }),
     )
     .await;
-    let (client, mut events) = started(
-        via(&url(&rest, "rita").await, proxy.addr),
-        Protocol::JsonReliable,
-    )
-    .await;
+    let (client, mut events) = started(via(&url(&rest, "rita").await, proxy.addr), protocol).await;
     let connection_id = client.connection_id().unwrap();
     client.join_group("feed").await.unwrap();
     let (sender, _sender_events) = started(url(&rest, "sam").await, Protocol::Json).await;
@@ -294,7 +373,10 @@ async fn a_dropped_reliable_connection_is_recovered_without_loss_or_duplicates()
         }
     }
     let expected: Vec<String> = (0..total).map(|i| format!("m{i}")).collect();
-    assert_eq!(received, expected, "every message once, in order");
+    assert_eq!(
+        received, expected,
+        "every message once, in order ({protocol})"
+    );
     assert!(
         proxy.connections() >= 4,
         "the socket was cut and recovered: {}",
@@ -310,6 +392,12 @@ async fn a_dropped_reliable_connection_is_recovered_without_loss_or_duplicates()
 
 #[tokio::test]
 async fn when_recovery_is_refused_the_client_reconnects_with_a_fresh_url_and_rejoins() {
+    for protocol in RELIABLE {
+        reconnects_and_rejoins(protocol).await;
+    }
+}
+
+async fn reconnects_and_rejoins(protocol: Protocol) {
     let (emulator, rest) = emulator_with(|b| b.recovery_window(Duration::from_millis(200))).await;
     let address = emulator.local_addr();
     // The first socket is cut; the next connections are refused for long enough that the
@@ -332,6 +420,7 @@ async fn when_recovery_is_refused_the_client_reconnects_with_a_fresh_url_and_rej
             Ok(via(&url(&rest, "noah").await, proxy_addr))
         }
     })
+    .protocol(protocol)
     .recovery_retry_delay(Duration::from_millis(150))
     .reconnect_delay(Duration::from_millis(50), Duration::from_millis(200))
     .build();
@@ -393,7 +482,7 @@ async fn when_recovery_is_refused_the_client_reconnects_with_a_fresh_url_and_rej
             break;
         }
     }
-    assert!(delivered, "the group was rejoined");
+    assert!(delivered, "the group was rejoined ({protocol})");
     client.stop().await;
 }
 
@@ -531,4 +620,64 @@ async fn a_first_connection_that_fails_is_an_error_without_the_token() {
         WebPubSubClient::builder_with_url(|| async { Err("negotiate is down".into()) }).build();
     let error = client.start().await.unwrap_err();
     assert_eq!(error, Error::UrlFetch("negotiate is down".into()));
+}
+
+#[tokio::test]
+async fn protobuf_and_json_clients_share_groups_and_data_types() {
+    let (_emulator, rest) = emulator().await;
+    let (proto, mut proto_events) =
+        started(url(&rest, "pia").await, Protocol::ProtobufReliable).await;
+    let (json, mut json_events) = started(url(&rest, "jo").await, Protocol::Json).await;
+    proto.join_group("mix").await.unwrap();
+    json.join_group("mix").await.unwrap();
+    // Protobuf data reaches a JSON client as dataType protobuf (base64 on the wire), the same
+    // bytes; JSON data reaches a protobuf client as JSON.
+    proto
+        .send_to_group("mix", any_message(), SendOptions::new().no_echo(true))
+        .await
+        .unwrap();
+    json.send_to_group("mix", json!({"k": "v"}), SendOptions::new().no_echo(true))
+        .await
+        .unwrap();
+    match until(&mut json_events, is_group_message).await.0 {
+        ClientEvent::GroupMessage {
+            data, from_user_id, ..
+        } => {
+            assert_eq!(data, any_message());
+            assert_eq!(from_user_id.as_deref(), Some("pia"));
+        }
+        _ => unreachable!(),
+    }
+    match until(&mut proto_events, is_group_message).await.0 {
+        ClientEvent::GroupMessage {
+            data, sequence_id, ..
+        } => {
+            assert_eq!(data, json!({"k": "v"}).into());
+            assert!(sequence_id.is_some());
+        }
+        _ => unreachable!(),
+    }
+    // Server messages of each REST content type reach the protobuf client in their type.
+    rest.send_to_all(Message::json(&json!([1, 2])).unwrap())
+        .await
+        .unwrap();
+    rest.send_to_all(Message::binary(vec![5u8, 6]))
+        .await
+        .unwrap();
+    for expected in [
+        FrameData::from(json!([1, 2])),
+        FrameData::from(vec![5u8, 6]),
+    ] {
+        match until(&mut proto_events, |e| {
+            matches!(e, ClientEvent::ServerMessage { .. })
+        })
+        .await
+        .0
+        {
+            ClientEvent::ServerMessage { data, .. } => assert_eq!(data, expected),
+            _ => unreachable!(),
+        }
+    }
+    proto.stop().await;
+    json.stop().await;
 }

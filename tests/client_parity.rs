@@ -61,7 +61,7 @@ fn data_json(data: &FrameData) -> (&'static str, Value) {
     let value = match data {
         FrameData::Text(text) => Value::from(text.as_str()),
         FrameData::Json(value) => value.clone(),
-        FrameData::Binary(bytes) => Value::from(BASE64.encode(bytes)),
+        FrameData::Binary(bytes) | FrameData::Protobuf(bytes) => Value::from(BASE64.encode(bytes)),
     };
     (data.data_type(), value)
 }

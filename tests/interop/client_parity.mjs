@@ -68,6 +68,9 @@ async function run(c) {
       let connectionId;
       client.on("connected", (e) => (connectionId ??= e.connectionId));
       await client.start();
+      // The `connected` event may come just after start() resolves.
+      const deadline = Date.now() + WAIT_MS;
+      while (connectionId === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       return { connectionId };
     }
     case "joinGroup":

@@ -32,7 +32,14 @@ pub enum Fault {
     /// Bytes flow both ways untouched until this long after the connection was accepted,
     /// then it is cut.
     CutAt(std::time::Duration),
+    /// Bytes flow both ways untouched until this long after the connection was accepted, then
+    /// none moves while both sockets stay open ([`STALL_HOLD`]): a path that died silently (a
+    /// NAT forgot it), which each peer only finds out by its own timeouts.
+    StallAt(std::time::Duration),
 }
+
+/// How long a stalled connection's sockets stay open.
+pub const STALL_HOLD: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Chooses the fault of each new connection (called with its index).
 pub type Plan = Box<dyn FnMut(usize) -> Fault + Send>;
@@ -138,6 +145,12 @@ async fn relay(mut client: TcpStream, upstream: SocketAddr, fault: Fault) {
     if let Fault::CutAt(after) = fault {
         let relay = tokio::io::copy_bidirectional(&mut client, &mut server);
         let _ = tokio::time::timeout(after, relay).await;
+        return;
+    }
+    if let Fault::StallAt(after) = fault {
+        let relay = tokio::io::copy_bidirectional(&mut client, &mut server);
+        let _ = tokio::time::timeout(after, relay).await;
+        tokio::time::sleep(STALL_HOLD).await;
         return;
     }
     let budget = match fault {

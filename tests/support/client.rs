@@ -17,8 +17,8 @@ pub const HUB: &str = "chat";
 /// How long a test waits for one event.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// The event handler: `echo` answers the data with its own type, `fail` answers 500, anything
-/// else 204.
+/// The event handler: `echo` answers the data with its own type, `type` answers the data type
+/// the layer read (`text`, `json`, `binary`, `protobuf`), `fail` answers 500, anything else 204.
 pub fn echo_handlers() -> ClosureHandler {
     ClosureHandler::new().user_event(|request| async move {
         match request.event_name() {
@@ -28,6 +28,14 @@ pub fn echo_handlers() -> ClosureHandler {
                     .map_err(|e| EventError::internal(e.to_string()))?,
                 _ => UserEventResponse::binary(request.bytes().clone()),
             }),
+            // The data type the layer read from the event's Content-Type.
+            "type" => Ok(UserEventResponse::text(match request.data_type() {
+                DataType::Text => "text",
+                DataType::Json => "json",
+                DataType::Binary => "binary",
+                DataType::Protobuf => "protobuf",
+                _ => "other",
+            })),
             "fail" => Err(EventError::internal("the handler failed on purpose")),
             _ => Ok(UserEventResponse::empty()),
         }

@@ -7,5 +7,6 @@ pub mod client;
 pub mod emulator;
 pub mod layer;
 pub mod node;
+pub mod pace;
 pub mod raw_http;
 pub mod ws_client;

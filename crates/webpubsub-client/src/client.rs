@@ -157,8 +157,9 @@ impl WebPubSubClient {
         }
     }
 
-    /// Connects, and returns once the connection is ready ([`ClientEvent::Connected`] is then
-    /// queued). Returns at once if the client is already started.
+    /// Connects, and returns once the connection is ready: [`connection_id`](Self::connection_id)
+    /// knows it, and [`ClientEvent::Connected`] follows on the events. Returns at once if the
+    /// client is already started.
     ///
     /// # Errors
     ///
@@ -294,7 +295,8 @@ impl WebPubSubClient {
     ///
     /// # Errors
     ///
-    /// [`Error::Invocation`] when the handler or the service fails it, and as
+    /// [`Error::Invocation`] when the handler or the service fails it,
+    /// [`Error::Unsupported`] on the protobuf subprotocols (they have no invoke), and as
     /// [`send_event`](Self::send_event).
     pub async fn invoke_event(
         &self,
@@ -387,7 +389,11 @@ impl Inner {
     }
 
     fn encode(&self, frame: &ClientFrame) -> Result<Message, Error> {
-        let message = self.options.protocol.encode(frame);
+        let message = self
+            .options
+            .protocol
+            .encode(frame)
+            .map_err(|e| Error::Unsupported(e.reason().to_owned()))?;
         let size = message.len();
         if size > self.options.max_frame_bytes {
             return Err(Error::TooLarge {

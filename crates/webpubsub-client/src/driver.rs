@@ -153,6 +153,8 @@ impl Driver {
             };
             failed_attempts = 0;
             let (mut socket, connection, user_id) = opened;
+            // Before `start` returns: its caller may ask for the connection id at once.
+            self.inner.set_connection(Some(connection.id.clone()));
             if let Some(started) = started.take() {
                 let _ = started.send(Ok(()));
             }
@@ -207,7 +209,6 @@ impl Driver {
     /// come through this driver).
     async fn connected_anew(&mut self, connection: Connection, user_id: Option<String>) {
         tracing::debug!(connection_id = connection.id, "connected");
-        self.inner.set_connection(Some(connection.id.clone()));
         let event = ClientEvent::Connected {
             connection_id: connection.id.clone(),
             user_id,
@@ -390,7 +391,10 @@ impl Driver {
                     if last_received.elapsed() >= options.keep_alive_timeout {
                         return lost(format!("nothing received for {:?}", options.keep_alive_timeout));
                     }
-                    let ping = options.protocol.encode(&ClientFrame::Ping);
+                    let ping = match options.protocol.encode(&ClientFrame::Ping) {
+                        Ok(ping) => ping,
+                        Err(error) => return lost(error.to_string()),
+                    };
                     if let Err(reason) = socket::write(socket, ping).await {
                         return lost(reason);
                     }
@@ -506,7 +510,8 @@ async fn acknowledge(
     let frame = ClientFrame::SequenceAck {
         sequence_id: delivered,
     };
-    socket::write(socket, options.protocol.encode(&frame)).await?;
+    let message = options.protocol.encode(&frame).map_err(|e| e.to_string())?;
+    socket::write(socket, message).await?;
     connection.acknowledged = Some(delivered);
     Ok(())
 }

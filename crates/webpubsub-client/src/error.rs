@@ -80,6 +80,10 @@ pub enum Error {
     /// awaiting its ack.
     #[error("ack id {0} is already awaiting its ack")]
     AckIdInUse(u64),
+    /// The client's subprotocol has no frame for the operation (`invoke` on the protobuf
+    /// subprotocols).
+    #[error("not supported by the subprotocol: {0}")]
+    Unsupported(String),
     /// A name (group, event) the service would refuse.
     #[error("invalid {what}: {reason}")]
     InvalidName {

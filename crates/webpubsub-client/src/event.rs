@@ -152,7 +152,7 @@ fn payload_bytes(event: &ClientEvent) -> usize {
     };
     match data {
         FrameData::Text(text) => text.len(),
-        FrameData::Binary(bytes) => bytes.len(),
+        FrameData::Binary(bytes) | FrameData::Protobuf(bytes) => bytes.len(),
         // The serialized size is a fair measure of a JSON value's memory without walking it twice.
         FrameData::Json(value) => value.to_string().len(),
     }

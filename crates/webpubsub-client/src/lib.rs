@@ -1,15 +1,17 @@
 //! The Azure Web PubSub client for Rust apps (CLIs, desktop apps, game servers, devices, load
 //! generators): the counterpart of `@azure/web-pubsub-client`.
 //!
-//! - Subprotocols `json.reliable.webpubsub.azure.v1` (the default) and `json.webpubsub.azure.v1`
-//!   ([`Protocol`]).
+//! - Subprotocols `json.reliable.webpubsub.azure.v1` (the default), `json.webpubsub.azure.v1`,
+//!   `protobuf.reliable.webpubsub.azure.v1` and `protobuf.webpubsub.azure.v1` ([`Protocol`],
+//!   chosen with [`ClientBuilder::protocol`]).
 //! - Connects with a client access URL, or with a callback that fetches a fresh one for every
 //!   new connection, so that expired tokens renew ([`WebPubSubClient::builder_with_url`]).
 //! - [`join_group`](WebPubSubClient::join_group), [`leave_group`](WebPubSubClient::leave_group),
 //!   [`send_to_group`](WebPubSubClient::send_to_group) (with `no_echo`, `fire_and_forget`),
 //!   [`send_event`](WebPubSubClient::send_event) and
 //!   [`invoke_event`](WebPubSubClient::invoke_event), each awaiting its ack or answer within a
-//!   timeout; text, JSON or binary data ([`FrameData`]).
+//!   timeout; text, JSON, binary or (protobuf subprotocols) `google.protobuf.Any` data
+//!   ([`FrameData`]).
 //! - Events as a [`Stream`](futures_core::Stream) ([`Events`], [`ClientEvent`]), bounded in
 //!   events and bytes (back-pressure, nothing dropped: see [`event`]).
 //! - Reliability: a dropped reliable connection is recovered without loss or duplicates;

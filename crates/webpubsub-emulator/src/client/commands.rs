@@ -1,4 +1,4 @@
-//! What a JSON-subprotocol client's frames do: join and leave groups, send to groups, raise
+//! What a subprotocol client's frames do: join and leave groups, send to groups, raise
 //! events, acknowledge sequence ids and ping, with permission checks and duplicate ack ids.
 
 use std::collections::{HashSet, VecDeque};
@@ -229,10 +229,11 @@ fn message_data(data: FrameData) -> (DataType, Bytes) {
         FrameData::Text(text) => (DataType::Text, Bytes::from(text)),
         FrameData::Json(value) => (DataType::Json, Bytes::from(value.to_string())),
         FrameData::Binary(bytes) => (DataType::Binary, Bytes::from(bytes)),
+        FrameData::Protobuf(bytes) => (DataType::Protobuf, Bytes::from(bytes)),
     }
 }
 
-/// Registry message bytes as frame data for a JSON client.
+/// Registry message bytes as frame data for a subprotocol client.
 pub(super) fn frame_data(message: &Message) -> FrameData {
     match message.data_type {
         DataType::Text => match std::str::from_utf8(&message.data) {
@@ -244,6 +245,7 @@ pub(super) fn frame_data(message: &Message) -> FrameData {
             Err(_) => FrameData::Text(String::from_utf8_lossy(&message.data).into_owned()),
         },
         DataType::Binary => FrameData::Binary(message.data.to_vec()),
+        DataType::Protobuf => FrameData::Protobuf(message.data.to_vec()),
     }
 }
 

@@ -129,10 +129,12 @@ pub(super) async fn connect(
         }
         other => internal(other.to_string()),
     })?;
-    let recovery = (kind == ClientKind::Reliable).then(|| {
+    let recovery = kind.is_reliable().then(|| {
         let token =
             recovery::reconnection_token(app.config.primary_key(), hub_name, &connection_id);
-        let receiver = app.recovery.insert(hub_name, &connection_id, token.clone());
+        let receiver = app
+            .recovery
+            .insert(hub_name, &connection_id, token.clone(), kind.name());
         (token, receiver)
     });
     Ok(Accepted {

@@ -283,5 +283,7 @@ pub(super) fn content_type_of(data: FrameData) -> (&'static str, Bytes) {
         FrameData::Text(text) => ("text/plain; charset=utf-8", Bytes::from(text)),
         FrameData::Json(value) => ("application/json", Bytes::from(value.to_string())),
         FrameData::Binary(bytes) => ("application/octet-stream", Bytes::from(bytes)),
+        // The service sends a protobuf client's `protobuf_data` (the encoded Any) as is.
+        FrameData::Protobuf(bytes) => ("application/x-protobuf", Bytes::from(bytes)),
     }
 }

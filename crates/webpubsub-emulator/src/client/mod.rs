@@ -25,7 +25,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use webpubsub_protocol::frames::JSON_RELIABLE_SUBPROTOCOL;
+use webpubsub_protocol::frames::{JSON_RELIABLE_SUBPROTOCOL, PROTOBUF_RELIABLE_SUBPROTOCOL};
 
 pub(crate) use pending::{PendingBudget, PendingLimits};
 pub(crate) use recovery::RecoveryStore;
@@ -145,12 +145,12 @@ fn reattach(
     token: &str,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let upgrade = upgrade.protocols([JSON_RELIABLE_SUBPROTOCOL]);
     match app.recovery.find(hub, connection_id, token) {
         Ok(attach) => {
             let connection_id = connection_id.to_owned();
+            let upgrade = upgrade.protocols([attach.subprotocol]);
             upgrade.on_upgrade(move |socket| async move {
-                if let Err(error) = attach.send(socket).await {
+                if let Err(error) = attach.socket.send(socket).await {
                     tracing::debug!(
                         connection_id,
                         "the connection ended while its client recovered"
@@ -161,6 +161,11 @@ fn reattach(
         }
         Err(refusal) => {
             tracing::debug!(connection_id, reason = refusal.reason(), "recovery refused");
+            // Answer with the reliable subprotocol the client asked for (the upgrade picks the
+            // first it requested of these), so that it reads the close code instead of failing
+            // the handshake.
+            let upgrade =
+                upgrade.protocols([JSON_RELIABLE_SUBPROTOCOL, PROTOBUF_RELIABLE_SUBPROTOCOL]);
             upgrade.on_upgrade(move |socket| refuse_recovery(socket, refusal))
         }
     }

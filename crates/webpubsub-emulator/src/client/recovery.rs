@@ -24,6 +24,15 @@ pub(crate) struct RecoveryStore {
 struct Entry {
     token: ReconnectionToken,
     attach: mpsc::Sender<WebSocket>,
+    /// The connection's subprotocol, which the recovering socket must speak too.
+    subprotocol: &'static str,
+}
+
+/// Where a recovering client's socket goes, and the subprotocol to answer its upgrade with.
+#[derive(Debug)]
+pub(crate) struct Attach {
+    pub(crate) socket: mpsc::Sender<WebSocket>,
+    pub(crate) subprotocol: &'static str,
 }
 
 /// Why recovery was refused (the client then gets close code 1008).
@@ -85,10 +94,17 @@ impl RecoveryStore {
         hub: &str,
         connection_id: &str,
         token: ReconnectionToken,
+        subprotocol: &'static str,
     ) -> mpsc::Receiver<WebSocket> {
         let (attach, receiver) = mpsc::channel(1);
-        self.lock()
-            .insert(key(hub, connection_id), Entry { token, attach });
+        self.lock().insert(
+            key(hub, connection_id),
+            Entry {
+                token,
+                attach,
+                subprotocol,
+            },
+        );
         receiver
     }
 
@@ -103,13 +119,16 @@ impl RecoveryStore {
         hub: &str,
         connection_id: &str,
         token: &str,
-    ) -> Result<mpsc::Sender<WebSocket>, Refusal> {
+    ) -> Result<Attach, Refusal> {
         let entries = self.lock();
         let entry = entries
             .get(&key(hub, connection_id))
             .ok_or(Refusal::UnknownConnection)?;
         if bool::from(entry.token.0.as_bytes().ct_eq(token.as_bytes())) {
-            Ok(entry.attach.clone())
+            Ok(Attach {
+                socket: entry.attach.clone(),
+                subprotocol: entry.subprotocol,
+            })
         } else {
             Err(Refusal::WrongToken)
         }
@@ -144,8 +163,16 @@ mod tests {
     #[test]
     fn find_checks_the_token() {
         let store = RecoveryStore::default();
-        let _receiver = store.insert("Chat", "c1", ReconnectionToken("secret".into()));
-        assert!(store.find("chat", "c1", "secret").is_ok());
+        let _receiver = store.insert(
+            "Chat",
+            "c1",
+            ReconnectionToken("secret".into()),
+            "protobuf.reliable.webpubsub.azure.v1",
+        );
+        assert_eq!(
+            store.find("chat", "c1", "secret").unwrap().subprotocol,
+            "protobuf.reliable.webpubsub.azure.v1"
+        );
         assert_eq!(
             store.find("chat", "c1", "guess").unwrap_err(),
             Refusal::WrongToken

@@ -11,7 +11,7 @@ use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, MessageSource
 
 use super::commands::{self, AckLog, Effect};
 use super::events::{EventQueue, Job, Outcome, Reply};
-use super::protocol::ClientKind;
+use super::protocol::{ClientKind, WireFormat};
 use super::socket::{
     MAX_FRAME_BYTES, close_code, data_len, feed, flush, plain_frame, truncate, write,
 };
@@ -146,9 +146,9 @@ impl Connection {
     /// unacknowledged message (written by the serve loop, between reads, so that acks sent
     /// during a long replay count even if this socket breaks too).
     async fn greet(&mut self, socket: &mut WebSocket) -> Result<(), String> {
-        if self.kind == ClientKind::Plain {
+        let Some(wire) = self.kind.wire() else {
             return Ok(());
-        }
+        };
         let connected = ServerFrame::Connected {
             connection_id: self.source.connection_id.clone(),
             user_id: self.source.user_id.clone(),
@@ -157,12 +157,9 @@ impl Connection {
                 .as_ref()
                 .map(|(token, _)| token.as_str().to_owned()),
         };
-        write(
-            socket,
-            self.write_timeout,
-            WsMessage::Text(connected.to_json().into()),
-        )
-        .await?;
+        if let Some(frame) = wire.encode(&connected) {
+            write(socket, self.write_timeout, frame).await?;
+        }
         self.replay_next = self.sequence.first_unacked();
         Ok(())
     }
@@ -175,8 +172,8 @@ impl Connection {
         match self.sequence.unacked_from(next) {
             Some((id, message)) => {
                 self.replay_next = Some(id + 1);
-                let frame = with_sequence_id(&json_frame(&message), id);
-                write(socket, self.write_timeout, WsMessage::Text(frame.into()))
+                let frame = self.numbered_frame(&message, id);
+                write(socket, self.write_timeout, frame)
                     .await
                     .map_err(SocketEnd::Lost)
             }
@@ -339,16 +336,14 @@ impl Connection {
                 )
                 .await
             }
-            (_, WsMessage::Binary(_)) => Err(self
-                .close(
-                    socket,
-                    close_code::PROTOCOL_ERROR,
-                    "binary frames are not part of the JSON subprotocols",
-                )
-                .await),
-            (_, WsMessage::Text(text)) => match ClientFrame::parse(&text) {
-                Ok(frame) => self.on_client_frame(socket, frame).await,
-                Err(error) => {
+            (kind, message) => match kind.wire().map(|wire| wire.decode(&message)) {
+                // A plain client's frames are taken above.
+                None => Ok(()),
+                Some(Err(reason)) => {
+                    Err(self.close(socket, close_code::PROTOCOL_ERROR, reason).await)
+                }
+                Some(Ok(Ok(frame))) => self.on_client_frame(socket, frame).await,
+                Some(Ok(Err(error))) => {
                     let bad_request = Some(AckError::bad_request(error.reason()));
                     let answer = match (error.ack_id(), error.invocation_id()) {
                         (Some(ack_id), _) => ServerFrame::Ack {
@@ -366,15 +361,20 @@ impl Connection {
                                 .await);
                         }
                     };
-                    write(
-                        socket,
-                        self.write_timeout,
-                        WsMessage::Text(answer.to_json().into()),
-                    )
-                    .await
-                    .map_err(SocketEnd::Lost)
+                    self.send(socket, &answer).await
                 }
             },
+        }
+    }
+
+    /// Writes `frame` in the connection's wire format; nothing for a plain client, or for a
+    /// frame the format does not have.
+    async fn send(&self, socket: &mut WebSocket, frame: &ServerFrame) -> Result<(), SocketEnd> {
+        match self.kind.wire().and_then(|wire| wire.encode(frame)) {
+            Some(message) => write(socket, self.write_timeout, message)
+                .await
+                .map_err(SocketEnd::Lost),
+            None => Ok(()),
         }
     }
 
@@ -405,13 +405,7 @@ impl Connection {
         }
         match effect {
             Effect::None => Ok(()),
-            Effect::Reply(frame) => write(
-                socket,
-                self.write_timeout,
-                WsMessage::Text(frame.to_json().into()),
-            )
-            .await
-            .map_err(SocketEnd::Lost),
+            Effect::Reply(frame) => self.send(socket, &frame).await,
             Effect::Event(job) => self.queue_event(socket, job).await,
             Effect::SequenceAck(id) => {
                 self.sequence.ack(id);
@@ -461,8 +455,9 @@ impl Connection {
     }
 
     /// The frame of a registry message for this client. The JSON encoding is made once per
-    /// message and shared by every recipient; a reliable client's frame is that encoding with
-    /// its own sequence id added. `None` when there is no socket to write to.
+    /// message and shared by every recipient; a reliable JSON client's frame is that encoding
+    /// with its own sequence id added. Protobuf frames are encoded per recipient. `None` when
+    /// there is no socket to write to.
     fn delivery_frame(
         &mut self,
         attached: bool,
@@ -471,7 +466,18 @@ impl Connection {
         match self.kind {
             ClientKind::Plain => Ok(Some(plain_frame(message))),
             ClientKind::Json => Ok(attached.then(|| WsMessage::Text(json_frame(message)))),
-            ClientKind::Reliable => self.sequenced(attached, message.clone()),
+            ClientKind::Protobuf => Ok(attached.then(|| protobuf_frame(message, None))),
+            ClientKind::Reliable | ClientKind::ProtobufReliable => {
+                self.sequenced(attached, message.clone())
+            }
+        }
+    }
+
+    /// A reliable client's frame of `message` with its sequence id.
+    fn numbered_frame(&self, message: &Message, id: u64) -> WsMessage {
+        match self.kind.wire() {
+            Some(WireFormat::Protobuf) => protobuf_frame(message, Some(id)),
+            _ => WsMessage::Text(with_sequence_id(&json_frame(message), id).into()),
         }
     }
 
@@ -519,7 +525,9 @@ impl Connection {
                     let frame = match data {
                         FrameData::Text(text) => WsMessage::Text(text.into()),
                         FrameData::Json(value) => WsMessage::Text(value.to_string().into()),
-                        FrameData::Binary(bytes) => WsMessage::Binary(bytes.into()),
+                        FrameData::Binary(bytes) | FrameData::Protobuf(bytes) => {
+                            WsMessage::Binary(bytes.into())
+                        }
                     };
                     write(socket, self.write_timeout, frame)
                         .await
@@ -570,13 +578,7 @@ impl Connection {
                     error,
                 };
                 return match socket {
-                    Some(socket) => write(
-                        socket,
-                        self.write_timeout,
-                        WsMessage::Text(answer.to_json().into()),
-                    )
-                    .await
-                    .map_err(SocketEnd::Lost),
+                    Some(socket) => self.send(socket, &answer).await,
                     None => Ok(()),
                 };
             }
@@ -593,14 +595,8 @@ impl Connection {
                     .map_err(SocketEnd::Lost)?;
             }
             if let Some(ack_id) = ack_id {
-                let ack = ServerFrame::Ack { ack_id, error };
-                write(
-                    socket,
-                    self.write_timeout,
-                    WsMessage::Text(ack.to_json().into()),
-                )
-                .await
-                .map_err(SocketEnd::Lost)?;
+                self.send(socket, &ServerFrame::Ack { ack_id, error })
+                    .await?;
             }
         }
         Ok(())
@@ -614,18 +610,15 @@ impl Connection {
         attached: bool,
         data: FrameData,
     ) -> Result<Option<WsMessage>, SocketEnd> {
-        if self.kind == ClientKind::Reliable {
+        let Some(wire) = self.kind.wire() else {
+            return Ok(None);
+        };
+        if self.kind.is_reliable() {
             // Kept for replay like a registry message, and counted in the process's budget.
             let message = self.hub.charged(reply_message(data));
             return self.sequenced(attached, message);
         }
-        let text = ServerFrame::Message {
-            from: MessageSource::Server,
-            data,
-            sequence_id: None,
-        }
-        .to_json();
-        Ok(attached.then(|| WsMessage::Text(text.into())))
+        Ok(attached.then(|| wire.message(MessageSource::Server, data, None)))
     }
 
     /// Numbers a reliable client's message and keeps it (shared, not copied) until
@@ -651,7 +644,7 @@ impl Connection {
             })?;
         // A client being replayed to gets this message from the replay, in order.
         let now = attached && self.replay_next.is_none();
-        Ok(now.then(|| WsMessage::Text(with_sequence_id(&json_frame(&message), id).into())))
+        Ok(now.then(|| self.numbered_frame(&message, id)))
     }
 
     /// Queues a user event for the upstream, or answers it at once as failed when the
@@ -669,19 +662,12 @@ impl Connection {
         }
     }
 
-    /// Says goodbye (JSON clients get a `disconnected` frame) and closes the socket.
+    /// Says goodbye (subprotocol clients get a `disconnected` frame) and closes the socket.
     async fn close(&mut self, socket: &mut WebSocket, code: u16, reason: &str) -> SocketEnd {
-        if self.kind != ClientKind::Plain {
-            let bye = ServerFrame::Disconnected {
-                message: reason.to_owned(),
-            };
-            let _ = write(
-                socket,
-                self.write_timeout,
-                WsMessage::Text(bye.to_json().into()),
-            )
-            .await;
-        }
+        let bye = ServerFrame::Disconnected {
+            message: reason.to_owned(),
+        };
+        let _ = self.send(socket, &bye).await;
         let frame = CloseFrame {
             code,
             reason: truncate(reason, 123).into(),
@@ -721,6 +707,15 @@ fn json_frame(message: &Message) -> Utf8Bytes {
     })
 }
 
+/// A registry message as a protobuf client's `DataMessage`.
+fn protobuf_frame(message: &Message, sequence_id: Option<u64>) -> WsMessage {
+    WireFormat::Protobuf.message(
+        message_source(message),
+        commands::frame_data(message),
+        sequence_id,
+    )
+}
+
 /// A `message` frame encoded without a sequence id, with `"sequenceId":id` added as its last
 /// member: each reliable recipient's frame from the one shared encoding, in the same bytes as
 /// `ServerFrame::to_json` with the id (the tests below hold the two together).
@@ -735,6 +730,7 @@ fn reply_message(data: FrameData) -> Message {
         FrameData::Text(text) => (DataType::Text, bytes::Bytes::from(text)),
         FrameData::Json(value) => (DataType::Json, value.to_string().into()),
         FrameData::Binary(bytes) => (DataType::Binary, bytes.into()),
+        FrameData::Protobuf(bytes) => (DataType::Protobuf, bytes.into()),
     };
     Message::new(bytes, data_type, Origin::Server)
 }

@@ -45,7 +45,7 @@ pub(super) fn plain_frame(message: &Message) -> WsMessage {
             Ok(text) => WsMessage::Text(text),
             Err(_) => WsMessage::Binary(message.data.clone()),
         },
-        DataType::Binary => WsMessage::Binary(message.data.clone()),
+        DataType::Binary | DataType::Protobuf => WsMessage::Binary(message.data.clone()),
     }
 }
 

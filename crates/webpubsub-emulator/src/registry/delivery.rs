@@ -25,15 +25,19 @@ pub enum DataType {
     Json,
     /// Bytes (`application/octet-stream`).
     Binary,
+    /// An encoded `google.protobuf.Any`, sent by a protobuf (or JSON `dataType: protobuf`)
+    /// client.
+    Protobuf,
 }
 
 impl DataType {
-    /// The `dataType` spelling of the JSON subprotocols: `text`, `json` or `binary`.
+    /// The `dataType` spelling of the JSON subprotocols: `text`, `json`, `binary` or `protobuf`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Text => "text",
             Self::Json => "json",
             Self::Binary => "binary",
+            Self::Protobuf => "protobuf",
         }
     }
 }

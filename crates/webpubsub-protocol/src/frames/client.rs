@@ -87,6 +87,13 @@ impl FrameError {
         }
     }
 
+    pub(super) fn with_ack_id(ack_id: Option<u64>, reason: impl Into<String>) -> Self {
+        Self {
+            ack_id,
+            ..Self::new(reason)
+        }
+    }
+
     /// The frame's `invocationId`, if it had one: the service answers such a frame with a failed
     /// `invokeResponse`.
     pub fn invocation_id(&self) -> Option<&str> {

@@ -13,6 +13,11 @@ pub enum FrameData {
     Json(Value),
     /// `dataType: binary`: `data` is base64 on the wire.
     Binary(Vec<u8>),
+    /// `dataType: protobuf`: the bytes of an encoded `google.protobuf.Any`, as a protobuf
+    /// client sends them (`protobuf_data`); base64 on the JSON subprotocols. The service passes
+    /// them on unchanged: to protobuf clients as `protobuf_data`, to plain clients as a binary
+    /// frame, and to the upstream as an `application/x-protobuf` user event.
+    Protobuf(Vec<u8>),
 }
 
 impl FrameData {
@@ -22,6 +27,7 @@ impl FrameData {
             Self::Text(_) => "text",
             Self::Json(_) => "json",
             Self::Binary(_) => "binary",
+            Self::Protobuf(_) => "protobuf",
         }
     }
 
@@ -30,7 +36,7 @@ impl FrameData {
         match self {
             Self::Text(text) => Value::String(text.clone()),
             Self::Json(value) => value.clone(),
-            Self::Binary(bytes) => Value::String(BASE64.encode(bytes)),
+            Self::Binary(bytes) | Self::Protobuf(bytes) => Value::String(BASE64.encode(bytes)),
         }
     }
 
@@ -56,7 +62,19 @@ impl FrameData {
                     kind(&other)
                 )),
             },
-            "protobuf" => Err("dataType protobuf is not supported by the JSON subprotocols".into()),
+            "protobuf" => match data {
+                Value::String(text) => {
+                    let bytes = BASE64
+                        .decode(text.as_bytes())
+                        .map_err(|e| format!("protobuf data is not valid base64: {e}"))?;
+                    super::protobuf::check_any(&bytes)?;
+                    Ok(Self::Protobuf(bytes))
+                }
+                other => Err(format!(
+                    "dataType protobuf needs a base64 string data, got {}",
+                    kind(&other)
+                )),
+            },
             other => Err(format!("unknown dataType {other:?}")),
         }
     }

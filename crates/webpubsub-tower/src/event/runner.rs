@@ -130,31 +130,35 @@ impl<H: EventHandler> EventRunner<H> {
 
     /// Calls the handler under the timeout, catching a panic, also one raised while creating the
     /// handler's future or arming the timer (a tokio runtime without the time driver).
-    async fn guarded(&self, event: Event) -> Result<EventReply, EventError> {
+    ///
+    /// A plain function returning the future, not an `async fn`, and no named future kept across
+    /// an await: either stores the event and the handler's future once more in the future that
+    /// the layer boxes (9.6 kB instead of 5.7 kB with the context inline).
+    fn guarded(&self, event: Event) -> impl Future<Output = Result<EventReply, EventError>> {
+        let handler = &*self.handler;
+        let timeout = self.timeout;
         // The timer is armed for every event: arming it only after a first poll saved 1.3k of
         // 62k instructions per event (2 %, `benches/instructions.sh layer user`), under the 3 %
         // that would pay for the extra code.
-        let timeout = self.timeout.filter(|_| in_tokio());
-        let call = async {
-            match timeout {
-                Some(limit) => tokio::time::timeout(limit, call(&*self.handler, event))
+        let guarded = async move {
+            match timeout.filter(|_| in_tokio()) {
+                Some(limit) => tokio::time::timeout(limit, call(handler, event))
                     .await
                     .unwrap_or_else(|_| Err(EventError::timed_out(limit))),
-                None => call(&*self.handler, event).await,
+                None => call(handler, event).await,
             }
         };
         // The handler owns everything it touches through `&self`; a panic leaves nothing of ours
         // half-updated, so asserting unwind safety is sound.
-        match AssertUnwindSafe(call).catch_unwind().await {
-            Ok(outcome) => outcome,
-            Err(panic) => {
+        AssertUnwindSafe(guarded).catch_unwind().map(|outcome| {
+            outcome.unwrap_or_else(|panic| {
                 tracing::error!(
                     panic = panic_message(&*panic),
                     "web pubsub event handler panicked"
                 );
                 Err(EventError::panicked())
-            }
-        }
+            })
+        })
     }
 }
 

@@ -85,11 +85,14 @@ impl Auth {
         let entries = headers
             .get_all(CE_SIGNATURE)
             .iter()
-            .filter_map(|line| line.to_str().ok())
-            .flat_map(|line| line.split(|c: char| c == ',' || c.is_ascii_whitespace()))
+            // Bytes, not `str`: an entry is ASCII or no entry at all, so there is nothing to decode.
+            .flat_map(|line| {
+                line.as_bytes()
+                    .split(|&b| b == b',' || b.is_ascii_whitespace())
+            })
             .filter_map(|entry| {
                 let mut digest = [0u8; 32];
-                hex::decode_to_slice(entry.strip_prefix("sha256=")?, &mut digest).ok()?;
+                hex::decode_to_slice(entry.strip_prefix(b"sha256=")?, &mut digest).ok()?;
                 Some(digest)
             });
         let signed = entries.take(MAX_SIGNATURE_ENTRIES).any(|digest| {
