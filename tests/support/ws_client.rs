@@ -114,6 +114,21 @@ impl WsClient {
         }
     }
 
+    /// The next server frame of a protobuf subprotocol (a binary `DownstreamMessage`).
+    pub async fn next_protobuf_frame(&mut self) -> ServerFrame {
+        match self.next_message().await {
+            Message::Binary(bytes) => ServerFrame::from_protobuf(&bytes)
+                .unwrap_or_else(|e| panic!("not a server frame: {bytes:?}: {e}")),
+            other => panic!("expected a binary frame, got {other:?}"),
+        }
+    }
+
+    /// Sends a client frame as a protobuf subprotocol's binary `UpstreamMessage`.
+    pub async fn send_protobuf(&mut self, frame: &webpubsub_protocol::frames::ClientFrame) {
+        let bytes = frame.to_protobuf().expect("a frame with a protobuf form");
+        self.send(Message::binary(bytes)).await;
+    }
+
     /// Waits for a frame that is not a `message` and returns it, collecting messages on the way.
     pub async fn next_non_message(&mut self, messages: &mut Vec<ServerFrame>) -> ServerFrame {
         loop {

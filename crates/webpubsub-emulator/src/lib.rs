@@ -3,8 +3,12 @@
 //! It serves what the service serves, on one loopback port:
 //! - `/client/hubs/{hub}` (and `/client/?hub=`): WebSocket clients authenticated with an access
 //!   token (`access_token` query or `Authorization: Bearer`), as plain WebSocket clients or with
-//!   the `json.webpubsub.azure.v1` and `json.reliable.webpubsub.azure.v1` subprotocols (groups,
-//!   acks, `ping`/`pong`, sequence ids and recovery after a dropped socket);
+//!   the `json.webpubsub.azure.v1`, `json.reliable.webpubsub.azure.v1`,
+//!   `protobuf.webpubsub.azure.v1` and `protobuf.reliable.webpubsub.azure.v1` subprotocols
+//!   (groups, acks, `ping`/`pong`, sequence ids and recovery after a dropped socket; protobuf
+//!   frames are binary, and protobuf data, an encoded `google.protobuf.Any`, reaches JSON clients
+//!   as `dataType: protobuf` in base64, plain clients as a binary frame and the upstream as an
+//!   `application/x-protobuf` user event);
 //! - `/api/…`: the data-plane REST API (sends, groups, users, permissions, tokens);
 //! - upstream: signed CloudEvents requests to each hub's event handler, after the
 //!   abuse-protection handshake, honouring the responses as the service does;
@@ -42,8 +46,8 @@
 //!   valid frame of the subprotocol (a frame with a readable `ackId` or `invocationId` gets a
 //!   `BadRequest` answer instead), 1008 when recovery is refused or a reliable client leaves more
 //!   than 1000 messages or 16 MiB unacknowledged, 1009 for frames over 1 MiB, 1011 when a plain
-//!   client's message has no handler or its handler fails. JSON clients get a
-//!   `{"type":"system","event":"disconnected"}` frame first.
+//!   client's message has no handler or its handler fails. Subprotocol clients get a
+//!   `disconnected` system frame first (`{"type":"system","event":"disconnected"}` on JSON).
 //! - **Slow clients**: each connection has a bounded queue; a client whose queue fills is dropped
 //!   and never slows the others.
 //! - **Recovery**: a reliable connection whose socket drops keeps its groups and messages for
@@ -86,12 +90,12 @@ mod client;
 mod config;
 mod emulator;
 mod error;
-#[doc(hidden)]
+#[cfg(fuzzing)]
 pub mod fuzzing;
 mod grpc;
 mod hub_settings;
 mod random;
-pub mod registry;
+mod registry;
 mod rest;
 mod server;
 mod trace;
@@ -102,5 +106,6 @@ pub use builder::{BoundEmulator, DEVELOPMENT_KEY, EmulatorBuilder};
 pub use emulator::Emulator;
 pub use error::StartError;
 pub use hub_settings::{EventHandlerSettings, HubSettings, SystemEvent};
+pub use registry::OutboundBudget;
 pub use trace::{MAX_VALUE_CHARS, TRACE_TARGET, TraceEvent, TraceKind};
 pub use upstream::{HandshakeError, HandshakeReport};
