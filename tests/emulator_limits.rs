@@ -171,3 +171,36 @@ async fn silent_sockets_and_half_sent_http2_prefaces_are_closed_after_the_read_t
         read_to_close(socket).await;
     }
 }
+
+#[tokio::test]
+async fn silent_websocket_clients_are_closed_and_live_ones_kept() {
+    let idle = Duration::from_millis(600);
+    let (_emulator, rest) = start(Emulator::builder().client_idle_timeout(idle)).await;
+    let url = |user: &'static str| {
+        let rest = &rest;
+        async move {
+            let token = rest.client_access_token().user_id(user).await.unwrap();
+            token.url().to_owned()
+        }
+    };
+    let mut live = WsClient::connect(&url("live").await, Some("json.webpubsub.azure.v1"))
+        .await
+        .unwrap();
+    // Never read, so its pings go unanswered, as a peer whose network is gone.
+    let _silent = WsClient::connect(&url("silent").await, Some("json.webpubsub.azure.v1"))
+        .await
+        .unwrap();
+    // The live client reads (and so answers the pings) for over three idle timeouts.
+    let until = Instant::now() + idle * 3;
+    while Instant::now() < until {
+        live.is_quiet(Duration::from_millis(50)).await;
+    }
+    assert!(
+        rest.user_exists("live").await.unwrap(),
+        "a live client was closed"
+    );
+    assert!(
+        !rest.user_exists("silent").await.unwrap(),
+        "a silent client was kept"
+    );
+}

@@ -9,7 +9,7 @@ use webpubsub_protocol::{AccessKey, is_valid_hub_name};
 
 use crate::client::DEFAULT_WRITE_TIMEOUT;
 use crate::client::PendingLimits;
-use crate::config::{DEFAULT_RECOVERY_WINDOW, EmulatorConfig};
+use crate::config::{DEFAULT_CLIENT_IDLE_TIMEOUT, DEFAULT_RECOVERY_WINDOW, EmulatorConfig};
 use crate::registry::OutboundBudget;
 use crate::server::ServerLimits;
 use crate::{Emulator, HubSettings, StartError, app, upstream};
@@ -46,6 +46,7 @@ pub struct EmulatorBuilder {
     require_valid_upstreams: bool,
     upstream_timeout: Duration,
     recovery_window: Duration,
+    client_idle_timeout: Duration,
     write_timeout: Duration,
     outbound_budget: OutboundBudget,
     public_endpoint: Option<String>,
@@ -65,6 +66,7 @@ impl Default for EmulatorBuilder {
             require_valid_upstreams: false,
             upstream_timeout: DEFAULT_UPSTREAM_TIMEOUT,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
+            client_idle_timeout: DEFAULT_CLIENT_IDLE_TIMEOUT,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
             outbound_budget: OutboundBudget::default(),
             public_endpoint: None,
@@ -167,6 +169,16 @@ impl EmulatorBuilder {
     /// sent, and free their bytes (its `disconnected` event is still sent).
     pub fn max_pending_event_bytes(mut self, bytes: usize) -> Self {
         self.pending_events.total_bytes = bytes;
+        self
+    }
+
+    /// How long a client's WebSocket may stay silent before it is taken for dead (default
+    /// 120 s, what the service's clients allow the service). A silent socket is pinged after a
+    /// sixth of it; any frame, pongs included, counts. A dead one is closed (1001) and its
+    /// connection ends, or waits for recovery if it is reliable. Time a connection spends
+    /// not being read because its events wait for a slow upstream does not count.
+    pub fn client_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.client_idle_timeout = timeout.max(Duration::from_millis(6));
         self
     }
 
@@ -279,6 +291,7 @@ impl EmulatorBuilder {
         let config = Arc::new(
             EmulatorConfig::new(endpoint, keys, self.hubs, self.allow_anonymous)
                 .with_recovery_window(self.recovery_window)
+                .with_client_idle_timeout(self.client_idle_timeout)
                 .with_read_timeout(self.server_limits.read_timeout)
                 .with_write_timeout(self.write_timeout)
                 .with_outbound_budget(self.outbound_budget)

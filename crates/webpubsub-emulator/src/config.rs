@@ -11,6 +11,10 @@ use crate::client::PendingLimits;
 use crate::registry::OutboundBudget;
 use crate::trace::Trace;
 
+/// How long a client's socket may stay silent, as the service's clients wait for it
+/// (`keepAliveTimeoutInMs`, 120 s); it is pinged after a sixth of that.
+pub(crate) const DEFAULT_CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// How long a dropped reliable connection waits for its client, as in the service (at least
 /// 30 s).
 pub(crate) const DEFAULT_RECOVERY_WINDOW: Duration = Duration::from_secs(30);
@@ -28,6 +32,8 @@ pub(crate) struct EmulatorConfig {
     allow_anonymous: bool,
     /// How long a reliable connection whose socket dropped waits for its client.
     pub(crate) recovery_window: Duration,
+    /// How long a client's socket may stay silent (pongs count) before it is taken for dead.
+    pub(crate) client_idle_timeout: Duration,
     /// How long the server waits for a request's headers, and for each piece of a REST body.
     pub(crate) read_timeout: Duration,
     /// How long a write to a client may make no progress before the client is dropped.
@@ -61,6 +67,7 @@ impl EmulatorConfig {
             hubs,
             allow_anonymous,
             recovery_window: DEFAULT_RECOVERY_WINDOW,
+            client_idle_timeout: DEFAULT_CLIENT_IDLE_TIMEOUT,
             read_timeout: crate::server::DEFAULT_READ_TIMEOUT,
             write_timeout: crate::client::DEFAULT_WRITE_TIMEOUT,
             outbound_budget: OutboundBudget::default(),
@@ -110,6 +117,12 @@ impl EmulatorConfig {
     /// The same configuration with other budgets for events waiting for the upstream.
     pub(crate) fn with_pending_events(mut self, limits: PendingLimits) -> Self {
         self.pending_events = limits;
+        self
+    }
+
+    /// The same configuration with another client idle timeout.
+    pub(crate) fn with_client_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.client_idle_timeout = timeout;
         self
     }
 

@@ -66,6 +66,10 @@ struct Cli {
     /// refused with an error ack.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
     max_pending_event_mib: u64,
+    /// Seconds a client's WebSocket may stay silent (pongs count) before it is closed; it is
+    /// pinged after a sixth of that.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u64).range(1..))]
+    client_idle_timeout: u64,
 }
 
 /// `mib` mebibytes in bytes, saturating.
@@ -102,7 +106,8 @@ async fn main() -> std::process::ExitCode {
         .read_timeout(Duration::from_secs(cli.read_timeout))
         .write_timeout(Duration::from_secs(cli.write_timeout))
         .max_pending_event_bytes_per_connection(mib(cli.max_pending_event_mib_per_connection))
-        .max_pending_event_bytes(mib(cli.max_pending_event_mib));
+        .max_pending_event_bytes(mib(cli.max_pending_event_mib))
+        .client_idle_timeout(Duration::from_secs(cli.client_idle_timeout));
     if let Some(endpoint) = cli.public_endpoint {
         builder = builder.public_endpoint(endpoint);
     }

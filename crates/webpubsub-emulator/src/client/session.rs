@@ -3,6 +3,7 @@
 //! for the recovery window.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
 use tokio::sync::mpsc;
@@ -186,6 +187,9 @@ impl Connection {
 
     async fn serve_socket(&mut self, socket: &mut WebSocket) -> SocketEnd {
         let mut shutdown = self.app.shutdown.clone();
+        let mut idle = IdleWatch::new(self.app.config.client_idle_timeout);
+        let check = tokio::time::sleep_until(idle.next_check());
+        tokio::pin!(check);
         loop {
             // Over its budget of pending events, the connection stops reading its socket (the
             // client slows down) but goes on delivering, until the upstream catches up.
@@ -194,7 +198,20 @@ impl Connection {
                 () = stopped(&mut shutdown) => {
                     Err(self.close(socket, close_code::GOING_AWAY, "the emulator is shutting down").await)
                 }
-                frame = socket.recv(), if room && self.paused.is_empty() => self.on_frame(socket, frame).await,
+                frame = socket.recv(), if room && self.paused.is_empty() => {
+                    idle.heard();
+                    self.on_frame(socket, frame).await
+                }
+                () = &mut check => {
+                    // A connection not read while its events wait for the upstream, or while
+                    // its recipients catch up: that silence is ours, not the client's.
+                    if !self.events.has_room() || !self.paused.is_empty() {
+                        idle.heard();
+                    }
+                    let step = self.keep_alive(socket, &mut idle).await;
+                    check.as_mut().reset(idle.next_check());
+                    step
+                }
                 () = self.events.freed(), if !room => Ok(()),
                 () = self.paused.relieved(), if !self.paused.is_empty() => Ok(()),
                 () = std::future::ready(()), if self.replay_next.is_some() => self.replay_step(socket).await,
@@ -216,6 +233,37 @@ impl Connection {
                     return self.close(socket, code, &reason).await;
                 }
                 Err(end) => return end,
+            }
+        }
+    }
+
+    /// Pings a socket that has been silent for a while; ends one silent for the idle timeout.
+    async fn keep_alive(
+        &mut self,
+        socket: &mut WebSocket,
+        idle: &mut IdleWatch,
+    ) -> Result<(), SocketEnd> {
+        match idle.state() {
+            Silence::Recent => Ok(()),
+            Silence::Long => {
+                idle.pinged = true;
+                write(
+                    socket,
+                    self.write_timeout,
+                    WsMessage::Ping(Default::default()),
+                )
+                .await
+                .map_err(SocketEnd::Lost)
+            }
+            Silence::Dead(timeout) => {
+                let reason = format!("nothing heard from the client for {timeout:?}");
+                let frame = CloseFrame {
+                    code: close_code::GOING_AWAY,
+                    reason: truncate(&reason, 123).into(),
+                };
+                let _ = write(socket, self.write_timeout, WsMessage::Close(Some(frame))).await;
+                // The network may be what broke: a reliable client may still recover.
+                Err(SocketEnd::Lost(reason))
             }
         }
     }
@@ -746,6 +794,62 @@ fn message_source(message: &Message) -> MessageSource {
             group: group.clone(),
             from_user_id: from_user_id.clone(),
         },
+    }
+}
+
+/// When a client's socket was last heard from, and what its silence calls for.
+struct IdleWatch {
+    timeout: Duration,
+    last_heard: Instant,
+    pinged: bool,
+}
+
+/// How long a socket has been silent.
+enum Silence {
+    /// Not long: nothing to do.
+    Recent,
+    /// A sixth of the idle timeout: ping it (once).
+    Long,
+    /// The whole idle timeout: it is dead.
+    Dead(Duration),
+}
+
+impl IdleWatch {
+    fn new(timeout: Duration) -> Self {
+        Self {
+            timeout,
+            last_heard: Instant::now(),
+            pinged: false,
+        }
+    }
+
+    fn heard(&mut self) {
+        self.last_heard = Instant::now();
+        self.pinged = false;
+    }
+
+    fn ping_after(&self) -> Duration {
+        self.timeout / 6
+    }
+
+    /// When to look at the silence next.
+    fn next_check(&self) -> Instant {
+        if self.pinged {
+            self.last_heard + self.timeout
+        } else {
+            self.last_heard + self.ping_after()
+        }
+    }
+
+    fn state(&self) -> Silence {
+        let silent = self.last_heard.elapsed();
+        if silent >= self.timeout {
+            Silence::Dead(self.timeout)
+        } else if silent >= self.ping_after() && !self.pinged {
+            Silence::Long
+        } else {
+            Silence::Recent
+        }
     }
 }
 
