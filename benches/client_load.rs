@@ -3,17 +3,16 @@
 //!
 //! ```text
 //! client_load url CONNECTION_STRING USER            prints a client access URL for USER
-//! client_load receive URL COUNT                     the Rust receiver (webpubsub-client)
+//! client_load receive URL COUNT [json|reliable]     the Rust receiver (webpubsub-client)
 //! client_load push CONNECTION_STRING COUNT WINDOW   the sender
 //! ```
 //!
-//! The receiver (`json.reliable.webpubsub.azure.v1`, the default of both clients) joins group
-//! `bench`, prints `ready`, and counts text messages until COUNT; every 500th it tells the
-//! sender how far it is (fire-and-forget to group `progress`), so that the sender stays at most
-//! WINDOW messages ahead (below the 1,000 unacknowledged messages a reliable connection may
-//! hold). It prints one JSON line: messages/s from the first message to the last, and this
-//! process's CPU time per message. `benches/load/client_receive.mjs` is the same receiver on
-//! `@azure/web-pubsub-client` 1.1.0.
+//! The receiver (on `json.webpubsub.azure.v1`, or `json.reliable.webpubsub.azure.v1` with
+//! `reliable`) joins group `bench`, prints `ready`, and counts text messages until COUNT; every
+//! 500th it tells the sender how far it is (fire-and-forget to group `progress`), so that the
+//! sender stays at most WINDOW messages ahead. It prints one JSON line: messages/s from the first
+//! message to the last, and this process's CPU time per message.
+//! `benches/load/client_receive.mjs` is the same receiver on `@azure/web-pubsub-client` 1.1.0.
 //!
 //! The sender pushes COUNT messages (`"0"`, `"1"`, …) fire-and-forget on one
 //! `json.webpubsub.azure.v1` connection.
@@ -43,7 +42,14 @@ fn main() {
         .as_slice()
     {
         ["url", cs, user] => println!("{}", runtime.block_on(url(cs, user))),
-        ["receive", url, count] => runtime.block_on(receive(url, count.parse().expect("COUNT"))),
+        ["receive", url, count] | ["receive", url, count, "json"] => {
+            runtime.block_on(receive(url, count.parse().expect("COUNT"), Protocol::Json));
+        }
+        ["receive", url, count, "reliable"] => runtime.block_on(receive(
+            url,
+            count.parse().expect("COUNT"),
+            Protocol::JsonReliable,
+        )),
         ["push", cs, count, window] => runtime.block_on(push(
             cs,
             count.parse().expect("COUNT"),
@@ -64,8 +70,8 @@ async fn url(connection_string: &str, user: &str) -> String {
         .to_owned()
 }
 
-async fn receive(url: &str, count: u64) {
-    let (client, mut events) = WebPubSubClient::builder(url).build();
+async fn receive(url: &str, count: u64, protocol: Protocol) {
+    let (client, mut events) = WebPubSubClient::builder(url).protocol(protocol).build();
     client.start().await.expect("the receiver connects");
     client.join_group("bench").await.expect("joins");
     println!("ready");

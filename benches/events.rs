@@ -9,9 +9,8 @@
 //!   layer and straight to the inner service; the difference is the layer's pass-through cost
 //!   (target: under 50 ns);
 //! - `state/decode`, `state/encode`: the `ce-connectionState` codec on a 3-key state;
-//! - `signature/sign`, `signature/verify`, `signature/verify_prepared`: one HMAC entry, and the
-//!   check of a two-entry header against one key, from the key and from a prepared `SigningKey`
-//!   (what the layer keeps);
+//! - `signature/sign`, `signature/verify`: one HMAC entry, and the check of a two-entry header
+//!   against one key (`webpubsub_protocol::signature`);
 //! - `jwt/client_token`, `jwt/rest_token`: HS256 signing of a client token (user, 2 roles, a group)
 //!   and of a REST token (audience = URL), with `jsonwebtoken`.
 //!
@@ -261,16 +260,6 @@ fn codecs(c: &mut Criterion) {
                 [black_box(header.as_str())],
                 CONNECTION_ID,
                 [&primary]
-            ));
-        });
-    });
-    let prepared = signature::SigningKey::new(&primary);
-    group.bench_function("verify_prepared", |b| {
-        b.iter(|| {
-            assert!(signature::verify_prepared(
-                [black_box(header.as_str())],
-                CONNECTION_ID,
-                [&prepared]
             ));
         });
     });

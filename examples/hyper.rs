@@ -26,12 +26,9 @@ use hyper::{Request, Response, StatusCode, body::Incoming, server::conn::http1};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tower::{Layer as _, ServiceExt as _, service_fn};
-use webpubsub::{
-    ConnectionString,
-    handler::{
-        ConnectRequest, ConnectResponse, ConnectedRequest, EventError, EventHandler,
-        UserEventRequest, UserEventResponse, WebPubSubLayer,
-    },
+use webpubsub::handler::{
+    ConnectRequest, ConnectResponse, ConnectedRequest, EventError, EventHandler, UserEventRequest,
+    UserEventResponse, WebPubSubLayer,
 };
 
 /// Greets every client and echoes what it sends.
@@ -102,7 +99,11 @@ async fn run() -> Result<(), String> {
         .path("/eventhandler")
         .hub("chat");
     match env::var("WEBPUBSUB_CONNECTION_STRING") {
-        Ok(cs) => layer = layer.connection_string(&connection_string(&cs)?),
+        Ok(cs) => {
+            layer = layer
+                .connection_string(&cs)
+                .map_err(|e| format!("invalid WEBPUBSUB_CONNECTION_STRING: {e}"))?
+        }
         Err(_) => eprintln!("WEBPUBSUB_CONNECTION_STRING is not set: signatures are NOT checked"),
     }
     // A tower service: the layer in front of the application.
@@ -133,11 +134,4 @@ async fn run() -> Result<(), String> {
             }
         });
     }
-}
-
-/// Parses `WEBPUBSUB_CONNECTION_STRING` (its error never shows the key).
-fn connection_string(value: &str) -> Result<ConnectionString, String> {
-    value
-        .parse()
-        .map_err(|e| format!("invalid WEBPUBSUB_CONNECTION_STRING: {e}"))
 }

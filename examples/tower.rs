@@ -31,9 +31,8 @@ use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt as _};
 use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 use tracing_subscriber::EnvFilter;
-use webpubsub::{
-    ConnectionString,
-    handler::{ClosureHandler, ConnectResponse, EventError, UserEventResponse, WebPubSubLayer},
+use webpubsub::handler::{
+    ClosureHandler, ConnectResponse, EventError, UserEventResponse, WebPubSubLayer,
 };
 
 /// The rest of the application.
@@ -110,7 +109,11 @@ async fn run() -> Result<(), String> {
         // Keep the layer's own timeout inside the outer one so slow handlers get its 504.
         .handler_timeout(Duration::from_secs(5));
     match env::var("WEBPUBSUB_CONNECTION_STRING") {
-        Ok(cs) => events = events.connection_string(&connection_string(&cs)?),
+        Ok(cs) => {
+            events = events
+                .connection_string(&cs)
+                .map_err(|e| format!("invalid WEBPUBSUB_CONNECTION_STRING: {e}"))?
+        }
         Err(_) => {
             tracing::warn!("WEBPUBSUB_CONNECTION_STRING is not set: signatures are NOT checked")
         }
@@ -148,11 +151,4 @@ async fn run() -> Result<(), String> {
             }
         });
     }
-}
-
-/// Parses `WEBPUBSUB_CONNECTION_STRING` (its error never shows the key).
-fn connection_string(value: &str) -> Result<ConnectionString, String> {
-    value
-        .parse()
-        .map_err(|e| format!("invalid WEBPUBSUB_CONNECTION_STRING: {e}"))
 }

@@ -11,7 +11,6 @@
 //! use webpubsub::emulator::{Emulator, HubSettings};
 //! use webpubsub::handler::{EventError, EventHandler, UserEventRequest, UserEventResponse, WebPubSubLayer};
 //! use webpubsub::rest::WebPubSubServiceClient;
-//! use webpubsub::ConnectionString;
 //!
 //! /// Answers every `echo` event with the text it got.
 //! struct Echo;
@@ -34,14 +33,15 @@
 //!     .hub(HubSettings::new("chat").upstream(format!("http://{}/eventhandler", app.local_addr()?)))
 //!     .bind()
 //!     .await?;
-//! let connection_string: ConnectionString = emulator.connection_string().parse()?;
+//! // The layer and the REST client take the same connection string (text or parsed).
+//! let connection_string = emulator.connection_string();
 //!
 //! // The app: the layer answers on /eventhandler, checks the service's signatures, and passes
 //! // every other request on to the app's own routes.
 //! let events = WebPubSubLayer::new(Echo)
 //!     .path("/eventhandler")
 //!     .hub("chat")
-//!     .connection_string(&connection_string);
+//!     .connection_string(&connection_string)?;
 //! let router = axum::Router::new()
 //!     .route("/", axum::routing::get(|| async { "the app's own page" }))
 //!     .layer(events);
@@ -49,7 +49,7 @@
 //! let emulator = emulator.start().await?;
 //!
 //! // Commands out: the REST client mints a client URL (and sends, manages groups, ...).
-//! let service = WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), "chat")?;
+//! let service = WebPubSubServiceClient::from_connection_string(&connection_string, "chat")?;
 //! let token = service.client_access_token().user_id("ada").await?;
 //!
 //! // A client connects and sends an event; the app's handler answers it.
@@ -94,7 +94,9 @@ pub use webpubsub_emulator as emulator;
 #[cfg(feature = "grpc")]
 pub use webpubsub_grpc as grpc;
 
-pub use webpubsub_protocol::{AccessKey, ConnectionString};
+pub use webpubsub_protocol::{
+    AccessKey, ConnectionString, ConnectionStringError, IntoConnectionString,
+};
 
 // The README's examples are compiled as doctests so they cannot drift from the API.
 #[cfg(doctest)]

@@ -142,7 +142,8 @@ async fn no_secret_reaches_logs_debug_display_or_errors() {
     let layer = WebPubSubLayer::new(handlers())
         .path("/eventhandler")
         .hub("chat")
-        .connection_string(&listener_cs);
+        .connection_string(&listener_cs)
+        .expect("connection string");
     let upstream = TestServer::start(axum::Router::new().layer(layer.clone())).await;
 
     let builder = Emulator::builder()

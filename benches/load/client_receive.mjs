@@ -4,16 +4,22 @@
 // every 500 to group `progress`, and prints one JSON line (messages/s from the first message
 // to the last, CPU time per message).
 //
-// Usage: node benches/load/client_receive.mjs URL COUNT
+// Usage: node benches/load/client_receive.mjs URL COUNT [json|reliable]
+// (the subprotocol: json.webpubsub.azure.v1 by default, or json.reliable.webpubsub.azure.v1)
 
 import { createRequire } from "node:module";
 
 const require = createRequire(new URL("../../tests/interop/package.json", import.meta.url));
-const { WebPubSubClient } = require("@azure/web-pubsub-client");
+const { WebPubSubClient, WebPubSubJsonProtocol, WebPubSubJsonReliableProtocol } = require("@azure/web-pubsub-client");
 
-const [url, countArg] = process.argv.slice(2);
+const [url, countArg, protocolArg = "json"] = process.argv.slice(2);
 const count = Number(countArg);
-const client = new WebPubSubClient(url);
+const protocols = { json: WebPubSubJsonProtocol, reliable: WebPubSubJsonReliableProtocol };
+if (!(protocolArg in protocols)) {
+  console.error(`unknown subprotocol ${protocolArg}: json or reliable`);
+  process.exit(2);
+}
+const client = new WebPubSubClient(url, { protocol: protocols[protocolArg]() });
 let received = 0;
 let first;
 let cpuFirst;
@@ -31,10 +37,17 @@ const done = new Promise((resolve) => {
     if (received === count) resolve();
   });
 });
-setTimeout(() => {
-  console.error(`timed out at ${received} of ${count}`);
-  process.exit(1);
-}, 600_000).unref();
+// A receiver that gets nothing for 30 s has lost messages (on the reliable subprotocol this
+// client acknowledges once a second, so a fast sender can pass the 1,000 unacknowledged messages
+// the service allows a connection, which then closes with 1008 and loses them).
+let lastCount = -1;
+setInterval(() => {
+  if (received === lastCount) {
+    console.error(`stalled at ${received} of ${count} messages (nothing for 30 s)`);
+    process.exit(1);
+  }
+  lastCount = received;
+}, 30_000).unref();
 await client.start();
 await client.joinGroup("bench");
 console.log("ready");

@@ -34,7 +34,7 @@ use webpubsub::handler::{
     ConnectRequest, ConnectResponse, ConnectedRequest, DisconnectedRequest, EventError,
     EventHandler, UserEventRequest, UserEventResponse, WebPubSubLayer,
 };
-use webpubsub_protocol::{AccessKey, ConnectionString, signature};
+use webpubsub_protocol::{AccessKey, signature};
 use webpubsub_rest::{Message, WebPubSubServiceClient};
 
 const KEY: &str = "soak-key-not-a-secret-0123456789";
@@ -213,12 +213,11 @@ async fn run_load(load: Arc<Load>, total: usize) {
 
 async fn layer(events: usize) -> Result<(), Failure> {
     let handler = Counting::default();
-    let cs: ConnectionString = format!("Endpoint=http://127.0.0.1;AccessKey={KEY}").parse()?;
     let app = axum::Router::new().layer(
         WebPubSubLayer::new(handler.clone())
             .path("/eventhandler")
             .hub(HUB)
-            .connection_string(&cs),
+            .connection_string(&format!("Endpoint=http://127.0.0.1;AccessKey={KEY}"))?,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -835,10 +835,9 @@ pub async fn reference_server() -> (TestServer, ReferenceHandler) {
 
 /// The layer of the vectors' configuration (README.md "Configuration") around `handler`.
 pub fn vector_layer<H: EventHandler>(handler: H) -> WebPubSubLayer<H> {
-    let cs: webpubsub_protocol::ConnectionString =
-        connection_string().parse().expect("connection string");
     WebPubSubLayer::new(handler)
         .hub("chat")
         .allowed_origins([ORIGIN])
-        .connection_string(&cs)
+        .connection_string(&connection_string())
+        .expect("connection string")
 }

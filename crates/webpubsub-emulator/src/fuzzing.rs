@@ -1,5 +1,6 @@
-//! Narrow entry points into the token checks, for the fuzz targets in `fuzz/`: not part of the
-//! API (hidden from the docs), and free to change with the checks they expose.
+//! Narrow entry points into the token checks, for the fuzz targets in `fuzz/`. Compiled only under
+//! `--cfg fuzzing`, which cargo-fuzz sets, so they are not part of the API and change freely with
+//! the checks they expose.
 
 use http::{HeaderMap, Uri};
 use webpubsub_protocol::{AccessKey, token::ClientTokenClaims};

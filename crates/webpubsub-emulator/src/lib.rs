@@ -90,12 +90,12 @@ mod client;
 mod config;
 mod emulator;
 mod error;
-#[doc(hidden)]
+#[cfg(fuzzing)]
 pub mod fuzzing;
 mod grpc;
 mod hub_settings;
 mod random;
-pub mod registry;
+mod registry;
 mod rest;
 mod server;
 mod trace;
@@ -106,5 +106,6 @@ pub use builder::{BoundEmulator, DEVELOPMENT_KEY, EmulatorBuilder};
 pub use emulator::Emulator;
 pub use error::StartError;
 pub use hub_settings::{EventHandlerSettings, HubSettings, SystemEvent};
+pub use registry::OutboundBudget;
 pub use trace::{MAX_VALUE_CHARS, TRACE_TARGET, TraceEvent, TraceKind};
 pub use upstream::{HandshakeError, HandshakeReport};

@@ -62,9 +62,10 @@ pub use upstream::GrpcUpstream;
 pub use webpubsub_protocol::grpc::{GroupConnectionsReply, GroupMember, Payload};
 pub use webpubsub_protocol::token::Permission;
 
-#[doc(hidden)]
+#[cfg(any(fuzzing, test))]
 pub mod fuzzing {
-    //! The event conversion, exposed for the fuzz target only.
+    //! The event conversion, for the `grpc_event` fuzz target in `fuzz/` (and this crate's
+    //! property test). Compiled only under `--cfg fuzzing`, which cargo-fuzz sets: not part of the API.
 
     use webpubsub_protocol::grpc::StreamingRequest;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
-use webpubsub_protocol::{AccessKey, ConnectionString, grpc as pb};
+use webpubsub_protocol::{AccessKey, IntoConnectionString, grpc as pb};
 use webpubsub_tower::{EventHandler, EventRunner};
 
 use crate::auth::TokenInterceptor;
@@ -43,15 +43,19 @@ pub struct GrpcUpstream {
 }
 
 impl GrpcUpstream {
-    /// An upstream for `hub` of the service in `connection_string`. The gRPC endpoint is the
+    /// An upstream for `hub` of the service in `connection_string` (text or parsed:
+    /// [`IntoConnectionString`]). The gRPC endpoint is the
     /// connection string's endpoint (the emulator serves gRPC on its own port); change it with
     /// [`endpoint`](Self::endpoint).
     ///
     /// # Errors
     ///
     /// When the connection string cannot be read or the hub name is invalid.
-    pub fn from_connection_string(connection_string: &str, hub: &str) -> Result<Self, GrpcError> {
-        let parsed: ConnectionString = connection_string.parse()?;
+    pub fn from_connection_string(
+        connection_string: impl IntoConnectionString,
+        hub: &str,
+    ) -> Result<Self, GrpcError> {
+        let parsed = connection_string.into_connection_string()?;
         if !webpubsub_protocol::is_valid_hub_name(hub) {
             return Err(GrpcError::InvalidHub(hub.to_owned()));
         }

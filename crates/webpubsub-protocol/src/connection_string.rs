@@ -131,6 +131,54 @@ impl FromStr for ConnectionString {
     }
 }
 
+/// A connection string as the SDK's constructors take it: its text (`&str`, `&String`) or a
+/// parsed [`ConnectionString`]. `WebPubSubLayer::connection_string`, the REST client's, the
+/// tunnel's and the gRPC upstream's `from_connection_string` all accept
+/// `impl IntoConnectionString`, so the same value works for each.
+///
+/// ```
+/// use webpubsub_protocol::{ConnectionString, IntoConnectionString};
+///
+/// let text = "Endpoint=https://demo.webpubsub.azure.com;AccessKey=k;Version=1.0;";
+/// let parsed: ConnectionString = text.parse()?;
+/// assert_eq!(text.into_connection_string()?, parsed);
+/// assert_eq!((&parsed).into_connection_string()?, parsed);
+/// assert!("AccessKey=k".into_connection_string().is_err());
+/// # Ok::<(), webpubsub_protocol::ConnectionStringError>(())
+/// ```
+pub trait IntoConnectionString {
+    /// The parsed connection string.
+    ///
+    /// # Errors
+    ///
+    /// Why the text is not a connection string (see [`FromStr`]).
+    fn into_connection_string(self) -> Result<ConnectionString, ConnectionStringError>;
+}
+
+impl IntoConnectionString for ConnectionString {
+    fn into_connection_string(self) -> Result<ConnectionString, ConnectionStringError> {
+        Ok(self)
+    }
+}
+
+impl IntoConnectionString for &ConnectionString {
+    fn into_connection_string(self) -> Result<ConnectionString, ConnectionStringError> {
+        Ok(self.clone())
+    }
+}
+
+impl IntoConnectionString for &str {
+    fn into_connection_string(self) -> Result<ConnectionString, ConnectionStringError> {
+        self.parse()
+    }
+}
+
+impl IntoConnectionString for &String {
+    fn into_connection_string(self) -> Result<ConnectionString, ConnectionStringError> {
+        self.parse()
+    }
+}
+
 impl fmt::Debug for ConnectionString {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ConnectionString")

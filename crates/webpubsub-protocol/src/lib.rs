@@ -43,7 +43,7 @@ pub mod token;
 pub mod tunnel;
 
 pub use access_key::AccessKey;
-pub use connection_string::{ConnectionString, ConnectionStringError};
+pub use connection_string::{ConnectionString, ConnectionStringError, IntoConnectionString};
 pub use header_text::{
     EVENT_NAME_RULE, MAX_EVENT_NAME_LENGTH, MAX_USER_ID_LENGTH, USER_ID_RULE, is_valid_event_name,
     is_valid_user_id,

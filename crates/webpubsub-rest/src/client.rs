@@ -10,7 +10,7 @@ use http::{
 };
 use reqwest::Url;
 use tracing::{Instrument, field::Empty};
-use webpubsub_protocol::{AccessKey, ConnectionString};
+use webpubsub_protocol::{AccessKey, IntoConnectionString};
 
 use crate::{
     Error, RetryPolicy, TokenCredential, Transport,
@@ -103,14 +103,18 @@ impl fmt::Debug for Wire {
 
 impl WebPubSubServiceClient {
     /// A client for `hub`, from a connection string
-    /// (`Endpoint=https://…;AccessKey=…;Version=1.0;`, optional `Port=`).
+    /// (`Endpoint=https://…;AccessKey=…;Version=1.0;`, optional `Port=`), as text or parsed
+    /// ([`IntoConnectionString`], which `WebPubSubLayer::connection_string` takes too).
     ///
     /// # Errors
     ///
     /// When the connection string or the hub name is invalid (the error names the problem,
     /// never the key), or the TLS setup fails.
-    pub fn from_connection_string(connection_string: &str, hub: &str) -> Result<Self, Error> {
-        let parsed: ConnectionString = connection_string.parse().map_err(|e| {
+    pub fn from_connection_string(
+        connection_string: impl IntoConnectionString,
+        hub: &str,
+    ) -> Result<Self, Error> {
+        let parsed = connection_string.into_connection_string().map_err(|e| {
             Error::builder(format!("invalid connection string: {e}")).with_source(e)
         })?;
         Self::builder(parsed.endpoint(), hub)

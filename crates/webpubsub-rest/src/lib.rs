@@ -70,6 +70,9 @@ pub use tokens::{
 };
 pub use transport::{Transport, TransportError, TransportFuture};
 pub use webpubsub_protocol::token::ClientProtocol;
+pub use webpubsub_protocol::{
+    AccessKey, ConnectionString, ConnectionStringError, IntoConnectionString,
+};
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,7 @@ use std::{
 };
 
 use tower_layer::Layer;
-use webpubsub_protocol::{AccessKey, ConnectionString};
+use webpubsub_protocol::{AccessKey, ConnectionStringError, IntoConnectionString};
 
 use crate::{
     EventHandler, EventRunner, WebPubSubService,
@@ -127,18 +127,25 @@ impl<H: EventHandler> WebPubSubLayer<H> {
     /// Accepts the signatures of a service endpoint: its access key, for requests whose
     /// `WebHook-Request-Origin` is the endpoint's host. The host is also an allowed origin.
     ///
-    /// Repeat for several endpoints (replicas, custom domains, key rotation: add one connection
-    /// string per key).
+    /// Takes the connection string as text or parsed ([`IntoConnectionString`]), as the REST
+    /// client's `from_connection_string` does. Repeat for several endpoints (replicas, custom
+    /// domains, key rotation: add one connection string per key).
     ///
     /// ```
     /// # use webpubsub_tower::{ClosureHandler, WebPubSubLayer};
-    /// use webpubsub_protocol::ConnectionString;
-    ///
-    /// let cs: ConnectionString = "Endpoint=https://demo.webpubsub.azure.com;AccessKey=k;Version=1.0;".parse()?;
-    /// let layer = WebPubSubLayer::new(ClosureHandler::new()).connection_string(&cs);
-    /// # Ok::<(), webpubsub_protocol::ConnectionStringError>(())
+    /// let layer = WebPubSubLayer::new(ClosureHandler::new())
+    ///     .connection_string("Endpoint=https://demo.webpubsub.azure.com;AccessKey=k;Version=1.0;")?;
+    /// # Ok::<(), webpubsub_tower::ConnectionStringError>(())
     /// ```
-    pub fn connection_string(mut self, connection_string: &ConnectionString) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// When the text is not a connection string (the error never includes the key).
+    pub fn connection_string(
+        mut self,
+        connection_string: impl IntoConnectionString,
+    ) -> Result<Self, ConnectionStringError> {
+        let connection_string = connection_string.into_connection_string()?;
         let auth = &mut self.config().auth;
         let host = host_of(connection_string.host());
         auth.keys.push(ScopedKey::new(
@@ -148,7 +155,7 @@ impl<H: EventHandler> WebPubSubLayer<H> {
         if !auth.allowed_origins.contains(&host) {
             auth.allowed_origins.push(host);
         }
-        self
+        Ok(self)
     }
 
     /// Accepts signatures made with `key`, whatever the request's origin (give the primary and

@@ -127,3 +127,6 @@ pub use future::ResponseFuture;
 pub use layer::WebPubSubLayer;
 pub use service::WebPubSubService;
 pub use webhook::rejection::{Rejection, RejectionKind};
+pub use webpubsub_protocol::{
+    AccessKey, ConnectionString, ConnectionStringError, IntoConnectionString,
+};

@@ -9,7 +9,7 @@ use http_body_util::Full;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tower::Service;
-use webpubsub_protocol::{ConnectionString, is_valid_hub_name};
+use webpubsub_protocol::{IntoConnectionString, is_valid_hub_name};
 use webpubsub_rest::{TokenCredential, WebPubSubServiceClient};
 
 use crate::connection::{self, Context, HasContext, Target};
@@ -44,17 +44,18 @@ impl std::fmt::Debug for WebPubSubTunnelClient {
 
 impl WebPubSubTunnelClient {
     /// A client for `hub` of the service that `connection_string`
-    /// (`Endpoint=…;AccessKey=…;Version=1.0;`) names, authenticating with its access key.
+    /// (`Endpoint=…;AccessKey=…;Version=1.0;`, as text or parsed: [`IntoConnectionString`])
+    /// names, authenticating with its access key.
     ///
     /// # Errors
     /// A connection string that does not parse, or an invalid hub name.
-    pub fn from_connection_string(connection_string: &str, hub: &str) -> Result<Self, TunnelError> {
-        let parsed: ConnectionString =
-            connection_string
-                .parse()
-                .map_err(|e: webpubsub_protocol::ConnectionStringError| {
-                    TunnelError::ConnectionString(e.to_string())
-                })?;
+    pub fn from_connection_string(
+        connection_string: impl IntoConnectionString,
+        hub: &str,
+    ) -> Result<Self, TunnelError> {
+        let parsed = connection_string
+            .into_connection_string()
+            .map_err(|e| TunnelError::ConnectionString(e.to_string()))?;
         Self::new(
             parsed.endpoint(),
             hub,

@@ -183,9 +183,8 @@ impl ChatServer {
         let parsed: ConnectionString = connection_string
             .parse()
             .map_err(ChatError::ConnectionString)?;
-        let client =
-            WebPubSubServiceClient::from_connection_string(&connection_string, &config.hub)
-                .map_err(ChatError::Rest)?;
+        let client = WebPubSubServiceClient::from_connection_string(&parsed, &config.hub)
+            .map_err(ChatError::Rest)?;
         let hub = Hub::new(client);
 
         let store = Arc::new(ChatStore::new());
@@ -195,7 +194,8 @@ impl ChatServer {
         let layer = WebPubSubLayer::new(handler.clone())
             .path(EVENT_HANDLER_PATH)
             .hub(config.hub.as_str())
-            .connection_string(&parsed);
+            .connection_string(&parsed)
+            .map_err(ChatError::ConnectionString)?;
         let router = web::routes(hub.clone(), store).layer(layer);
         let (stop, mut stopped) = watch::channel(false);
         let serve = axum::serve(listener, router.clone()).with_graceful_shutdown(async move {

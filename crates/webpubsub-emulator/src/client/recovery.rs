@@ -7,9 +7,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use axum::extract::ws::WebSocket;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac as _};
+use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
-use webpubsub_protocol::{AccessKey, signature};
+use webpubsub_protocol::AccessKey;
 
 /// What a recoverable connection holds: its token and where recovering sockets arrive.
 pub(crate) type Recoverable = (ReconnectionToken, mpsc::Receiver<WebSocket>);
@@ -81,10 +83,10 @@ pub(crate) fn reconnection_token(
     hub: &str,
     connection_id: &str,
 ) -> ReconnectionToken {
-    ReconnectionToken(URL_SAFE_NO_PAD.encode(signature::digest(
-        key,
-        &format!("reconnect\n{}\n{connection_id}", hub.to_ascii_lowercase()),
-    )))
+    // HMAC takes keys of any length, so this cannot fail.
+    let mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("hmac accepts any key length");
+    let message = format!("reconnect\n{}\n{connection_id}", hub.to_ascii_lowercase());
+    ReconnectionToken(URL_SAFE_NO_PAD.encode(mac.chain_update(message).finalize().into_bytes()))
 }
 
 impl RecoveryStore {

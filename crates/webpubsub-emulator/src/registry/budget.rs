@@ -10,14 +10,14 @@ use std::sync::{
 /// message's payload plus a fixed overhead per item, so that empty messages count too.
 ///
 /// ```
-/// use webpubsub_emulator::registry::{OutboundBudget, Registry};
+/// use webpubsub_emulator::{Emulator, OutboundBudget};
 ///
 /// let budget = OutboundBudget {
 ///     max_connection_bytes: 4 << 20,
 ///     ..OutboundBudget::default()
 /// };
-/// let registry = Registry::with_budget(budget);
-/// # drop(registry);
+/// let builder = Emulator::builder().outbound_budget(budget);
+/// # drop(builder);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutboundBudget {
@@ -26,9 +26,8 @@ pub struct OutboundBudget {
     /// 1 MiB): a burst slows its sender instead of closing healthy readers.
     pub high_water_bytes: usize,
     /// The most bytes one connection may have queued (default 16 MiB). A send that would pass
-    /// it (REST sends do not wait) drops the connection with [`QUEUE_FULL_REASON`].
-    ///
-    /// [`QUEUE_FULL_REASON`]: super::QUEUE_FULL_REASON
+    /// it (REST sends do not wait) drops the connection, which is closed with a reason saying its
+    /// queue is full.
     pub max_connection_bytes: usize,
     /// The most bytes of undelivered and unacknowledged messages the process holds, each
     /// message counted once however many connections share it (default 256 MiB). Above it, a
@@ -39,11 +38,11 @@ pub struct OutboundBudget {
 }
 
 /// The default [`OutboundBudget::high_water_bytes`].
-pub const DEFAULT_HIGH_WATER_BYTES: usize = 1 << 20;
+pub(crate) const DEFAULT_HIGH_WATER_BYTES: usize = 1 << 20;
 /// The default [`OutboundBudget::max_connection_bytes`].
-pub const DEFAULT_MAX_CONNECTION_BYTES: usize = 16 << 20;
+pub(crate) const DEFAULT_MAX_CONNECTION_BYTES: usize = 16 << 20;
 /// The default [`OutboundBudget::max_total_bytes`].
-pub const DEFAULT_MAX_TOTAL_BYTES: usize = 256 << 20;
+pub(crate) const DEFAULT_MAX_TOTAL_BYTES: usize = 256 << 20;
 
 /// What a queued item costs beyond its payload: the queue slot, the shared message's header and
 /// its bookkeeping. Makes a flood of empty messages cost something.

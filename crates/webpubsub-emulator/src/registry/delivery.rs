@@ -18,7 +18,7 @@ use super::budget::{BudgetState, Charge, ITEM_OVERHEAD_BYTES, OutboundBudget};
 
 /// How a message's bytes are to be read, from the REST `Content-Type` or a client's `dataType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DataType {
+pub(crate) enum DataType {
     /// UTF-8 text (`text/plain`).
     Text,
     /// A JSON value (`application/json`).
@@ -30,21 +30,9 @@ pub enum DataType {
     Protobuf,
 }
 
-impl DataType {
-    /// The `dataType` spelling of the JSON subprotocols: `text`, `json`, `binary` or `protobuf`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Text => "text",
-            Self::Json => "json",
-            Self::Binary => "binary",
-            Self::Protobuf => "protobuf",
-        }
-    }
-}
-
 /// Where a message comes from, which decides the `from` of a subprotocol `message` frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// Sent by the server (REST), or a user-event response: `"from": "server"`.
     Server,
     /// Sent by a client to a group: `"from": "group"`.
@@ -57,13 +45,13 @@ pub enum Origin {
 }
 
 /// A message to deliver. Shared by every recipient through an `Arc`.
-pub struct Message {
+pub(crate) struct Message {
     /// The payload.
-    pub data: Bytes,
+    pub(crate) data: Bytes,
     /// How to read the payload.
-    pub data_type: DataType,
+    pub(crate) data_type: DataType,
     /// Who sent it.
-    pub origin: Origin,
+    pub(crate) origin: Origin,
     /// The message as written to the socket, encoded by the first recipient that needs it and
     /// shared by the others: one serialization per broadcast instead of one per recipient.
     encoded: OnceLock<Utf8Bytes>,
@@ -74,7 +62,7 @@ pub struct Message {
 
 impl Message {
     /// A message with `data` read as `data_type`, from `origin`.
-    pub fn new(data: impl Into<Bytes>, data_type: DataType, origin: Origin) -> Self {
+    pub(crate) fn new(data: impl Into<Bytes>, data_type: DataType, origin: Origin) -> Self {
         Self {
             data: data.into(),
             data_type,
@@ -146,7 +134,7 @@ impl fmt::Debug for Message {
 
 /// One item of a connection's outbound queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
+pub(crate) enum Delivery {
     /// A message to write to the client.
     Message(Arc<Message>),
     /// Close the connection. The registry has already forgotten it.
@@ -157,11 +145,11 @@ pub enum Delivery {
 }
 
 /// The reason a connection gets when its queue passes its byte budget.
-pub const QUEUE_FULL_REASON: &str =
+pub(crate) const QUEUE_FULL_REASON: &str =
     "the connection's outbound queue is full: the client reads too slowly";
 
 /// The reason a lagging connection gets when the process holds its whole outbound budget.
-pub const OVER_BUDGET_REASON: &str =
+pub(crate) const OVER_BUDGET_REASON: &str =
     "the emulator's outbound memory budget is spent and the client reads too slowly";
 
 /// What a connection's queue shares with its senders: the bytes queued, the out-of-band kill
@@ -294,7 +282,7 @@ impl Queue {
 /// recipients.
 #[derive(Debug, Default)]
 #[must_use = "a sender that can wait should wait until the pressure is relieved"]
-pub struct Pressure {
+pub(crate) struct Pressure {
     congested: Vec<Arc<QueueState>>,
 }
 
@@ -304,19 +292,19 @@ impl Pressure {
     }
 
     /// Whether no recipient is congested.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.congested.is_empty()
     }
 
     /// Adds the congested queues of `other`.
-    pub fn extend(&mut self, other: Self) {
+    pub(crate) fn extend(&mut self, other: Self) {
         self.congested.extend(other.congested);
     }
 
     /// Resolves once every congested recipient is back at or below its high-water mark, or
     /// gone. A recipient that makes no progress is dropped by its own session's write timeout,
     /// which ends the wait. Cancel-safe: what is relieved stays relieved.
-    pub async fn relieved(&mut self) {
+    pub(crate) async fn relieved(&mut self) {
         while let Some(state) = self.congested.last().cloned() {
             let notified = state.drained.notified();
             let mut notified = std::pin::pin!(notified);
@@ -333,7 +321,7 @@ impl Pressure {
 
 /// The receiving end of a connection's queue, drained by the connection's session.
 #[derive(Debug)]
-pub struct Outbound {
+pub(crate) struct Outbound {
     receiver: mpsc::UnboundedReceiver<Delivery>,
     state: Arc<QueueState>,
     finished: bool,
@@ -345,7 +333,7 @@ impl Outbound {
     /// A [`Delivery::Close`] is the last item. When the queue overflowed, the close (with
     /// [`QUEUE_FULL_REASON`]) comes first and the backlog is dropped. Cancel-safe: use it in
     /// `tokio::select!`.
-    pub async fn recv(&mut self) -> Option<Delivery> {
+    pub(crate) async fn recv(&mut self) -> Option<Delivery> {
         // Under load something is usually queued already: take it without arming the kill
         // signal's waiter, which locks the `Notify` on every call.
         if let Some(delivery) = self.try_recv() {
@@ -366,7 +354,7 @@ impl Outbound {
     /// [`recv`](Self::recv) returned one, to write it with a single flush. `None` means nothing
     /// is ready (or the connection is over: `recv` then says which). Same order and close
     /// semantics as `recv`.
-    pub fn try_recv(&mut self) -> Option<Delivery> {
+    pub(crate) fn try_recv(&mut self) -> Option<Delivery> {
         if self.finished {
             return None;
         }

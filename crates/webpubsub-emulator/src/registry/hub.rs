@@ -20,47 +20,46 @@ use super::{
 
 /// What a connection is, given when it registers.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ConnectionInfo {
+pub(crate) struct ConnectionInfo {
     /// The connection id, unique in the hub.
-    pub connection_id: String,
+    pub(crate) connection_id: String,
     /// The user id, `None` for an anonymous connection.
-    pub user_id: Option<String>,
+    pub(crate) user_id: Option<String>,
     /// The client subprotocol (`json.webpubsub.azure.v1`, …), `None` for a plain client. Read by
     /// the `protocol` of filters.
-    pub protocol: Option<String>,
+    pub(crate) protocol: Option<String>,
     /// The roles from the token and the connect response (`webpubsub.joinLeaveGroup.room`, …).
-    pub roles: Vec<String>,
+    pub(crate) roles: Vec<String>,
     /// The groups joined at once (the token's `webpubsub.group` and the connect response).
-    pub groups: Vec<String>,
+    pub(crate) groups: Vec<String>,
 }
 
 /// One connection of a group listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupMember {
+pub(crate) struct GroupMember {
     /// The connection id.
-    pub connection_id: String,
+    pub(crate) connection_id: String,
     /// Its user id.
-    pub user_id: Option<String>,
+    pub(crate) user_id: Option<String>,
 }
 
 /// One page of a group listing, in connection-id order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupPage {
+pub(crate) struct GroupPage {
     /// The members on this page.
-    pub members: Vec<GroupMember>,
+    pub(crate) members: Vec<GroupMember>,
     /// The connection id to continue after, when more members follow.
-    pub continue_after: Option<String>,
+    pub(crate) continue_after: Option<String>,
 }
 
 /// One hub. Cheap to clone; clones share the state.
 #[derive(Debug, Clone)]
-pub struct Hub {
+pub(crate) struct Hub {
     inner: Arc<HubInner>,
 }
 
 #[derive(Debug)]
 struct HubInner {
-    name: String,
     budget: Arc<BudgetState>,
     state: Mutex<HubState>,
 }
@@ -294,10 +293,9 @@ fn remove_from_index(index: &mut HashMap<String, BTreeSet<String>>, key: &str, i
 }
 
 impl Hub {
-    pub(super) fn new(name: String, budget: Arc<BudgetState>) -> Self {
+    pub(super) fn new(budget: Arc<BudgetState>) -> Self {
         Self {
             inner: Arc::new(HubInner {
-                name,
                 budget,
                 state: Mutex::default(),
             }),
@@ -321,14 +319,9 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The hub's name, lower-cased.
-    pub fn name(&self) -> &str {
-        &self.inner.name
-    }
-
     /// Registers a connection and joins its initial groups. The guard unregisters it when
     /// dropped; the [`Outbound`] receives what is sent to it.
-    pub fn register(
+    pub(crate) fn register(
         &self,
         info: ConnectionInfo,
     ) -> Result<(ConnectionGuard, Outbound), RegistryError> {
@@ -375,18 +368,12 @@ impl Hub {
         Ok((guard, outbound))
     }
 
-    /// Forgets a connection without telling it (its session is ending). Returns whether it was
-    /// registered.
-    pub fn unregister(&self, connection_id: &str) -> bool {
-        self.state().remove(connection_id).is_some()
-    }
-
     /// Sends to every connection except `excluded` that `filter` selects. Returns how many
     /// connections got the message.
     ///
     /// Sends never wait: a recipient whose queue would pass its byte budget is dropped instead
     /// (see [`OutboundBudget`](super::OutboundBudget)).
-    pub fn send_to_all(
+    pub(crate) fn send_to_all(
         &self,
         message: Message,
         excluded: &[&str],
@@ -396,7 +383,7 @@ impl Hub {
     }
 
     /// Sends to every connection of `user_id` that `filter` selects.
-    pub fn send_to_user(
+    pub(crate) fn send_to_user(
         &self,
         user_id: &str,
         message: Message,
@@ -406,7 +393,7 @@ impl Hub {
     }
 
     /// Sends to one connection. Returns whether it got the message.
-    pub fn send_to_connection(&self, connection_id: &str, message: Message) -> bool {
+    pub(crate) fn send_to_connection(&self, connection_id: &str, message: Message) -> bool {
         self.send(Target::Connection(connection_id), message, &[], None)
             .0
             == 1
@@ -414,7 +401,7 @@ impl Hub {
 
     /// Sends to every connection in `group` except `excluded` that `filter` selects (a client's
     /// `noEcho` send excludes itself).
-    pub fn send_to_group(
+    pub(crate) fn send_to_group(
         &self,
         group: &str,
         message: Message,
@@ -428,7 +415,7 @@ impl Hub {
     /// recipients now above their high-water mark. A client session stops reading its socket
     /// until [`Pressure::relieved`] resolves, so a burst slows the sender down instead of
     /// overflowing the queues of clients that read at full speed.
-    pub fn send_to_group_paced(
+    pub(crate) fn send_to_group_paced(
         &self,
         group: &str,
         message: Message,
@@ -453,22 +440,22 @@ impl Hub {
 
     /// `message`, counted in the process's outbound budget while it lives: for what a session
     /// keeps that did not come through the registry (an upstream's answer to a reliable client).
-    pub fn charged(&self, message: Message) -> Arc<Message> {
+    pub(crate) fn charged(&self, message: Message) -> Arc<Message> {
         message.charged(&self.inner.budget)
     }
 
     /// Whether the process holds more undelivered and unacknowledged bytes than its budget.
-    pub fn over_budget(&self) -> bool {
+    pub(crate) fn over_budget(&self) -> bool {
         self.inner.budget.over_total()
     }
 
     /// The process's outbound budgets.
-    pub fn budget(&self) -> &super::OutboundBudget {
+    pub(crate) fn budget(&self) -> &super::OutboundBudget {
         &self.inner.budget.limits
     }
 
     /// Adds a connection to a group. Returns whether it newly joined.
-    pub fn add_connection_to_group(
+    pub(crate) fn add_connection_to_group(
         &self,
         group: &str,
         connection_id: &str,
@@ -485,18 +472,22 @@ impl Hub {
     }
 
     /// Removes a connection from a group. Returns whether it was in it.
-    pub fn remove_connection_from_group(&self, group: &str, connection_id: &str) -> bool {
+    pub(crate) fn remove_connection_from_group(&self, group: &str, connection_id: &str) -> bool {
         self.state().leave(group, connection_id)
     }
 
     /// Removes a connection from every group. Returns whether it was in any.
-    pub fn remove_connection_from_all_groups(&self, connection_id: &str) -> bool {
+    pub(crate) fn remove_connection_from_all_groups(&self, connection_id: &str) -> bool {
         self.state().leave_all(connection_id)
     }
 
     /// Adds every connection of a user to a group. Fails when the user has no connection (as
     /// the service does). Returns how many connections newly joined.
-    pub fn add_user_to_group(&self, group: &str, user_id: &str) -> Result<usize, RegistryError> {
+    pub(crate) fn add_user_to_group(
+        &self,
+        group: &str,
+        user_id: &str,
+    ) -> Result<usize, RegistryError> {
         validate_group(group)?;
         let mut state = self.state();
         let ids = state.user_connections(user_id);
@@ -507,14 +498,14 @@ impl Hub {
     }
 
     /// Removes every connection of a user from a group. Returns how many left.
-    pub fn remove_user_from_group(&self, group: &str, user_id: &str) -> usize {
+    pub(crate) fn remove_user_from_group(&self, group: &str, user_id: &str) -> usize {
         let mut state = self.state();
         let ids = state.user_connections(user_id);
         ids.iter().filter(|id| state.leave(group, id)).count()
     }
 
     /// Removes every connection of a user from every group. Returns how many left any.
-    pub fn remove_user_from_all_groups(&self, user_id: &str) -> usize {
+    pub(crate) fn remove_user_from_all_groups(&self, user_id: &str) -> usize {
         let mut state = self.state();
         let ids = state.user_connections(user_id);
         ids.iter().filter(|id| state.leave_all(id)).count()
@@ -522,7 +513,7 @@ impl Hub {
 
     /// Adds every connection that `filter` selects (all without one) to each of `groups`.
     /// Returns how many connections were selected.
-    pub fn add_to_groups(
+    pub(crate) fn add_to_groups(
         &self,
         groups: &[String],
         filter: Option<&ParsedFilter>,
@@ -532,7 +523,7 @@ impl Hub {
 
     /// Removes every connection that `filter` selects (all without one) from each of `groups`.
     /// Returns how many connections were selected.
-    pub fn remove_from_groups(
+    pub(crate) fn remove_from_groups(
         &self,
         groups: &[String],
         filter: Option<&ParsedFilter>,
@@ -566,48 +557,58 @@ impl Hub {
     }
 
     /// Closes every connection except `excluded`. Returns how many were closed.
-    pub fn close_all(&self, reason: Option<&str>, excluded: &[&str]) -> usize {
+    pub(crate) fn close_all(&self, reason: Option<&str>, excluded: &[&str]) -> usize {
         let mut state = self.state();
         let ids: Vec<String> = state.connections.keys().cloned().collect();
         state.close(ids.iter().map(String::as_str), reason, excluded)
     }
 
     /// Closes every connection of a user except `excluded`.
-    pub fn close_user(&self, user_id: &str, reason: Option<&str>, excluded: &[&str]) -> usize {
+    pub(crate) fn close_user(
+        &self,
+        user_id: &str,
+        reason: Option<&str>,
+        excluded: &[&str],
+    ) -> usize {
         let mut state = self.state();
         let ids = state.user_connections(user_id);
         state.close(ids.iter().map(String::as_str), reason, excluded)
     }
 
     /// Closes every connection in a group except `excluded`.
-    pub fn close_group(&self, group: &str, reason: Option<&str>, excluded: &[&str]) -> usize {
+    pub(crate) fn close_group(
+        &self,
+        group: &str,
+        reason: Option<&str>,
+        excluded: &[&str],
+    ) -> usize {
         let mut state = self.state();
         let ids = state.group_connections(group);
         state.close(ids.iter().map(String::as_str), reason, excluded)
     }
 
     /// Closes one connection. Returns whether it existed.
-    pub fn close_connection(&self, connection_id: &str, reason: Option<&str>) -> bool {
+    pub(crate) fn close_connection(&self, connection_id: &str, reason: Option<&str>) -> bool {
         self.state().close([connection_id], reason, &[]) == 1
     }
 
     /// Whether a connection is registered.
-    pub fn connection_exists(&self, connection_id: &str) -> bool {
+    pub(crate) fn connection_exists(&self, connection_id: &str) -> bool {
         self.state().connections.contains_key(connection_id)
     }
 
     /// Whether a user has a connection.
-    pub fn user_exists(&self, user_id: &str) -> bool {
+    pub(crate) fn user_exists(&self, user_id: &str) -> bool {
         self.state().users.contains_key(user_id)
     }
 
     /// Whether a group has a connection.
-    pub fn group_exists(&self, group: &str) -> bool {
+    pub(crate) fn group_exists(&self, group: &str) -> bool {
         self.state().groups.contains_key(group)
     }
 
     /// Grants `permission` on `group` (`None`: every group) to a connection.
-    pub fn grant_permission(
+    pub(crate) fn grant_permission(
         &self,
         connection_id: &str,
         permission: Permission,
@@ -630,7 +631,7 @@ impl Hub {
     /// Revokes `permission` on `group` (`None`: every group), whether a grant or a role gave it:
     /// as in the service, a deny entry overrides the roles' allow-all until a later grant.
     /// Returns whether a grant existed.
-    pub fn revoke_permission(
+    pub(crate) fn revoke_permission(
         &self,
         connection_id: &str,
         permission: Permission,
@@ -652,7 +653,7 @@ impl Hub {
 
     /// Whether a connection holds `permission` on `group` (on every group with `None`), by a
     /// role (`webpubsub.joinLeaveGroup`, `webpubsub.sendToGroup.<group>`, …) or a REST grant.
-    pub fn has_permission(
+    pub(crate) fn has_permission(
         &self,
         connection_id: &str,
         permission: Permission,
@@ -687,7 +688,12 @@ impl Hub {
 
     /// Up to `limit` members of a group, in connection-id order, after the connection id
     /// `after` (exclusive) when given.
-    pub fn group_members(&self, group: &str, after: Option<&str>, limit: usize) -> GroupPage {
+    pub(crate) fn group_members(
+        &self,
+        group: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> GroupPage {
         use std::ops::Bound;
         let state = self.state();
         let Some(ids) = state.groups.get(group) else {
@@ -722,24 +728,12 @@ impl Hub {
 
 /// Keeps a connection registered; unregisters it when dropped.
 #[derive(Debug)]
-pub struct ConnectionGuard {
+pub(crate) struct ConnectionGuard {
     hub: Hub,
     connection_id: String,
     /// Identifies this registration, so a guard never removes a later connection that reuses
     /// the id.
     registration: Arc<QueueState>,
-}
-
-impl ConnectionGuard {
-    /// The connection id.
-    pub fn connection_id(&self) -> &str {
-        &self.connection_id
-    }
-
-    /// The hub the connection is in.
-    pub fn hub(&self) -> &Hub {
-        &self.hub
-    }
 }
 
 impl Drop for ConnectionGuard {
@@ -763,9 +757,9 @@ mod tests {
 
     use super::*;
     use crate::registry::{
-        DEFAULT_MAX_CONNECTION_BYTES, DEFAULT_MAX_TOTAL_BYTES, DataType, Delivery,
-        MAX_GROUPS_PER_CONNECTION, OVER_BUDGET_REASON, Origin, OutboundBudget, Pressure,
-        QUEUE_FULL_REASON, Registry, budget::ITEM_OVERHEAD_BYTES,
+        DataType, Delivery, MAX_GROUPS_PER_CONNECTION, Origin, OutboundBudget, Pressure, Registry,
+        budget::{DEFAULT_MAX_CONNECTION_BYTES, DEFAULT_MAX_TOTAL_BYTES, ITEM_OVERHEAD_BYTES},
+        delivery::{OVER_BUDGET_REASON, QUEUE_FULL_REASON},
     };
 
     fn info(id: &str, user: Option<&str>) -> ConnectionInfo {
@@ -834,7 +828,6 @@ mod tests {
     async fn hub_names_are_case_insensitive_and_shared() {
         let registry = Registry::new();
         let (_guard, mut outbound) = registry.hub("Chat").register(info("c1", None)).unwrap();
-        assert_eq!(registry.hub("CHAT").name(), "chat");
         assert_eq!(registry.hub("chat").send_to_all(text("a"), &[], None), 1);
         assert_eq!(registry.hub("other").send_to_all(text("b"), &[], None), 0);
         assert_eq!(texts(&queued(&mut outbound)), [b"a"]);
@@ -1239,8 +1232,8 @@ mod tests {
             hub.connection_exists("c"),
             "the old guard must not remove the new connection"
         );
-        assert!(hub.unregister("c"));
-        assert!(!hub.unregister("c"));
+        assert!(hub.close_connection("c", None));
+        assert!(!hub.connection_exists("c"));
     }
 
     #[tokio::test]
