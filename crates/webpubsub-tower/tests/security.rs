@@ -8,7 +8,7 @@ mod support;
 
 use http::StatusCode;
 use support::layer::{Event, PRIMARY_KEY, ReferenceHandler, SECONDARY_KEY, TestServer, app};
-use webpubsub::handler::WebPubSubLayer;
+use webpubsub_tower::WebPubSubLayer;
 use webpubsub_protocol::AccessKey;
 
 const WEST: &str = "west.webpubsub.azure.com";
