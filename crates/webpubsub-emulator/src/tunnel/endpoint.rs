@@ -22,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use bytes::Bytes;
 use jsonwebtoken::Algorithm;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tower::ServiceExt as _;
 use webpubsub_protocol::token::same_audience;
 use webpubsub_protocol::tunnel::{
@@ -43,6 +43,9 @@ const IDLE_LIMIT: Duration = Duration::from_secs(60);
 const ANSWER_PART: usize = 512 * 1024;
 /// The largest REST answer read for the app (the REST API answers small JSON).
 const REST_ANSWER_LIMIT: usize = 16 << 20;
+/// How many `LocalRouting` REST calls of one connection run at once; more are answered 429
+/// (which the REST client retries after a pause).
+const MAX_REST_CALLS: usize = 64;
 /// Close code for a frame that breaks the protocol (RFC 6455: policy violation).
 const POLICY_VIOLATION: u16 = 1008;
 
@@ -214,6 +217,7 @@ async fn serve(
     shutdown: &mut watch::Receiver<bool>,
 ) -> String {
     let mut last_heard = tokio::time::Instant::now();
+    let rest_calls = Arc::new(Semaphore::new(MAX_REST_CALLS));
     loop {
         let ping_at = last_heard + PING_AFTER;
         tokio::select! {
@@ -227,7 +231,7 @@ async fn serve(
                 last_heard = tokio::time::Instant::now();
                 match message {
                     Some(Ok(Message::Binary(frame))) => {
-                        if let Err(reason) = take(endpoint, connection, frame) {
+                        if let Err(reason) = take(endpoint, connection, &rest_calls, frame) {
                             close(socket, POLICY_VIOLATION, &reason).await;
                             return reason;
                         }
@@ -281,6 +285,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 fn take(
     endpoint: &TunnelEndpoint,
     connection: &Arc<Connection>,
+    rest_calls: &Arc<Semaphore>,
     frame: Bytes,
 ) -> Result<(), String> {
     match TunnelMessage::decode(&frame).map_err(|e| e.to_string())? {
@@ -288,9 +293,18 @@ fn take(
         TunnelMessage::HttpRequest(request) if request.local_routing => {
             let endpoint = endpoint.clone();
             let connection = connection.clone();
+            let permit = rest_calls.clone().try_acquire_owned();
             tokio::spawn(async move {
                 let (ack_id, channel) = (request.ack_id, request.channel_name.clone());
-                let answer = local_rest_call(&endpoint, &connection.hub, request).await;
+                let answer = match permit {
+                    Ok(_permit) => local_rest_call(&endpoint, &connection.hub, request).await,
+                    Err(_) => plain_answer(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &format!(
+                            "at most {MAX_REST_CALLS} REST calls run at once on one tunnel connection"
+                        ),
+                    ),
+                };
                 send_answer(&connection, ack_id, channel, answer).await;
             });
         }
