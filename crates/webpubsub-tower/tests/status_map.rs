@@ -89,10 +89,8 @@ async fn the_handshake_does_not_need_ce_awpsversion() {
 #[tokio::test]
 async fn options_without_an_allow_list_answers_star() {
     let handler = ReferenceHandler::default();
-    let server = TestServer::start(app(webpubsub_tower::WebPubSubLayer::new(
-        handler.clone(),
-    )))
-    .await;
+    let server =
+        TestServer::start(app(webpubsub_tower::WebPubSubLayer::new(handler.clone()))).await;
     let answer = Event::preflight(Some("anything.webpubsub.azure.com"))
         .send(&server)
         .await;

@@ -16,12 +16,12 @@ use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value, json};
+use webpubsub_protocol::{AccessKey, signature};
 use webpubsub_tower::{
     ConnectRequest, ConnectResponse, ConnectedRequest, ConnectionContext, DataType,
     DisconnectedRequest, EventError, EventHandler, GroupEventRequest, Rejection, UserEventRequest,
     UserEventResponse, WebPubSubLayer,
 };
-use webpubsub_protocol::{AccessKey, signature};
 
 /// The primary key of the test configuration (not a secret).
 pub const PRIMARY_KEY: &str = "vectors-primary-key-not-a-secret";
@@ -446,7 +446,12 @@ pub fn json_files(folder: &str) -> Vec<(String, Value)> {
         .ancestors()
         .map(|dir| dir.join("tests/data").join(folder))
         .find(|dir| dir.is_dir())
-        .unwrap_or_else(|| panic!("no tests/data/{folder} above {}", env!("CARGO_MANIFEST_DIR")));
+        .unwrap_or_else(|| {
+            panic!(
+                "no tests/data/{folder} above {}",
+                env!("CARGO_MANIFEST_DIR")
+            )
+        });
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
