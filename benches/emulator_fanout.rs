@@ -2,8 +2,11 @@
 //! `webpubsub-emulator` binary in its own process, so that its memory is its own:
 //!
 //! ```text
-//! emulator_fanout CONNECTION_STRING EMULATOR_PID CLIENTS SECONDS WINDOW SENDERS
+//! emulator_fanout CONNECTION_STRING EMULATOR_PID CLIENTS SECONDS WINDOW SENDERS [PAYLOAD_BYTES]
 //! ```
+//!
+//! Each message's text is the send time, padded with spaces and `x` to PAYLOAD_BYTES (default:
+//! no padding, a few bytes).
 //!
 //! 1. connects CLIENTS WebSocket clients (tokio-tungstenite, `json.webpubsub.azure.v1`, 4 KiB
 //!    read buffers) to hub `fanout`, each joining group `bench` through its token, and reads
@@ -101,6 +104,8 @@ struct Shared {
     failed: AtomicBool,
     /// Whether sends are sequential, so that every client must see increasing stamps.
     ordered: bool,
+    /// The size each message's text is padded to.
+    payload: usize,
 }
 
 impl Shared {
@@ -132,7 +137,11 @@ impl Shared {
 
 fn main() {
     let args = support::args();
-    let [connection_string, pid, clients, seconds, window, senders] = args.as_slice() else {
+    let (args, payload) = match args.as_slice() {
+        [rest @ .., payload] if rest.len() == 6 => (rest, payload.as_str()),
+        all => (all, "0"),
+    };
+    let [connection_string, pid, clients, seconds, window, senders] = args else {
         eprintln!(
             "emulator_fanout: run benches/emulator_fanout.sh (usage in benches/emulator_fanout.rs)"
         );
@@ -147,6 +156,7 @@ fn main() {
         .expect("SECONDS is a whole number above 0");
     let window: u64 = window.parse().expect("WINDOW is a number");
     let senders: usize = senders.parse().expect("SENDERS is a number");
+    let payload: usize = payload.parse().expect("PAYLOAD_BYTES is a number");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -158,6 +168,7 @@ fn main() {
         seconds,
         window,
         senders,
+        payload,
     ));
 }
 
@@ -168,6 +179,7 @@ async fn run(
     seconds: u64,
     window: u64,
     senders: usize,
+    payload: usize,
 ) {
     let rest = WebPubSubServiceClient::from_connection_string(connection_string, HUB)
         .expect("a connection string");
@@ -191,6 +203,7 @@ async fn run(
         loaded: Histogram::new(),
         failed: AtomicBool::new(false),
         ordered: senders == 1,
+        payload,
     });
 
     let rss_before = resident_kib(pid);
@@ -281,7 +294,7 @@ async fn run(
         concat!(
             r#"{{"clients":{},"connect_s":{:.2},"rss_before_kib":{},"rss_after_kib":{},"#,
             r#""kib_per_idle_connection":{:.2},"idle_sends":{},"idle_p50_us":{},"idle_p99_us":{},"#,
-            r#""window":{},"senders":{},"sends":{},"delivered":{},"seconds":{:.3},"messages_per_s":{:.0},"#,
+            r#""window":{},"senders":{},"payload_bytes":{},"sends":{},"delivered":{},"seconds":{:.3},"messages_per_s":{:.0},"#,
             r#""loaded_p50_us":{},"loaded_p99_us":{},"#,
             r#""emulator_cpu_us_per_message":{:.3},"clients_cpu_us_per_message":{:.3}}}"#
         ),
@@ -295,6 +308,7 @@ async fn run(
         shared.idle.percentile(0.99),
         window,
         senders,
+        payload,
         in_phase,
         delivered,
         elapsed,
@@ -306,9 +320,14 @@ async fn run(
     );
 }
 
-/// One group message whose text is the send time (µs since `shared.epoch`).
+/// One group message whose text is the send time (µs since `shared.epoch`), padded to
+/// `shared.payload` bytes.
 async fn send(rest: &WebPubSubServiceClient, shared: &Shared) {
-    let stamp = shared.now_us().to_string();
+    let mut stamp = shared.now_us().to_string();
+    if stamp.len() < shared.payload {
+        stamp.push(' ');
+        stamp.extend(std::iter::repeat_n('x', shared.payload - stamp.len()));
+    }
     rest.send_to_group(GROUP, stamp)
         .await
         .expect("the emulator accepts the send");
@@ -348,11 +367,12 @@ async fn read(mut ws: Socket, shared: Arc<Shared>) {
     }
 }
 
-/// The send time in a `message` frame: `"data":"<digits>"`.
+/// The send time in a `message` frame: `"data":"<digits>` up to the closing quote or the
+/// padding.
 fn stamp(text: &str) -> Option<u64> {
     let start = text.find(r#""data":""#)? + r#""data":""#.len();
     let digits = &text[start..];
-    let end = digits.find('"')?;
+    let end = digits.find(['"', ' '])?;
     digits[..end].parse().ok()
 }
 

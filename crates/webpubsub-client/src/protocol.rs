@@ -13,7 +13,8 @@ use webpubsub_protocol::frames::{
 /// unless told otherwise, as `@azure/web-pubsub-client` does.
 ///
 /// The protobuf subprotocols carry the same frames as binary protobuf messages, and add
-/// [`FrameData::Protobuf`](crate::FrameData::Protobuf) data (an encoded `google.protobuf.Any`)
+/// [`FrameData::Protobuf`](crate::FrameData::Protobuf) data (an encoded `google.protobuf.Any`,
+/// made with [`FrameData::protobuf_any`](crate::FrameData::protobuf_any))
 /// to what a client sends and receives. They have no `invoke`:
 /// [`WebPubSubClient::invoke_event`](crate::WebPubSubClient::invoke_event) fails with
 /// [`Error::Unsupported`](crate::Error::Unsupported) on them. A group message reaches a

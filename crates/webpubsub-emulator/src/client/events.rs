@@ -117,7 +117,8 @@ impl EventQueue {
         let jobs = queue.clone();
         tokio::spawn(async move {
             while let Some((job, charge)) = jobs.next().await {
-                let outcome = run(&upstream, &source, job).await;
+                // Boxed while it runs: the idle task (most of a connection's life) stays small.
+                let outcome = Box::pin(run(&upstream, &source, job)).await;
                 // The budget comes back once the event is sent (not when it is taken), and
                 // before the client hears so.
                 drop(charge);

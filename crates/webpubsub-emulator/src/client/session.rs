@@ -77,14 +77,17 @@ struct Connection {
 
 impl Session {
     /// Serves the connection until it ends, then sends `disconnected` upstream.
-    pub(crate) async fn run(self, socket: WebSocket) {
+    ///
+    /// Not `async` itself: the returned future holds the running connection only, not this
+    /// `Session` beside it (every connection's task keeps its future's full size).
+    pub(crate) fn run(self, socket: WebSocket) -> impl Future<Output = ()> + Send {
         let write_timeout = self.app.config.write_timeout;
         let (events, outcomes) = EventQueue::spawn(
             self.app.upstream.clone(),
             self.source.clone(),
             &self.app.pending,
         );
-        let mut connection = Connection {
+        let connection = Connection {
             app: self.app,
             hub: self.hub,
             guard: Some(self.guard),
@@ -100,26 +103,35 @@ impl Session {
             events,
             outcomes,
         };
-        let trace = connection.app.config.trace.clone();
-        let started = Instant::now();
-        trace.emit(TraceKind::Connection, &connection.source.hub, || {
-            traced::connected(&connection.source, connection.kind)
-        });
-        let reason = connection.serve(socket).await;
-        trace.emit(TraceKind::Connection, &connection.source.hub, || {
-            traced::disconnected(&connection.source, &reason, started.elapsed())
-        });
-        connection.finish(reason);
+        connection.run(socket)
     }
 }
 
 impl Connection {
-    async fn serve(&mut self, first: WebSocket) -> String {
-        let mut socket = first;
+    async fn run(mut self, socket: WebSocket) {
+        let trace = self.app.config.trace.clone();
+        let started = Instant::now();
+        trace.emit(TraceKind::Connection, &self.source.hub, || {
+            traced::connected(&self.source, self.kind)
+        });
+        let reason = self.serve(socket).await;
+        trace.emit(TraceKind::Connection, &self.source.hub, || {
+            traced::disconnected(&self.source, &reason, started.elapsed())
+        });
+        self.finish(reason);
+    }
+}
+
+impl Connection {
+    // Every connection's task is as large as the largest state of this future, for its whole
+    // life, and most connections sit idle: the large, rarely taken paths (a frame from the
+    // client, an event's answer, greeting, waiting for recovery) are boxed while they run, so
+    // an idle connection holds only what delivering needs.
+    async fn serve(&mut self, mut socket: WebSocket) -> String {
         let mut connected_event_sent = false;
         loop {
-            if let Err(reason) = self.greet(&mut socket).await {
-                match self.wait_for_recovery(reason).await {
+            if let Err(reason) = Box::pin(self.greet(&mut socket)).await {
+                match Box::pin(self.wait_for_recovery(reason)).await {
                     Ok(next) => {
                         socket = next;
                         continue;
@@ -132,11 +144,11 @@ impl Connection {
                 // Never refused: only user events are charged.
                 let _ = self.events.push(Job::Connected);
             }
-            let lost = match self.serve_socket(&mut socket).await {
+            let lost = match Box::pin(self.serve_socket(&mut socket)).await {
                 SocketEnd::Over(reason) | SocketEnd::CloseWith(_, reason) => return reason,
                 SocketEnd::Lost(reason) => reason,
             };
-            match self.wait_for_recovery(lost).await {
+            match Box::pin(self.wait_for_recovery(lost)).await {
                 Ok(next) => socket = next,
                 Err(reason) => return reason,
             }
@@ -200,7 +212,7 @@ impl Connection {
                 }
                 frame = socket.recv(), if room && self.paused.is_empty() => {
                     idle.heard();
-                    self.on_frame(socket, frame).await
+                    Box::pin(self.on_frame(socket, frame)).await
                 }
                 () = &mut check => {
                     // A connection not read while its events wait for the upstream, or while
@@ -216,12 +228,12 @@ impl Connection {
                 () = self.paused.relieved(), if !self.paused.is_empty() => Ok(()),
                 () = std::future::ready(()), if self.replay_next.is_some() => self.replay_step(socket).await,
                 delivery = self.outbound.recv() => self.on_deliveries(socket, delivery).await,
-                Some(outcome) = self.outcomes.recv() => self.on_outcome(Some(socket), outcome).await,
+                Some(outcome) = self.outcomes.recv() => Box::pin(self.on_outcome(Some(socket), outcome)).await,
                 Some(next) = recv_attach(&mut self.recovery) => {
                     // The client recovered before the old socket was seen to break.
                     let _ = write(socket, self.write_timeout, WsMessage::Close(None)).await;
                     *socket = next;
-                    match self.greet(socket).await {
+                    match Box::pin(self.greet(socket)).await {
                         Ok(()) => Ok(()),
                         Err(reason) => Err(SocketEnd::Lost(reason)),
                     }

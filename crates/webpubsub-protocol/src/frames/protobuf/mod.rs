@@ -29,6 +29,41 @@ pub(super) fn check_any(bytes: &[u8]) -> Result<(), String> {
         .map_err(|e| format!("protobuf data is not a google.protobuf.Any: {e}"))
 }
 
+impl FrameData {
+    /// Protobuf data: a `google.protobuf.Any` with `type_url` and the encoded message `value`,
+    /// as `Any.pack` makes it (`type_url` is usually `type.googleapis.com/<full message name>`).
+    ///
+    /// ```
+    /// use webpubsub_protocol::frames::FrameData;
+    ///
+    /// // TestMessage { value: 1 } is the two bytes 08 01.
+    /// let data = FrameData::protobuf_any("type.googleapis.com/azure.webpubsub.TestMessage", &[0x08, 0x01]);
+    /// assert_eq!(data.data_type(), "protobuf");
+    /// let (type_url, value) = data.protobuf_any_parts().unwrap();
+    /// assert_eq!((type_url.as_str(), value.as_slice()), ("type.googleapis.com/azure.webpubsub.TestMessage", &[0x08, 0x01][..]));
+    /// ```
+    pub fn protobuf_any(type_url: &str, value: &[u8]) -> Self {
+        Self::Protobuf(
+            Any {
+                type_url: type_url.to_owned(),
+                value: value.to_vec(),
+            }
+            .encode_to_vec(),
+        )
+    }
+
+    /// The `type_url` and encoded message of protobuf data; `None` for other data, or bytes that
+    /// are not a `google.protobuf.Any`.
+    pub fn protobuf_any_parts(&self) -> Option<(String, Vec<u8>)> {
+        match self {
+            Self::Protobuf(bytes) => Any::decode(bytes.as_slice())
+                .ok()
+                .map(|any| (any.type_url, any.value)),
+            _ => None,
+        }
+    }
+}
+
 fn to_message_data(data: &FrameData) -> MessageData {
     let data = match data {
         FrameData::Text(text) => message_data::Data::TextData(text.clone()),

@@ -222,6 +222,27 @@ fn protobuf_data_is_the_any_bytes_unchanged() {
 }
 
 #[test]
+fn protobuf_any_builds_the_documented_bytes() {
+    let data = FrameData::protobuf_any(
+        "type.googleapis.com/azure.webpubsub.TestMessage",
+        &[0x08, 0x01],
+    );
+    assert_eq!(data, FrameData::Protobuf(docs_any()));
+    assert_eq!(
+        data.protobuf_any_parts(),
+        Some((
+            "type.googleapis.com/azure.webpubsub.TestMessage".to_owned(),
+            vec![0x08, 0x01]
+        ))
+    );
+    assert_eq!(FrameData::Binary(docs_any()).protobuf_any_parts(), None);
+    assert_eq!(
+        FrameData::Protobuf(vec![0x0a, 0x05]).protobuf_any_parts(),
+        None
+    );
+}
+
+#[test]
 fn invalid_frames_say_why_and_keep_the_ack_id() {
     // join_group_message { ack_id = 5 } without a group.
     let e = ClientFrame::from_protobuf(&[0x32, 0x02, 0x10, 0x05]).unwrap_err();
