@@ -5,8 +5,10 @@ pub mod browser;
 pub mod chaos_proxy;
 pub mod client;
 pub mod emulator;
+#[path = "../../crates/webpubsub-tower/tests/support/layer.rs"]
 pub mod layer;
 pub mod node;
 pub mod pace;
+#[path = "../../crates/webpubsub-tower/tests/support/raw_http.rs"]
 pub mod raw_http;
 pub mod ws_client;

@@ -155,8 +155,10 @@ impl EmulatorBuilder {
     }
 
     /// How many bytes of user events one connection may have waiting for a slow upstream
-    /// (default 4 MiB; at most 64 events however small). A connection over it stops being read
-    /// until the upstream catches up: its client slows down and loses nothing. At least 1.
+    /// (default 4 MiB; at most 1,000 events however small; one event always fits when none
+    /// waits). An event over it is refused at once, as over
+    /// [`max_pending_event_bytes`](Self::max_pending_event_bytes): the connection is never
+    /// left unread, so a client that leaves is seen at once and its events dropped. At least 1.
     pub fn max_pending_event_bytes_per_connection(mut self, bytes: usize) -> Self {
         self.pending_events.connection_bytes = bytes.max(1);
         self
@@ -175,8 +177,8 @@ impl EmulatorBuilder {
     /// How long a client's WebSocket may stay silent before it is taken for dead (default
     /// 120 s, what the service's clients allow the service). A silent socket is pinged after a
     /// sixth of it; any frame, pongs included, counts. A dead one is closed (1001) and its
-    /// connection ends, or waits for recovery if it is reliable. Time a connection spends
-    /// not being read because its events wait for a slow upstream does not count.
+    /// connection ends, or waits for recovery if it is reliable. Time a sender spends not
+    /// being read while its recipients catch up does not count.
     pub fn client_idle_timeout(mut self, timeout: Duration) -> Self {
         self.client_idle_timeout = timeout.max(Duration::from_millis(6));
         self

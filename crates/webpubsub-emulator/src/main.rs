@@ -58,8 +58,8 @@ struct Cli {
     /// longest a client that does not read can hold up those sending to its groups.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     write_timeout: u64,
-    /// MiB of user events one connection may have waiting for a slow upstream; over it, the
-    /// connection is not read until the upstream catches up.
+    /// MiB of user events one connection may have waiting for a slow upstream; more are
+    /// refused with an error ack.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
     max_pending_event_mib_per_connection: u64,
     /// MiB of user events all connections may have waiting for a slow upstream; more are

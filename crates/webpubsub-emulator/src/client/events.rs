@@ -132,19 +132,9 @@ impl EventQueue {
         (Self { queue, budget }, results)
     }
 
-    /// Whether the connection may read another frame (see [`ConnectionBudget::has_room`]).
-    pub(super) fn has_room(&self) -> bool {
-        self.budget.has_room()
-    }
-
-    /// Resolves when an event is done, so that a paused reader looks at [`Self::has_room`]
-    /// again.
-    pub(super) async fn freed(&self) {
-        self.budget.freed().await;
-    }
-
-    /// Queues `job`. A user event is charged its body's bytes; when the process-wide budget
-    /// has no room for them, it is refused and comes back as a failed outcome to answer.
+    /// Queues `job`. A user event is charged its body's bytes; when the connection's or the
+    /// process's budget has no room for them, it is refused and comes back as a failed outcome
+    /// to answer.
     pub(super) fn push(&self, job: Job) -> Result<(), Outcome> {
         let charge = match &job {
             Job::User { body, reply, .. } => match self.budget.charge(body.len()) {

@@ -1,21 +1,20 @@
 //! The byte budgets of user events waiting for the upstream: one per connection, one for the
 //! whole process.
 //!
-//! A connection over its own budget stops reading its socket until the upstream catches up
-//! (back-pressure: the client slows down, nothing is lost, and the session keeps delivering
-//! messages meanwhile). The process-wide budget is not waited for but refused with an error
-//! ack: waiting would let one client's slow events stop every other client's reading.
+//! An event over either budget is refused at once with an error ack, rather than waited for
+//! (back-pressure). Waiting on the process-wide budget would let one client's slow events stop
+//! every other client's reading; waiting on the connection's own means not reading its socket,
+//! and an unread socket cannot tell that its client left, so a gone client's events would stay
+//! queued until a hung upstream timed each of them out (minutes) instead of being dropped.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tokio::sync::Notify;
-
 /// How many user events of one connection may wait for the upstream, however small.
-pub(super) const PENDING_EVENTS: usize = 64;
+pub(super) const PENDING_EVENTS: usize = 1_000;
 
-/// The bytes of user events one connection may have waiting for the upstream before its
-/// socket is no longer read, by default.
+/// The bytes of user events one connection may have waiting for the upstream, by default; more
+/// are refused with an error ack (a single event always fits when none waits).
 pub(crate) const DEFAULT_CONNECTION_BYTES: usize = 4 * 1024 * 1024;
 
 /// The bytes of user events all connections together may have waiting for the upstream, by
@@ -25,7 +24,7 @@ pub(crate) const DEFAULT_TOTAL_BYTES: usize = 256 * 1024 * 1024;
 /// The two budgets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PendingLimits {
-    /// Per connection: over it, the connection's socket is not read.
+    /// Per connection: over it, events are refused.
     pub(crate) connection_bytes: usize,
     /// For the process: over it, events are refused.
     pub(crate) total_bytes: usize,
@@ -60,7 +59,6 @@ impl PendingBudget {
         Arc::new(ConnectionBudget {
             bytes: AtomicUsize::new(0),
             events: AtomicUsize::new(0),
-            freed: Notify::new(),
             total: self.clone(),
         })
     }
@@ -85,53 +83,53 @@ impl PendingBudget {
     }
 }
 
-/// The user events of one connection waiting for the upstream.
+/// The user events of one connection waiting for the upstream. Only the connection's session
+/// charges it, so its checks and updates do not race with each other.
 #[derive(Debug)]
 pub(super) struct ConnectionBudget {
     bytes: AtomicUsize,
     events: AtomicUsize,
-    /// Woken when an event is done, so a paused reader looks again.
-    freed: Notify,
     total: PendingBudget,
 }
 
 /// Why an event was refused.
 #[derive(Debug)]
-pub(super) struct OverBudget {
-    pub(super) total_bytes: usize,
+pub(super) enum OverBudget {
+    /// The connection has this many bytes (or [`PENDING_EVENTS`] events) waiting.
+    Connection(usize),
+    /// The process has this many bytes waiting.
+    Total(usize),
 }
 
 impl std::fmt::Display for OverBudget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the emulator holds {} bytes of events waiting for the upstream, its limit; try again later",
-            self.total_bytes
-        )
+        match self {
+            Self::Connection(bytes) => write!(
+                f,
+                "this connection has {PENDING_EVENTS} events or {bytes} bytes of events waiting for the upstream, its limit; send more slowly"
+            ),
+            Self::Total(bytes) => write!(
+                f,
+                "the emulator holds {bytes} bytes of events waiting for the upstream, its limit; try again later"
+            ),
+        }
     }
 }
 
 impl ConnectionBudget {
-    /// Whether the connection may read another frame: fewer than [`PENDING_EVENTS`] events and
-    /// fewer bytes than its budget wait. Since a frame is at most 1 MiB, what waits stays under
-    /// the budget plus one frame.
-    pub(super) fn has_room(&self) -> bool {
-        self.events.load(Ordering::Acquire) < PENDING_EVENTS
-            && self.bytes.load(Ordering::Acquire) < self.total.limits.connection_bytes
-    }
-
-    /// Resolves when an event is done (perhaps before; callers look at [`Self::has_room`]
-    /// again).
-    pub(super) async fn freed(&self) {
-        self.freed.notified().await;
-    }
-
     /// Takes `bytes` from both budgets for an event; they come back when the charge is dropped.
+    /// One event always fits a connection with none waiting, whatever its size.
     pub(super) fn charge(self: &Arc<Self>, bytes: usize) -> Result<Charge, OverBudget> {
+        let (waiting, events) = (
+            self.bytes.load(Ordering::Acquire),
+            self.events.load(Ordering::Acquire),
+        );
+        let limit = self.total.limits.connection_bytes;
+        if events >= PENDING_EVENTS || (events > 0 && waiting.saturating_add(bytes) > limit) {
+            return Err(OverBudget::Connection(limit));
+        }
         if !self.total.try_take(bytes) {
-            return Err(OverBudget {
-                total_bytes: self.total.limits.total_bytes,
-            });
+            return Err(OverBudget::Total(self.total.limits.total_bytes));
         }
         self.bytes.fetch_add(bytes, Ordering::AcqRel);
         self.events.fetch_add(1, Ordering::AcqRel);
@@ -154,8 +152,6 @@ impl Drop for Charge {
         self.budget.total.give_back(self.bytes);
         self.budget.bytes.fetch_sub(self.bytes, Ordering::AcqRel);
         self.budget.events.fetch_sub(1, Ordering::AcqRel);
-        // One waiter, the session; a stored permit wakes it at its next wait.
-        self.budget.freed.notify_one();
     }
 }
 
@@ -171,22 +167,27 @@ mod tests {
     }
 
     #[test]
-    fn a_connection_has_room_until_its_bytes_or_events_reach_the_budget() {
+    fn a_connection_takes_events_until_its_bytes_or_count_reach_the_budget() {
         let total = budget(100, 10_000);
         let connection = total.connection();
+        // One event fits however large; the next only within the budget.
+        let large = connection.charge(150).unwrap();
+        let refused = connection.charge(1).unwrap_err();
+        assert!(refused.to_string().contains("100 bytes"), "{refused}");
+        drop(large);
         let first = connection.charge(60).unwrap();
-        assert!(connection.has_room());
-        let second = connection.charge(60).unwrap();
-        assert!(!connection.has_room(), "120 bytes are over 100");
-        drop(first);
-        assert!(connection.has_room());
-        drop(second);
+        assert!(connection.charge(60).is_err(), "120 bytes are over 100");
+        let second = connection.charge(40).unwrap();
+        drop((first, second));
         let small: Vec<_> = (0..PENDING_EVENTS)
-            .map(|_| connection.charge(1).unwrap())
+            .map(|_| connection.charge(0).unwrap())
             .collect();
-        assert!(!connection.has_room(), "{PENDING_EVENTS} events wait");
+        assert!(
+            connection.charge(0).is_err(),
+            "{PENDING_EVENTS} events wait"
+        );
         drop(small);
-        assert!(connection.has_room());
+        assert!(connection.charge(0).is_ok());
         assert_eq!(total.used(), 0);
     }
 

@@ -203,28 +203,24 @@ impl Connection {
         let check = tokio::time::sleep_until(idle.next_check());
         tokio::pin!(check);
         loop {
-            // Over its budget of pending events, the connection stops reading its socket (the
-            // client slows down) but goes on delivering, until the upstream catches up.
-            let room = self.events.has_room();
             let step = tokio::select! {
                 () = stopped(&mut shutdown) => {
                     Err(self.close(socket, close_code::GOING_AWAY, "the emulator is shutting down").await)
                 }
-                frame = socket.recv(), if room && self.paused.is_empty() => {
+                frame = socket.recv(), if self.paused.is_empty() => {
                     idle.heard();
                     Box::pin(self.on_frame(socket, frame)).await
                 }
                 () = &mut check => {
-                    // A connection not read while its events wait for the upstream, or while
-                    // its recipients catch up: that silence is ours, not the client's.
-                    if !self.events.has_room() || !self.paused.is_empty() {
+                    // A connection not read while its recipients catch up: that silence is
+                    // ours, not the client's.
+                    if !self.paused.is_empty() {
                         idle.heard();
                     }
                     let step = self.keep_alive(socket, &mut idle).await;
                     check.as_mut().reset(idle.next_check());
                     step
                 }
-                () = self.events.freed(), if !room => Ok(()),
                 () = self.paused.relieved(), if !self.paused.is_empty() => Ok(()),
                 () = std::future::ready(()), if self.replay_next.is_some() => self.replay_step(socket).await,
                 delivery = self.outbound.recv() => self.on_deliveries(socket, delivery).await,
@@ -708,7 +704,7 @@ impl Connection {
     }
 
     /// Queues a user event for the upstream, or answers it at once as failed when the
-    /// process-wide budget of pending events has no room for it.
+    /// connection's or the process's budget of pending events has no room for it.
     async fn queue_event(&mut self, socket: &mut WebSocket, job: Job) -> Result<(), SocketEnd> {
         match self.events.push(job) {
             Ok(()) => Ok(()),

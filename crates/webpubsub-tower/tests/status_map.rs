@@ -12,7 +12,7 @@ use support::layer::{
     Answer, Event, ORIGIN, PRIMARY_KEY, REJECTION_HEADER, ReferenceHandler, TestServer, app,
     reference_server, vector_layer,
 };
-use webpubsub::handler::{
+use webpubsub_tower::{
     ConnectRequest, ConnectResponse, EventError, EventHandler, UserEventRequest, UserEventResponse,
 };
 
@@ -89,10 +89,8 @@ async fn the_handshake_does_not_need_ce_awpsversion() {
 #[tokio::test]
 async fn options_without_an_allow_list_answers_star() {
     let handler = ReferenceHandler::default();
-    let server = TestServer::start(app(webpubsub::handler::WebPubSubLayer::new(
-        handler.clone(),
-    )))
-    .await;
+    let server =
+        TestServer::start(app(webpubsub_tower::WebPubSubLayer::new(handler.clone()))).await;
     let answer = Event::preflight(Some("anything.webpubsub.azure.com"))
         .send(&server)
         .await;

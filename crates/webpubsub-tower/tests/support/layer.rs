@@ -7,7 +7,7 @@
 
 use std::{
     net::SocketAddr,
-    path::PathBuf,
+    path::Path,
     sync::{Arc, Mutex, Once},
     time::Duration,
 };
@@ -16,12 +16,12 @@ use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value, json};
-use webpubsub::handler::{
+use webpubsub_protocol::{AccessKey, signature};
+use webpubsub_tower::{
     ConnectRequest, ConnectResponse, ConnectedRequest, ConnectionContext, DataType,
     DisconnectedRequest, EventError, EventHandler, GroupEventRequest, Rejection, UserEventRequest,
     UserEventResponse, WebPubSubLayer,
 };
-use webpubsub_protocol::{AccessKey, signature};
 
 /// The primary key of the test configuration (not a secret).
 pub const PRIMARY_KEY: &str = "vectors-primary-key-not-a-secret";
@@ -440,9 +440,18 @@ pub fn vectors() -> Vec<Value> {
 /// Every `*.json` file of `tests/data/<folder>/`, sorted by name, with its file stem and parsed
 /// content; panics naming the file that cannot be read or parsed, or if there is none.
 pub fn json_files(folder: &str) -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(folder);
+    // The data lives in the workspace's tests/data, shared with the cross-crate tests; this file
+    // is compiled from both the layer crate and the workspace root.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("tests/data").join(folder))
+        .find(|dir| dir.is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "no tests/data/{folder} above {}",
+                env!("CARGO_MANIFEST_DIR")
+            )
+        });
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())

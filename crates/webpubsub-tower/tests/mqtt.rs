@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use http::StatusCode;
 use serde_json::{Value, json};
 use support::layer::{Event, TestServer, app, vector_layer};
-use webpubsub::handler::{
+use webpubsub_tower::{
     ConnectRequest, ConnectResponse, DisconnectedRequest, EventError, EventHandler,
     UserEventRequest, UserEventResponse,
 };

@@ -18,7 +18,7 @@ use support::{
     layer::{Event, TestServer, app, vector_layer},
     raw_http,
 };
-use webpubsub::handler::{EventError, EventHandler, UserEventRequest, UserEventResponse};
+use webpubsub_tower::{EventError, EventHandler, UserEventRequest, UserEventResponse};
 
 /// What the handler holds while it runs; counts the live ones.
 #[derive(Debug)]

@@ -10,7 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use serde_json::json;
 use tower::Layer as _;
-use webpubsub::handler::{ClosureHandler, ConnectResponse, WebPubSubLayer};
+use webpubsub_tower::{ClosureHandler, ConnectResponse, WebPubSubLayer};
 
 use support::layer::{Event, PRIMARY_KEY, TestServer, client};
 

@@ -32,7 +32,7 @@ use support::{
     },
     raw_http::{self, RawResponse},
 };
-use webpubsub::handler::{
+use webpubsub_tower::{
     ConnectRequest, ConnectResponse, ConnectedRequest, DisconnectedRequest, EventError,
     EventHandler, GroupEventRequest, UserEventRequest, UserEventResponse,
 };

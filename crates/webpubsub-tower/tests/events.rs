@@ -13,7 +13,7 @@ use support::layer::{
     CONNECTION_ID, Event, ORIGIN, PRIMARY_KEY, SECONDARY_KEY, TestServer, app, decode_state,
     reference_server, vector_layer,
 };
-use webpubsub::handler::{
+use webpubsub_tower::{
     ConnectRequest, ConnectResponse, ConnectedRequest, DisconnectedRequest, EventError,
     EventHandler, GroupEventRequest, UserEventRequest, UserEventResponse,
 };
@@ -598,7 +598,7 @@ async fn text_that_is_not_utf8_is_refused() {
 #[tokio::test]
 async fn closure_handlers_over_http() {
     let handlers =
-        webpubsub::handler::ClosureHandler::new()
+        webpubsub_tower::ClosureHandler::new()
             .connect(|req: ConnectRequest| async move {
                 Ok(ConnectResponse::new()
                     .user_id(format!("user-of-{}", req.context().connection_id())))

@@ -93,7 +93,7 @@ fn channel_body() -> (ChunkSender, StreamBody<ChannelStream>) {
 /// An mpsc receiver as a `Stream` (tokio-stream is not a dependency; this is all it would add).
 struct ChannelStream(mpsc::Receiver<Result<Frame<Bytes>, Infallible>>);
 
-impl futures_core::Stream for ChannelStream {
+impl futures_util::Stream for ChannelStream {
     type Item = Result<Frame<Bytes>, Infallible>;
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,

@@ -8,8 +8,8 @@ mod support;
 
 use http::StatusCode;
 use support::layer::{Event, PRIMARY_KEY, ReferenceHandler, SECONDARY_KEY, TestServer, app};
-use webpubsub::handler::WebPubSubLayer;
 use webpubsub_protocol::AccessKey;
+use webpubsub_tower::WebPubSubLayer;
 
 const WEST: &str = "west.webpubsub.azure.com";
 const EAST: &str = "east.webpubsub.azure.com";
