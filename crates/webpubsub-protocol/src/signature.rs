@@ -50,10 +50,8 @@ pub fn sign_all<'a>(keys: impl IntoIterator<Item = &'a AccessKey>, connection_id
 
 /// Whether any signature entry in `header_values` matches `connection_id` under any of `keys`.
 ///
-/// `header_values` are the `ce-signature` header lines; each may hold several entries separated
-/// by commas or ASCII whitespace. The prefix and the hex are accepted in either case. Entries
-/// that are not `sha256=` + 64 hex digits match nothing. Each entry is decoded with `hex` and
-/// checked with `Mac::verify_slice` (constant time).
+/// `header_values` are the `ce-signature` header lines; see [`digests`] for what an entry is.
+/// Each digest is checked with `Mac::verify_slice` (constant time).
 pub fn verify<'h, 'k>(
     header_values: impl IntoIterator<Item = &'h str>,
     connection_id: &str,
@@ -63,20 +61,30 @@ pub fn verify<'h, 'k>(
         .into_iter()
         .map(|key| mac(key, connection_id))
         .collect();
+    digests(header_values.into_iter().map(str::as_bytes)).any(|digest| {
+        macs.iter()
+            .any(|mac| mac.clone().verify_slice(&digest).is_ok())
+    })
+}
+
+/// The digests of the signature entries in `ce-signature` header lines, in order.
+///
+/// A line may hold several entries separated by commas or ASCII whitespace. An entry is
+/// `sha256=` + 64 hex digits, the prefix and the hex in either case, decoded with `hex`; entries
+/// of any other shape are skipped. Bytes, not `str`: an entry is ASCII or no entry at all.
+pub fn digests<'h>(
+    header_values: impl IntoIterator<Item = &'h [u8]>,
+) -> impl Iterator<Item = [u8; 32]> {
     header_values
         .into_iter()
-        .flat_map(|line| line.split(|c: char| c == ',' || c.is_ascii_whitespace()))
+        .flat_map(|line| line.split(|&b| b == b',' || b.is_ascii_whitespace()))
         .filter_map(decode_entry)
-        .any(|digest| {
-            macs.iter()
-                .any(|mac| mac.clone().verify_slice(&digest).is_ok())
-        })
 }
 
 /// The digest of a `sha256=<64 hex digits>` entry; `None` for any other shape.
-fn decode_entry(entry: &str) -> Option<[u8; 32]> {
+fn decode_entry(entry: &[u8]) -> Option<[u8; 32]> {
     let (prefix, hex) = entry.split_at_checked(PREFIX.len())?;
-    if !prefix.eq_ignore_ascii_case(PREFIX) {
+    if !prefix.eq_ignore_ascii_case(PREFIX.as_bytes()) {
         return None;
     }
     let mut digest = [0u8; 32];

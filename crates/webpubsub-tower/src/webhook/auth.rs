@@ -9,6 +9,7 @@ use sha2::Sha256;
 use webpubsub_protocol::{
     AccessKey,
     cloudevents::headers::{CE_SIGNATURE, WEBHOOK_ALLOWED_ORIGIN, WEBHOOK_REQUEST_ORIGIN},
+    signature,
 };
 
 use super::rejection::{Rejection, RejectionKind};
@@ -54,9 +55,9 @@ impl Auth {
     /// Whether `headers` carry a `ce-signature` of `connection_id` made with a key accepted from
     /// the request's origin. Without any configured key there is nothing to check.
     ///
-    /// Each entry is `sha256=` + the hex HMAC-SHA256 of the connection id; entries come comma or
-    /// space separated, on one or several lines. An entry is decoded with `hex` and checked with
-    /// `Mac::verify_slice` (constant time).
+    /// Each entry is `sha256=` + the hex HMAC-SHA256 of the connection id, parsed by the protocol
+    /// crate's [`signature::digests`] (the one parser of entries) and checked with the keys
+    /// prepared here by `Mac::verify_slice` (constant time).
     pub(crate) fn verify(&self, headers: &HeaderMap, connection_id: &str) -> Result<(), Rejection> {
         if self.keys.is_empty() {
             return Ok(());
@@ -82,19 +83,12 @@ impl Auth {
             };
             return Err(Rejection::new(RejectionKind::InvalidSignature, message));
         }
-        let entries = headers
-            .get_all(CE_SIGNATURE)
-            .iter()
-            // Bytes, not `str`: an entry is ASCII or no entry at all, so there is nothing to decode.
-            .flat_map(|line| {
-                line.as_bytes()
-                    .split(|&b| b == b',' || b.is_ascii_whitespace())
-            })
-            .filter_map(|entry| {
-                let mut digest = [0u8; 32];
-                hex::decode_to_slice(entry.strip_prefix(b"sha256=")?, &mut digest).ok()?;
-                Some(digest)
-            });
+        let entries = signature::digests(
+            headers
+                .get_all(CE_SIGNATURE)
+                .iter()
+                .map(HeaderValue::as_bytes),
+        );
         let signed = entries.take(MAX_SIGNATURE_ENTRIES).any(|digest| {
             keys.clone().any(|key| {
                 key.mac
@@ -372,6 +366,8 @@ mod tests {
                 format!("sha256=00,{good}"),
                 format!("junk {good}"),
                 upper,
+                // The prefix in either case, as the protocol crate's `verify` reads it.
+                good.to_uppercase(),
             ] {
                 assert_eq!(
                     kind(&auth, &headers("anything", Some(&value))),
