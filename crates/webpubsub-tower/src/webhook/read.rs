@@ -59,7 +59,9 @@ pub(crate) fn read_head(
     let origin = joined(&headers, &WEBHOOK_REQUEST_ORIGIN, "WebHook-Request-Origin")?;
     let signature = joined(&headers, &CE_SIGNATURE, "ce-signature")?;
     // Before the hub: who holds no key learns nothing, not even which hubs are served.
-    config.auth.verify(&headers, connection_id)?;
+    config
+        .auth
+        .verify(&headers, signature.as_deref(), connection_id)?;
 
     if !config.serves_hub(hub) {
         return Err(Rejection::new(
