@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::json;
-use support::token::user_url;
+use support::token::{sign, user_url};
 use support::ws_client::WsClient;
 use tokio_tungstenite::tungstenite::Message;
 use webpubsub_emulator::{Emulator, HubSettings};
@@ -47,12 +47,10 @@ fn token(key: &str, aud: &str) -> String {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
+    sign(
+        key,
         &json!({ "aud": aud, "exp": now + 3600, "iat": now, "sub": "tunnel-1" }),
-        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
     )
-    .unwrap()
 }
 
 /// A tunnel connection, its `ConnectionConnected` read.

@@ -4,9 +4,11 @@
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use webpubsub_emulator::Emulator;
-use webpubsub_protocol::token::{ClientProtocol, ClientTokenClaims, client_audience, client_url};
+use webpubsub_protocol::token::{
+    ClientProtocol, ClientTokenClaims, RestTokenClaims, client_audience, client_url,
+};
 
-/// How long the minted client tokens last.
+/// How long the minted tokens last.
 const LIFETIME_SECS: u64 = 300;
 
 /// `claims` as an HS256 JWT signed with `key`.
@@ -17,6 +19,12 @@ pub fn sign<T: Serialize>(key: &str, claims: &T) -> String {
         &EncodingKey::from_secret(key.as_bytes()),
     )
     .expect("claims encode")
+}
+
+/// A REST token for `url`, signed with `key`, valid for five minutes.
+pub fn rest_token(key: &str, url: &str) -> String {
+    let claims = RestTokenClaims::new(url, jsonwebtoken::get_current_timestamp(), LIFETIME_SECS);
+    sign(key, &claims)
 }
 
 /// Client claims for `hub` of the emulator's own endpoint, valid for five minutes.
