@@ -53,7 +53,8 @@ pub fn layer(handler: Outcomes) -> WebPubSubLayer<Outcomes> {
 
 /// Every outcome of an event, chosen by the connect query or the user event's name: an error
 /// status, a panic, a slow answer (past the timeout), an answer with a body, state or MQTT
-/// properties. The non-blocking events fail or panic, which must not change their `200`.
+/// properties. The non-blocking events fail, panic or time out, which must not change their
+/// `200`.
 /// Counts the calls it sees.
 #[derive(Debug, Clone, Default)]
 pub struct Outcomes {
@@ -116,11 +117,12 @@ impl EventHandler for Outcomes {
 
     async fn on_group_joined(&self, _req: GroupEventRequest) -> Result<(), EventError> {
         self.called();
-        Ok(())
+        Err(EventError::unauthorized("group joined failed"))
     }
 
     async fn on_group_left(&self, _req: GroupEventRequest) -> Result<(), EventError> {
         self.called();
+        tokio::time::sleep(Duration::from_secs(60)).await;
         Ok(())
     }
 
@@ -833,8 +835,8 @@ pub fn rows() -> Vec<Row> {
         .handled(),
         Row::new("connected fails", Event::connected(), 200),
         Row::new("disconnected panics", Event::disconnected("bye"), 200),
-        Row::new("group joined", Event::group_joined("g1"), 200),
-        Row::new("group left", Event::group_left("g1"), 200),
+        Row::new("group joined refused", Event::group_joined("g1"), 200),
+        Row::new("group left too slow", Event::group_left("g1"), 200),
         Row::new("text", Event::text("hi"), 200)
             .header("content-type", TEXT)
             .body("fine hi")
