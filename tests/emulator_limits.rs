@@ -100,16 +100,7 @@ fn rest_token(emulator: &Emulator) -> String {
         "{}/api/hubs/{HUB}/:send?api-version=2024-12-01",
         emulator.endpoint()
     );
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &webpubsub_protocol::token::RestTokenClaims::new(
-            &url,
-            jsonwebtoken::get_current_timestamp(),
-            300,
-        ),
-        &jsonwebtoken::EncodingKey::from_secret(KEY.as_bytes()),
-    )
-    .unwrap()
+    support::token::rest_token(KEY, &url)
 }
 
 #[tokio::test]

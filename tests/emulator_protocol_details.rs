@@ -5,11 +5,10 @@
 
 mod support;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use support::ws_client::WsClient;
 use webpubsub_protocol::frames::{AckErrorName, FrameData, ServerFrame};
-use webpubsub_protocol::token::{ClientRole, Permission, RestTokenClaims};
+use webpubsub_protocol::token::{ClientRole, Permission};
 
 const KEY: &str = "protocol-details-key-not-a-secret";
 const HUB: &str = "chat";
@@ -136,12 +135,7 @@ async fn rest_json_is_only_what_delivery_delivers_as_json() {
         "{}/api/hubs/{HUB}/:send?api-version=2024-12-01",
         emulator.endpoint()
     );
-    let token = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &RestTokenClaims::new(&send, jsonwebtoken::get_current_timestamp(), 300),
-        &EncodingKey::from_secret(KEY.as_bytes()),
-    )
-    .unwrap();
+    let token = support::token::rest_token(KEY, &send);
     let post = async |body: String| {
         reqwest::Client::new()
             .post(&send)

@@ -5,10 +5,11 @@
 //! sent to the connection alone, and it must be the very next frame (one queue per connection
 //! keeps the order).
 
+mod support;
+
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{
@@ -407,12 +408,7 @@ fn raw_token(aud: &str, exp_offset: i64, key: &str) -> String {
     let now = jsonwebtoken::get_current_timestamp();
     let mut claims = RestTokenClaims::new(aud, now, 60);
     claims.exp = now.saturating_add_signed(exp_offset);
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(key.as_bytes()),
-    )
-    .unwrap()
+    support::token::sign(key, &claims)
 }
 
 /// A plain reqwest client. Building a `WebPubSubServiceClient` (done first by every test)

@@ -799,12 +799,7 @@ fn token(audience: &str, key: &str, lifetime: i64) -> String {
     let exp = if lifetime < 0 { now - 600 } else { now + 600 };
     let mut claims = webpubsub_protocol::token::RestTokenClaims::new(audience, now, 600);
     claims.exp = exp;
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
-    )
-    .unwrap()
+    support::token::sign(key, &claims)
 }
 
 #[tokio::test]

@@ -11,4 +11,9 @@ pub mod node;
 pub mod pace;
 #[path = "../../crates/webpubsub-tower/tests/support/raw_http.rs"]
 pub mod raw_http;
+#[path = "../../crates/webpubsub-tower/tests/support/status_rows.rs"]
+pub mod status_rows;
+#[path = "../../crates/webpubsub-emulator/tests/support/token.rs"]
+pub mod token;
+#[path = "../../crates/webpubsub-emulator/tests/support/ws_client.rs"]
 pub mod ws_client;

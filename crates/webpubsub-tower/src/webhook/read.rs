@@ -3,6 +3,8 @@
 //! size 413, content type 415) before the body is read; then the body, within its limit, into
 //! the typed request.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, header, header::Entry};
 use http_body::Body;
@@ -11,11 +13,7 @@ use serde::de::DeserializeOwned;
 use webpubsub_protocol::{
     cloudevents::{
         ConnectEventBody, DisconnectedEventBody, EventType, GroupEventBody,
-        headers::{
-            CE_CONNECTION_ID, CE_CONNECTION_STATE, CE_EVENT_NAME, CE_HUB, CE_ID,
-            CE_PHYSICAL_CONNECTION_ID, CE_SESSION_ID, CE_SIGNATURE, CE_SOURCE, CE_SUBPROTOCOL,
-            CE_TIME, CE_TYPE, CE_USER_ID, MQTT_SUBPROTOCOL, WEBHOOK_REQUEST_ORIGIN,
-        },
+        headers::{CE_SIGNATURE, MQTT_SUBPROTOCOL, WEBHOOK_REQUEST_ORIGIN},
     },
     state::ConnectionStates,
 };
@@ -26,7 +24,7 @@ use super::{
 };
 use crate::{
     ConnectRequest, ConnectedRequest, ConnectionContext, DataType, DisconnectedRequest, Event,
-    GroupEventRequest, MqttContext, UserEventRequest,
+    GroupEventRequest, MqttContext, UserEventRequest, event::ContextText,
 };
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -45,21 +43,28 @@ pub(crate) fn read_head(
     path_hub: Option<&str>,
     mut headers: HeaderMap,
 ) -> Result<Inbound, Rejection> {
-    let ce_type = required(&headers, &CE_TYPE, "ce-type")?;
+    let head = Head::gather(&headers);
+    let ce_type = head.ce_type.required("ce-type")?;
     let event_type = EventType::parse(ce_type);
-    let Some(type_event_name) = event_type.event_name() else {
+    if event_type.event_name().is_none() {
         return Err(Rejection::new(
             RejectionKind::UnknownEventType,
             format!("ce-type {ce_type:?} is not a web pubsub event type this layer handles"),
         ));
     };
-    let hub = required(&headers, &CE_HUB, "ce-hub")?;
-    let connection_id = required(&headers, &CE_CONNECTION_ID, "ce-connectionId")?;
+    let hub = head.hub.required("ce-hub")?;
+    let connection_id = head.connection_id.required("ce-connectionId")?;
 
-    let origin = joined(&headers, &WEBHOOK_REQUEST_ORIGIN, "WebHook-Request-Origin")?;
-    let signature = joined(&headers, &CE_SIGNATURE, "ce-signature")?;
+    let origin = head
+        .origin
+        .joined(&headers, &WEBHOOK_REQUEST_ORIGIN, "WebHook-Request-Origin")?;
+    let signature = head
+        .signature
+        .joined(&headers, &CE_SIGNATURE, "ce-signature")?;
     // Before the hub: who holds no key learns nothing, not even which hubs are served.
-    config.auth.verify(&headers, connection_id)?;
+    config
+        .auth
+        .verify(&headers, signature.as_deref(), connection_id)?;
 
     if !config.serves_hub(hub) {
         return Err(Rejection::new(
@@ -76,14 +81,15 @@ pub(crate) fn read_head(
         ));
     }
 
-    let states = match single_value(&headers, &CE_CONNECTION_STATE, "ce-connectionState")? {
+    let states = match head.state.single_value("ce-connectionState")? {
         Some(value) => ConnectionStates::decode_bytes(value.as_bytes())
             .map_err(|err| Rejection::new(RejectionKind::InvalidState, err.to_string()))?,
         None => ConnectionStates::new(),
     };
 
-    if let Some(length) = headers
-        .get(header::CONTENT_LENGTH)
+    if let Some(length) = head
+        .content_length
+        .first
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.trim().parse::<u64>().ok())
         && length > config.body_limit as u64
@@ -93,62 +99,186 @@ pub(crate) fn read_head(
 
     let data_type = match event_type {
         // The first line, as `HeaderMap::get` reads it.
-        EventType::User(_) => Some(user_data_type(headers.get(header::CONTENT_TYPE))?),
+        EventType::User(_) => Some(user_data_type(head.content_type.first)?),
         _ => None,
     };
 
-    let owned = |value: Option<&str>| value.map(str::to_owned);
-    let event_name = match single(&headers, &CE_EVENT_NAME, "ce-eventName")? {
-        Some(name) if !name.is_empty() => name,
-        // The service always sends the name; this fallback is for other senders.
-        _ => type_event_name,
-    }
-    .to_owned();
-    let subprotocol = single(&headers, &CE_SUBPROTOCOL, "ce-subprotocol")?;
-    let mqtt = match (
-        subprotocol,
-        single(
-            &headers,
-            &CE_PHYSICAL_CONNECTION_ID,
-            "ce-physicalConnectionId",
-        )?,
-    ) {
+    let event_name = match head.event_name.single("ce-eventName")? {
+        Some(name) if !name.is_empty() => Some(name),
+        // The service always sends the name; the type's is for other senders.
+        _ => None,
+    };
+    let subprotocol = head.subprotocol.single("ce-subprotocol")?;
+    let physical = head
+        .physical_connection_id
+        .single("ce-physicalConnectionId")?;
+    let mqtt = match (subprotocol, physical) {
         (Some(subprotocol), Some(physical))
             if subprotocol.eq_ignore_ascii_case(MQTT_SUBPROTOCOL) =>
         {
             Some(MqttContext::new(
                 physical,
-                owned(single(&headers, &CE_SESSION_ID, "ce-sessionId")?),
+                head.session_id.single("ce-sessionId")?.map(str::to_owned),
             ))
         }
         _ => None,
     };
-    let mut context = ConnectionContext {
-        hub: hub.to_owned(),
-        connection_id: connection_id.to_owned(),
+    let text = ContextText {
+        hub,
+        connection_id,
         event_name,
-        user_id: owned(single(&headers, &CE_USER_ID, "ce-userId")?),
-        subprotocol: owned(subprotocol),
-        states,
-        origin,
-        id: owned(single(&headers, &CE_ID, "ce-id")?),
-        time: owned(single(&headers, &CE_TIME, "ce-time")?),
-        source: owned(single(&headers, &CE_SOURCE, "ce-source")?),
-        signature,
-        mqtt,
-        event_type,
-        headers: HeaderMap::new(),
+        user_id: head.user_id.single("ce-userId")?,
+        subprotocol,
+        origin: origin.as_deref(),
+        id: head.id.single("ce-id")?,
+        time: head.time.single("ce-time")?,
+        source: head.source.single("ce-source")?,
+        signature: signature.as_deref(),
     };
+    let context = ConnectionContext::read(event_type, text, states, mqtt, HeaderMap::new());
     // Handlers may log the context; keep replayable credentials out of `Debug`.
-    for name in [CE_SIGNATURE, header::AUTHORIZATION] {
-        if let Entry::Occupied(mut lines) = headers.entry(name) {
+    let credentials = [
+        (CE_SIGNATURE, head.signature.count),
+        (header::AUTHORIZATION, head.authorization.count),
+    ];
+    for (name, count) in credentials {
+        if count > 0
+            && let Entry::Occupied(mut lines) = headers.entry(name)
+        {
             for value in lines.iter_mut() {
                 value.set_sensitive(true);
             }
         }
     }
-    context.headers = headers;
-    Ok(Inbound { context, data_type })
+    Ok(Inbound {
+        context: context.with_headers(headers),
+        data_type,
+    })
+}
+
+/// The headers [`read_head`] reads, gathered in one pass over the head: a `match` on each
+/// header's name instead of a hashed `HeaderMap` lookup per name read.
+#[derive(Default)]
+struct Head<'h> {
+    ce_type: Lines<'h>,
+    hub: Lines<'h>,
+    connection_id: Lines<'h>,
+    origin: Lines<'h>,
+    signature: Lines<'h>,
+    state: Lines<'h>,
+    content_length: Lines<'h>,
+    content_type: Lines<'h>,
+    event_name: Lines<'h>,
+    subprotocol: Lines<'h>,
+    physical_connection_id: Lines<'h>,
+    session_id: Lines<'h>,
+    user_id: Lines<'h>,
+    id: Lines<'h>,
+    time: Lines<'h>,
+    source: Lines<'h>,
+    authorization: Lines<'h>,
+}
+
+impl<'h> Head<'h> {
+    fn gather(headers: &'h HeaderMap) -> Self {
+        let mut head = Self::default();
+        // Names in a `HeaderMap` are lower case; `iter` yields a name's first line first.
+        for (name, value) in headers {
+            let lines = match name.as_str() {
+                "ce-type" => &mut head.ce_type,
+                "ce-hub" => &mut head.hub,
+                "ce-connectionid" => &mut head.connection_id,
+                "webhook-request-origin" => &mut head.origin,
+                "ce-signature" => &mut head.signature,
+                "ce-connectionstate" => &mut head.state,
+                "content-length" => &mut head.content_length,
+                "content-type" => &mut head.content_type,
+                "ce-eventname" => &mut head.event_name,
+                "ce-subprotocol" => &mut head.subprotocol,
+                "ce-physicalconnectionid" => &mut head.physical_connection_id,
+                "ce-sessionid" => &mut head.session_id,
+                "ce-userid" => &mut head.user_id,
+                "ce-id" => &mut head.id,
+                "ce-time" => &mut head.time,
+                "ce-source" => &mut head.source,
+                "authorization" => &mut head.authorization,
+                _ => continue,
+            };
+            lines.first.get_or_insert(value);
+            lines.count += 1;
+        }
+        head
+    }
+}
+
+/// The lines of one header of a request: the first, and how many there are.
+#[derive(Default, Clone, Copy)]
+struct Lines<'h> {
+    first: Option<&'h HeaderValue>,
+    count: usize,
+}
+
+impl<'h> Lines<'h> {
+    /// The value of a single-valued header as UTF-8. Values are taken as sent: neither the
+    /// service nor the official SDKs percent-encode them, so decoding would corrupt ids that
+    /// contain `%`.
+    fn single(self, spelled: &str) -> Result<Option<&'h str>, Rejection> {
+        self.single_value(spelled)?
+            .map(|value| utf8(value, spelled))
+            .transpose()
+    }
+
+    /// [`single`](Self::single) as bytes. The service sends each `ce-*` header once; a second
+    /// line is refused rather than ignored, so that no proxy in front of the layer can act on
+    /// one value (say, route by the last `ce-hub`) while the layer acts on another.
+    fn single_value(self, spelled: &str) -> Result<Option<&'h HeaderValue>, Rejection> {
+        if self.count > 1 {
+            return Err(Rejection::new(
+                RejectionKind::MalformedHeader,
+                format!("more than one {spelled} header"),
+            ));
+        }
+        Ok(self.first)
+    }
+
+    /// A required single-valued header, not blank.
+    fn required(self, spelled: &str) -> Result<&'h str, Rejection> {
+        match self.single(spelled)? {
+            Some(value) if !value.chars().all(char::is_whitespace) => Ok(value),
+            Some(_) => Err(Rejection::new(
+                RejectionKind::MalformedHeader,
+                format!("header {spelled} is empty"),
+            )),
+            None => Err(Rejection::new(
+                RejectionKind::MissingHeader,
+                format!("missing {spelled} header"),
+            )),
+        }
+    }
+
+    /// A header that may come as several lines (origins, signatures): every line of `name` in
+    /// `headers`, joined with `, `.
+    fn joined(
+        self,
+        headers: &HeaderMap,
+        name: &HeaderName,
+        spelled: &str,
+    ) -> Result<Option<Cow<'h, str>>, Rejection> {
+        if self.count <= 1 {
+            return self
+                .first
+                .map(|line| utf8(line, spelled).map(Cow::Borrowed))
+                .transpose();
+        }
+        let mut out = String::new();
+        for (i, line) in headers.get_all(name).iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(utf8(line, spelled)?);
+        }
+        Ok(Some(Cow::Owned(out)))
+    }
 }
 
 /// Reads the body of a checked event, within `limit`, into the typed event. The declared data
@@ -265,77 +395,6 @@ fn user_data_type(content_type: Option<&HeaderValue>) -> Result<DataType, Reject
     ))
 }
 
-/// The value of a single-valued header as UTF-8. Values are taken as sent: neither the service
-/// nor the official SDKs percent-encode them, so decoding would corrupt ids that contain `%`.
-/// The service sends each `ce-*` header once; a second line is refused rather than ignored, so
-/// that no proxy in front of the layer can act on one value (say, route by the last `ce-hub`)
-/// while the layer acts on another.
-fn single<'h>(
-    headers: &'h HeaderMap,
-    name: &HeaderName,
-    spelled: &str,
-) -> Result<Option<&'h str>, Rejection> {
-    single_value(headers, name, spelled)?
-        .map(|value| utf8(value, spelled))
-        .transpose()
-}
-
-/// [`single`] as bytes.
-fn single_value<'h>(
-    headers: &'h HeaderMap,
-    name: &HeaderName,
-    spelled: &str,
-) -> Result<Option<&'h HeaderValue>, Rejection> {
-    let mut lines = headers.get_all(name).iter();
-    let value = lines.next();
-    if lines.next().is_some() {
-        return Err(Rejection::new(
-            RejectionKind::MalformedHeader,
-            format!("more than one {spelled} header"),
-        ));
-    }
-    Ok(value)
-}
-
-/// A required single-valued header, not blank.
-fn required<'h>(
-    headers: &'h HeaderMap,
-    name: &HeaderName,
-    spelled: &str,
-) -> Result<&'h str, Rejection> {
-    match single(headers, name, spelled)? {
-        Some(value) if !value.chars().all(char::is_whitespace) => Ok(value),
-        Some(_) => Err(Rejection::new(
-            RejectionKind::MalformedHeader,
-            format!("header {spelled} is empty"),
-        )),
-        None => Err(Rejection::new(
-            RejectionKind::MissingHeader,
-            format!("missing {spelled} header"),
-        )),
-    }
-}
-
-/// A header that may come as several lines (origins, signatures), every line joined with `, `.
-fn joined(
-    headers: &HeaderMap,
-    name: &HeaderName,
-    spelled: &str,
-) -> Result<Option<String>, Rejection> {
-    let mut out: Option<String> = None;
-    for line in headers.get_all(name) {
-        let line = utf8(line, spelled)?;
-        match &mut out {
-            None => out = Some(line.to_owned()),
-            Some(out) => {
-                out.push_str(", ");
-                out.push_str(line);
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// A header value as UTF-8, or the 400 that says which header is not.
 fn utf8<'h>(value: &'h HeaderValue, spelled: &str) -> Result<&'h str, Rejection> {
     std::str::from_utf8(value.as_bytes()).map_err(|_| {
@@ -350,7 +409,15 @@ fn utf8<'h>(value: &'h HeaderValue, spelled: &str) -> Result<&'h str, Rejection>
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use webpubsub_protocol::{AccessKey, signature};
+    use webpubsub_protocol::{
+        AccessKey,
+        cloudevents::headers::{
+            CE_CONNECTION_ID, CE_CONNECTION_STATE, CE_EVENT_NAME, CE_HUB, CE_ID,
+            CE_PHYSICAL_CONNECTION_ID, CE_SESSION_ID, CE_SOURCE, CE_SUBPROTOCOL, CE_TIME, CE_TYPE,
+            CE_USER_ID,
+        },
+        signature,
+    };
 
     use crate::webhook::auth::{Auth, ScopedKey};
 
@@ -427,6 +494,63 @@ mod tests {
                 rejection.message(),
                 format!("header {spelled} is not valid utf-8")
             );
+        }
+    }
+
+    /// `Head::gather` spells the names it reads; each must be the protocol crate's.
+    #[test]
+    fn gather_reads_each_name_the_protocol_crate_spells() {
+        let names = [
+            CE_TYPE,
+            CE_HUB,
+            CE_CONNECTION_ID,
+            WEBHOOK_REQUEST_ORIGIN,
+            CE_SIGNATURE,
+            CE_CONNECTION_STATE,
+            header::CONTENT_LENGTH,
+            header::CONTENT_TYPE,
+            CE_EVENT_NAME,
+            CE_SUBPROTOCOL,
+            CE_PHYSICAL_CONNECTION_ID,
+            CE_SESSION_ID,
+            CE_USER_ID,
+            CE_ID,
+            CE_TIME,
+            CE_SOURCE,
+            header::AUTHORIZATION,
+        ];
+        let mut headers = HeaderMap::new();
+        for (i, name) in names.iter().enumerate() {
+            headers.insert(name, HeaderValue::from(i));
+            // A second line of the last name only.
+            if i + 1 == names.len() {
+                headers.append(name, HeaderValue::from(i));
+            }
+        }
+        let head = Head::gather(&headers);
+        let gathered = [
+            head.ce_type,
+            head.hub,
+            head.connection_id,
+            head.origin,
+            head.signature,
+            head.state,
+            head.content_length,
+            head.content_type,
+            head.event_name,
+            head.subprotocol,
+            head.physical_connection_id,
+            head.session_id,
+            head.user_id,
+            head.id,
+            head.time,
+            head.source,
+            head.authorization,
+        ];
+        for (i, (name, lines)) in names.iter().zip(gathered).enumerate() {
+            let expected = if i + 1 == names.len() { 2 } else { 1 };
+            assert_eq!(lines.count, expected, "{name}");
+            assert_eq!(lines.first, Some(&HeaderValue::from(i)), "{name}");
         }
     }
 

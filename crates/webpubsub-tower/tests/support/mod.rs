@@ -4,3 +4,4 @@
 
 pub mod layer;
 pub mod raw_http;
+pub mod status_rows;

@@ -4,9 +4,9 @@
 
 mod support;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use support::token::{http_client, sign};
 use support::ws_client::WsClient;
-use webpubsub::emulator::{Emulator, HubSettings};
+use webpubsub_emulator::{Emulator, HubSettings};
 use webpubsub_protocol::token::{
     ClientProtocol, ClientTokenClaims, RestTokenClaims, client_audience,
 };
@@ -16,22 +16,12 @@ const HUB: &str = "chat";
 const OTHER: &str = "other.example:9999";
 const PUBLIC: &str = "https://chat.example.com";
 
-fn sign<T: serde::Serialize>(claims: &T) -> String {
-    jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        claims,
-        &EncodingKey::from_secret(KEY.as_bytes()),
-    )
-    .unwrap()
-}
-
 fn client_token(endpoint: &str) -> String {
     let aud = client_audience(endpoint, ClientProtocol::Default, HUB);
-    sign(&ClientTokenClaims::new(
-        aud,
-        jsonwebtoken::get_current_timestamp(),
-        300,
-    ))
+    sign(
+        KEY,
+        &ClientTokenClaims::new(aud, jsonwebtoken::get_current_timestamp(), 300),
+    )
 }
 
 async fn emulator() -> Emulator {
@@ -83,20 +73,14 @@ async fn rest_tokens_name_one_of_the_emulators_own_endpoints() {
     let emulator = emulator().await;
     let path = format!("/api/hubs/{HUB}/:send?api-version=2024-12-01");
     let url = format!("{}{path}", emulator.endpoint());
-    // Building a REST client installs the ring provider that plain reqwest needs here.
-    let _ = webpubsub_rest::WebPubSubServiceClient::from_connection_string(
-        &emulator.connection_string(),
-        HUB,
-    );
-    let http = reqwest::Client::new();
+    let http = http_client();
     let send = |aud: String, host: Option<&'static str>| {
         let mut request = http
             .post(&url)
-            .bearer_auth(sign(&RestTokenClaims::new(
-                &aud,
-                jsonwebtoken::get_current_timestamp(),
-                300,
-            )))
+            .bearer_auth(sign(
+                KEY,
+                &RestTokenClaims::new(&aud, jsonwebtoken::get_current_timestamp(), 300),
+            ))
             .header("content-type", "text/plain")
             .body("x");
         if let Some(host) = host {

@@ -4,30 +4,37 @@
 
 mod support;
 
-use support::emulator::{client_url, start_tunnel_hub};
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::json;
-use support::emulator::JSON;
+use support::token::{sign, user_url};
 use support::ws_client::WsClient;
 use tokio_tungstenite::tungstenite::Message;
-use webpubsub::emulator::Emulator;
+use webpubsub_emulator::{Emulator, HubSettings};
 use webpubsub_protocol::frames::ServerFrame;
 use webpubsub_protocol::tunnel::{
     HttpRequestMessage, HttpResponseMessage, TunnelHeaders, TunnelMessage,
 };
 use webpubsub_protocol::{AccessKey, signature};
-use webpubsub_rest::WebPubSubServiceClient;
 
 const KEY: &str = "tunnel-test-key-0123456789";
 
 /// What a Microsoft Entra ID token looks like to the emulator: RS256, for the service's app.
 const ENTRA_SHAPED_TOKEN: &str = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwczovL3dlYnB1YnN1Yi5henVyZS5jb20iLCJleHAiOjQxMDI0NDQ4MDB9.c2lnbmF0dXJl";
 
-async fn emulator() -> (Emulator, WebPubSubServiceClient) {
-    start_tunnel_hub(KEY, "tunnel:///eventhandler/{event}?code=abc").await
+const JSON: &str = "json.webpubsub.azure.v1";
+
+/// An emulator whose hub `chat` sends its events through the tunnel connections, with a 5 s
+/// upstream timeout.
+async fn emulator() -> Emulator {
+    Emulator::builder()
+        .key(KEY)
+        .hub(HubSettings::new("chat").upstream("tunnel:///eventhandler/{event}?code=abc"))
+        .upstream_timeout(std::time::Duration::from_secs(5))
+        .start()
+        .await
+        .expect("the emulator starts")
 }
 
 fn tunnel_url(emulator: &Emulator, hub: &str) -> String {
@@ -40,12 +47,10 @@ fn token(key: &str, aud: &str) -> String {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
+    sign(
+        key,
         &json!({ "aud": aud, "exp": now + 3600, "iat": now, "sub": "tunnel-1" }),
-        &jsonwebtoken::EncodingKey::from_secret(key.as_bytes()),
     )
-    .unwrap()
 }
 
 /// A tunnel connection, its `ConnectionConnected` read.
@@ -99,7 +104,7 @@ async fn answer(
 
 #[tokio::test]
 async fn a_tunnel_needs_a_token_for_its_own_url() {
-    let (emulator, _) = emulator().await;
+    let emulator = emulator().await;
     let url = tunnel_url(&emulator, "chat");
     let cases = [
         (url.clone(), "missing"),
@@ -136,11 +141,11 @@ async fn a_tunnel_needs_a_token_for_its_own_url() {
 
 #[tokio::test]
 async fn events_go_through_the_tunnel_signed_and_connect_waits_for_its_answer() {
-    let (emulator, rest) = emulator().await;
+    let emulator = emulator().await;
     let mut tunnel = dial(&emulator).await;
     assert_eq!(emulator.tunnel_connections("chat"), 1);
 
-    let url = client_url(&rest, "alice").await;
+    let url = user_url(&emulator, "chat", "alice");
     let connecting = tokio::spawn(async move { WsClient::connect(&url, Some(JSON)).await });
     let connect = next_request(&mut tunnel).await;
     assert_eq!(connect.method, "POST");
@@ -209,8 +214,8 @@ async fn events_go_through_the_tunnel_signed_and_connect_waits_for_its_answer() 
 
 #[tokio::test]
 async fn connect_is_refused_when_no_tunnel_is_open() {
-    let (emulator, rest) = emulator().await;
-    let url = client_url(&rest, "bob").await;
+    let emulator = emulator().await;
+    let url = user_url(&emulator, "chat", "bob");
     let refused = WsClient::connect(&url, Some(JSON))
         .await
         .err()
@@ -221,12 +226,12 @@ async fn connect_is_refused_when_no_tunnel_is_open() {
 
 #[tokio::test]
 async fn a_blocking_event_moves_to_another_connection_when_one_closes_mid_request() {
-    let (emulator, rest) = emulator().await;
+    let emulator = emulator().await;
     let mut first = dial(&emulator).await;
     let mut second = dial(&emulator).await;
     assert_eq!(emulator.tunnel_connections("chat"), 2);
 
-    let url = client_url(&rest, "carol").await;
+    let url = user_url(&emulator, "chat", "carol");
     let connecting = tokio::spawn(async move { WsClient::connect(&url, Some(JSON)).await });
     // Whichever connection gets the connect closes without answering; the other must get it.
     let (taken, first_took) = tokio::select! {
@@ -272,7 +277,7 @@ async fn a_blocking_event_moves_to_another_connection_when_one_closes_mid_reques
 
 #[tokio::test]
 async fn local_routing_rest_calls_are_answered_for_the_tunnels_own_hub_only() {
-    let (emulator, _) = emulator().await;
+    let emulator = emulator().await;
     let mut tunnel = dial(&emulator).await;
     let calls = [
         (
@@ -331,7 +336,7 @@ async fn local_routing_rest_calls_are_answered_for_the_tunnels_own_hub_only() {
 
 #[tokio::test]
 async fn a_bad_frame_closes_the_tunnel_with_a_reason() {
-    let (emulator, _) = emulator().await;
+    let emulator = emulator().await;
     let mut tunnel = dial(&emulator).await;
     tunnel.send(Message::Binary(vec![1, 0].into())).await;
     let (code, reason, _) = tunnel.closed().await;
@@ -344,7 +349,7 @@ async fn a_bad_frame_closes_the_tunnel_with_a_reason() {
 
 #[tokio::test]
 async fn reconnect_and_rebalance_reach_every_connection() {
-    let (emulator, _) = emulator().await;
+    let emulator = emulator().await;
     let mut tunnel = dial(&emulator).await;
     assert_eq!(emulator.tunnel_rebalance("chat"), 1);
     match next(&mut tunnel).await {

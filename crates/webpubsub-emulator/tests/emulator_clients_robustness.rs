@@ -8,12 +8,12 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use support::token::{client_claims, url_with};
 use support::ws_client::WsClient;
 use tokio_tungstenite::tungstenite::Message as Ws;
-use webpubsub::emulator::Emulator;
+use webpubsub_emulator::Emulator;
 use webpubsub_protocol::frames::ServerFrame;
 use webpubsub_protocol::token::{ClientRole, Permission};
-use webpubsub_rest::WebPubSubServiceClient;
 
 const SUBPROTOCOLS: [Option<&str>; 3] = [
     None,
@@ -38,23 +38,14 @@ fn world() -> &'static World {
             .unwrap();
         let (emulator, url) = runtime.block_on(async {
             let emulator = Emulator::builder().start().await.unwrap();
-            let rest = WebPubSubServiceClient::from_connection_string(
-                &emulator.connection_string(),
-                "fuzz",
-            )
-            .unwrap();
-            let url = rest
-                .client_access_token()
-                .user_id("fuzzer")
-                .roles([
-                    ClientRole::any_group(Permission::JoinLeaveGroup),
-                    ClientRole::any_group(Permission::SendToGroup),
+            let claims = client_claims(&emulator, "fuzz")
+                .with_user("fuzzer")
+                .with_roles([
+                    ClientRole::any_group(Permission::JoinLeaveGroup).to_string(),
+                    ClientRole::any_group(Permission::SendToGroup).to_string(),
                 ])
-                .groups(["g"])
-                .await
-                .unwrap()
-                .url()
-                .to_owned();
+                .with_groups(["g"]);
+            let url = url_with(&emulator, "fuzz", &claims);
             (emulator, url)
         });
         World {

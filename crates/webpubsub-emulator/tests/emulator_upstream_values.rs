@@ -8,14 +8,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
+use support::token::{http_client, sign, user_url};
 use support::ws_client::WsClient;
 use tokio::sync::mpsc;
-use webpubsub::emulator::{Emulator, HubSettings};
+use webpubsub_emulator::{Emulator, HubSettings};
 use webpubsub_protocol::frames::{AckErrorName, ServerFrame};
 use webpubsub_protocol::token::{RestTokenClaims, client_audience};
-use webpubsub_rest::WebPubSubServiceClient;
 
 const KEY: &str = "upstream-values-key-not-a-secret";
 const HUB: &str = "chat";
@@ -117,7 +116,7 @@ impl Upstream {
 }
 
 /// An emulator whose hub sends every event to `{upstream}/eventhandler/{event}?code=SECRET`.
-async fn start() -> (Emulator, WebPubSubServiceClient, Upstream) {
+async fn start() -> (Emulator, Upstream) {
     let upstream = Upstream::start().await;
     let emulator = Emulator::builder()
         .key(KEY)
@@ -128,16 +127,15 @@ async fn start() -> (Emulator, WebPubSubServiceClient, Upstream) {
         .start()
         .await
         .expect("the emulator starts");
-    let rest =
-        WebPubSubServiceClient::from_connection_string(&emulator.connection_string(), HUB).unwrap();
-    (emulator, rest, upstream)
+    (emulator, upstream)
 }
 
-/// Connects `user` (its token minted by `rest`), with the `connect` and `connected` events
+/// Connects `user`, with the `connect` and `connected` events
 /// read from the upstream.
-async fn connect(rest: &WebPubSubServiceClient, upstream: &mut Upstream, user: &str) -> WsClient {
-    let token = rest.client_access_token().user_id(user).await.unwrap();
-    let mut client = WsClient::connect(token.url(), Some(JSON)).await.unwrap();
+async fn connect(emulator: &Emulator, upstream: &mut Upstream, user: &str) -> WsClient {
+    let mut client = WsClient::connect(&user_url(emulator, HUB, user), Some(JSON))
+        .await
+        .unwrap();
     assert!(matches!(
         client.next_frame().await,
         ServerFrame::Connected { .. }
@@ -150,8 +148,8 @@ async fn connect(rest: &WebPubSubServiceClient, upstream: &mut Upstream, user: &
 
 #[tokio::test]
 async fn event_names_are_one_path_segment_and_the_query_stays() {
-    let (_emulator, rest, mut upstream) = start().await;
-    let mut client = connect(&rest, &mut upstream, "alice").await;
+    let (emulator, mut upstream) = start().await;
+    let mut client = connect(&emulator, &mut upstream, "alice").await;
     let mut ack_id = 0;
     for (name, path) in [
         ("../../admin/reset", "/eventhandler/..%2F..%2Fadmin%2Freset"),
@@ -216,10 +214,9 @@ async fn event_names_are_one_path_segment_and_the_query_stays() {
 
 #[tokio::test]
 async fn user_ids_that_are_not_header_values_are_refused_where_they_enter() {
-    let (emulator, rest, mut upstream) = start().await;
+    let (emulator, mut upstream) = start().await;
     for user in ["alice\r\n", "al\u{0}ice", " alice"] {
-        let token = rest.client_access_token().user_id(user).await.unwrap();
-        let refused = WsClient::connect(token.url(), Some(JSON))
+        let refused = WsClient::connect(&user_url(&emulator, HUB, user), Some(JSON))
             .await
             .err()
             .unwrap_or_else(|| panic!("{user:?} connected"));
@@ -232,13 +229,8 @@ async fn user_ids_that_are_not_header_values_are_refused_where_they_enter() {
         emulator.endpoint()
     );
     let claims = RestTokenClaims::new(&url, jsonwebtoken::get_current_timestamp(), 300);
-    let token = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(KEY.as_bytes()),
-    )
-    .unwrap();
-    let response = reqwest::Client::new()
+    let token = sign(KEY, &claims);
+    let response = http_client()
         .post(&url)
         .bearer_auth(token)
         .send()
@@ -252,7 +244,7 @@ async fn user_ids_that_are_not_header_values_are_refused_where_they_enter() {
     );
 
     // A user id beyond ASCII is a valid header value and arrives whole.
-    let mut client = connect(&rest, &mut upstream, "Zoë Ål").await;
+    let mut client = connect(&emulator, &mut upstream, "Zoë Ål").await;
     client
         .send_json(json!({"type": "event", "event": "e", "dataType": "text", "data": "d"}))
         .await;
@@ -264,19 +256,14 @@ async fn user_ids_that_are_not_header_values_are_refused_where_they_enter() {
 
 #[tokio::test]
 async fn a_connect_answer_must_be_an_object_of_valid_values() {
-    let (emulator, _rest, mut upstream) = start().await;
+    let (emulator, mut upstream) = start().await;
     let aud = client_audience(
         emulator.endpoint(),
         webpubsub_protocol::token::ClientProtocol::Default,
         HUB,
     );
     let claims = json!({"aud": aud, "exp": jsonwebtoken::get_current_timestamp() + 300});
-    let token = jsonwebtoken::encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(KEY.as_bytes()),
-    )
-    .unwrap();
+    let token = sign(KEY, &claims);
     let url = format!(
         "{}/client/hubs/{HUB}?access_token={token}",
         emulator.endpoint().replacen("http", "ws", 1)
