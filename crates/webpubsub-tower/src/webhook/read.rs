@@ -157,7 +157,8 @@ pub(crate) fn read_head(
 }
 
 /// The headers [`read_head`] reads, gathered in one pass over the head: a `match` on each
-/// header's name instead of a hashed `HeaderMap` lookup per name read.
+/// header's name instead of a hashed `HeaderMap` lookup per name read (17 of them: 2.3k of
+/// 49.5k instructions per event, 4.7 %, `benches/instructions.sh layer user`).
 #[derive(Default)]
 struct Head<'h> {
     ce_type: Lines<'h>,
