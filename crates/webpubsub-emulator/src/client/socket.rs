@@ -55,33 +55,46 @@ pub(super) async fn write(
     timeout: Duration,
     message: WsMessage,
 ) -> Result<(), String> {
-    bounded(timeout, socket.send(message)).await
+    bounded(timeout, async {
+        socket.send(message).await.map_err(failed)
+    })
+    .await
 }
 
-/// Puts one frame in the socket's write buffer; [`flush`] sends what is buffered. The buffer
-/// goes out on its own once it passes the upgrade's write buffer size.
-pub(super) async fn feed(
-    socket: &mut WebSocket,
-    timeout: Duration,
-    message: WsMessage,
-) -> Result<(), String> {
-    bounded(timeout, socket.feed(message)).await
+/// Puts one frame in the socket's write buffer; [`send_buffered`] sends what is buffered. The
+/// buffer goes out on its own once it passes the upgrade's write buffer size. Not bounded by
+/// itself: the caller bounds a whole batch of frames, with one deadline.
+pub(super) async fn feed(socket: &mut WebSocket, message: WsMessage) -> Result<(), String> {
+    socket.feed(message).await.map_err(failed)
+}
+
+/// Sends every buffered frame. Not bounded by itself, like [`feed`].
+pub(super) async fn send_buffered(socket: &mut WebSocket) -> Result<(), String> {
+    socket.flush().await.map_err(failed)
 }
 
 /// Sends every buffered frame, within `timeout`.
 pub(super) async fn flush(socket: &mut WebSocket, timeout: Duration) -> Result<(), String> {
-    bounded(timeout, socket.flush()).await
+    bounded(timeout, send_buffered(socket)).await
 }
 
+/// `write`, unless it makes no progress for `limit`: then the client counts as gone.
 async fn bounded(
     limit: Duration,
-    write: impl Future<Output = Result<(), axum::Error>>,
+    write: impl Future<Output = Result<(), String>>,
 ) -> Result<(), String> {
-    match timeout(limit, write).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(format!("writing to the socket failed: {error}")),
-        Err(_) => Err(format!("the client did not read for {limit:?}")),
-    }
+    timeout(limit, write)
+        .await
+        .unwrap_or_else(|_| Err(stalled(limit)))
+}
+
+/// Why a client whose writes made no progress for `limit` counts as gone.
+pub(super) fn stalled(limit: Duration) -> String {
+    format!("the client did not read for {limit:?}")
+}
+
+fn failed(error: axum::Error) -> String {
+    format!("writing to the socket failed: {error}")
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary.

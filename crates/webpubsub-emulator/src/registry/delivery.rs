@@ -209,8 +209,10 @@ impl QueueState {
     }
 }
 
-/// The sending end of a connection's queue, kept by the hub.
-#[derive(Debug)]
+/// The sending end of a connection's queue, kept by the hub: in the connection's entry and in
+/// each index (user, groups) that lists it. The receiving end sees the queue closed once every
+/// copy is gone, so the hub drops them together when it forgets the connection.
+#[derive(Debug, Clone)]
 pub(super) struct Queue {
     sender: mpsc::UnboundedSender<Delivery>,
     pub(super) state: Arc<QueueState>,

@@ -24,20 +24,47 @@ use webpubsub_protocol::{cloudevents::EventType, state::ConnectionStates};
 /// ```
 #[derive(Clone)]
 pub struct ConnectionContext {
-    pub(crate) event_type: EventType,
-    pub(crate) hub: String,
-    pub(crate) connection_id: String,
-    pub(crate) event_name: String,
-    pub(crate) user_id: Option<String>,
-    pub(crate) subprotocol: Option<String>,
-    pub(crate) states: ConnectionStates,
-    pub(crate) origin: Option<String>,
-    pub(crate) id: Option<String>,
-    pub(crate) time: Option<String>,
-    pub(crate) source: Option<String>,
-    pub(crate) signature: Option<String>,
-    pub(crate) mqtt: Option<MqttContext>,
-    pub(crate) headers: HeaderMap,
+    event_type: EventType,
+    /// The text values, one after the other: one allocation per event instead of one per value
+    /// (3.2k of 47.2k instructions per event, 6.8 %, `benches/instructions.sh layer user`). A
+    /// value set again by a `with_*` method is appended; the old one stays unused.
+    text: String,
+    hub: Text,
+    connection_id: Text,
+    event_name: Text,
+    user_id: Option<Text>,
+    subprotocol: Option<Text>,
+    states: ConnectionStates,
+    origin: Option<Text>,
+    id: Option<Text>,
+    time: Option<Text>,
+    source: Option<Text>,
+    signature: Option<Text>,
+    mqtt: Option<MqttContext>,
+    headers: HeaderMap,
+}
+
+/// Where one value of a [`ConnectionContext`] lies in its `text`.
+#[derive(Debug, Clone, Copy)]
+struct Text {
+    start: usize,
+    end: usize,
+}
+
+/// The text values of a context read from a request, borrowed from its headers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ContextText<'a> {
+    pub(crate) hub: &'a str,
+    pub(crate) connection_id: &'a str,
+    /// `None`: the event type's.
+    pub(crate) event_name: Option<&'a str>,
+    pub(crate) user_id: Option<&'a str>,
+    pub(crate) subprotocol: Option<&'a str>,
+    pub(crate) origin: Option<&'a str>,
+    pub(crate) id: Option<&'a str>,
+    pub(crate) time: Option<&'a str>,
+    pub(crate) source: Option<&'a str>,
+    pub(crate) signature: Option<&'a str>,
 }
 
 /// The MQTT identifiers of an event from an MQTT client.
@@ -75,43 +102,102 @@ impl ConnectionContext {
         hub: impl Into<String>,
         connection_id: impl Into<String>,
     ) -> Self {
-        let event_name = event_type.event_name().unwrap_or_default().to_owned();
-        Self {
-            event_type,
-            hub: hub.into(),
-            connection_id: connection_id.into(),
-            event_name,
+        let (hub, connection_id) = (hub.into(), connection_id.into());
+        let text = ContextText {
+            hub: &hub,
+            connection_id: &connection_id,
+            event_name: None,
             user_id: None,
             subprotocol: None,
-            states: ConnectionStates::new(),
             origin: None,
             id: None,
             time: None,
             source: None,
             signature: None,
-            mqtt: None,
-            headers: HeaderMap::new(),
+        };
+        Self::read(
+            event_type,
+            text,
+            ConnectionStates::new(),
+            None,
+            HeaderMap::new(),
+        )
+    }
+
+    /// A context from the values of a request.
+    pub(crate) fn read(
+        event_type: EventType,
+        text: ContextText<'_>,
+        states: ConnectionStates,
+        mqtt: Option<MqttContext>,
+        headers: HeaderMap,
+    ) -> Self {
+        let optional = [
+            text.user_id,
+            text.subprotocol,
+            text.origin,
+            text.id,
+            text.time,
+            text.source,
+            text.signature,
+        ];
+        let event_name = (text.event_name)
+            .or_else(|| event_type.event_name())
+            .unwrap_or_default();
+        let capacity = [text.hub, text.connection_id, event_name]
+            .into_iter()
+            .chain(optional.into_iter().flatten())
+            .map(str::len)
+            .sum();
+        let mut buffer = String::with_capacity(capacity);
+        let push_some =
+            |buffer: &mut String, value: Option<&str>| value.map(|value| push(buffer, value));
+        Self {
+            hub: push(&mut buffer, text.hub),
+            connection_id: push(&mut buffer, text.connection_id),
+            event_name: push(&mut buffer, event_name),
+            user_id: push_some(&mut buffer, text.user_id),
+            subprotocol: push_some(&mut buffer, text.subprotocol),
+            origin: push_some(&mut buffer, text.origin),
+            id: push_some(&mut buffer, text.id),
+            time: push_some(&mut buffer, text.time),
+            source: push_some(&mut buffer, text.source),
+            signature: push_some(&mut buffer, text.signature),
+            text: buffer,
+            event_type,
+            states,
+            mqtt,
+            headers,
         }
+    }
+
+    /// Appends `value` to the context's text.
+    fn push(&mut self, value: impl Into<String>) -> Text {
+        push(&mut self.text, &value.into())
+    }
+
+    fn get(&self, text: Text) -> &str {
+        &self.text[text.start..text.end]
     }
 
     /// Sets the event name (`ce-eventName`; by default the type's).
     #[must_use]
     pub fn with_event_name(mut self, event_name: impl Into<String>) -> Self {
-        self.event_name = event_name.into();
+        self.event_name = self.push(event_name);
         self
     }
 
     /// Sets the user id.
     #[must_use]
     pub fn with_user_id(mut self, user_id: impl Into<String>) -> Self {
-        self.user_id = Some(user_id.into());
+        self.user_id = Some(self.push(user_id));
         self
     }
 
     /// Sets the subprotocol.
     #[must_use]
     pub fn with_subprotocol(mut self, subprotocol: impl Into<String>) -> Self {
-        self.subprotocol = Some(subprotocol.into());
+        self.subprotocol = Some(self.push(subprotocol));
         self
     }
 
@@ -132,28 +218,28 @@ impl ConnectionContext {
     /// Sets the service host(s) that sent the event.
     #[must_use]
     pub fn with_origin(mut self, origin: impl Into<String>) -> Self {
-        self.origin = Some(origin.into());
+        self.origin = Some(self.push(origin));
         self
     }
 
     /// Sets the event id.
     #[must_use]
     pub fn with_id(mut self, id: impl Into<String>) -> Self {
-        self.id = Some(id.into());
+        self.id = Some(self.push(id));
         self
     }
 
     /// Sets when the event happened.
     #[must_use]
     pub fn with_time(mut self, time: impl Into<String>) -> Self {
-        self.time = Some(time.into());
+        self.time = Some(self.push(time));
         self
     }
 
     /// Sets the event source.
     #[must_use]
     pub fn with_source(mut self, source: impl Into<String>) -> Self {
-        self.source = Some(source.into());
+        self.source = Some(self.push(source));
         self
     }
 
@@ -171,27 +257,27 @@ impl ConnectionContext {
 
     /// The hub (`ce-hub`), as the service sent it (lower-cased).
     pub fn hub(&self) -> &str {
-        &self.hub
+        self.get(self.hub)
     }
 
     /// The connection id (`ce-connectionId`; for MQTT, the client id).
     pub fn connection_id(&self) -> &str {
-        &self.connection_id
+        self.get(self.connection_id)
     }
 
     /// The event name (`ce-eventName`): `connect`, `message`, `joined`, ...
     pub fn event_name(&self) -> &str {
-        &self.event_name
+        self.get(self.event_name)
     }
 
     /// The user id (`ce-userId`), absent for an anonymous client's `connect`.
     pub fn user_id(&self) -> Option<&str> {
-        self.user_id.as_deref()
+        self.user_id.map(|text| self.get(text))
     }
 
     /// The subprotocol the client negotiated (`ce-subprotocol`).
     pub fn subprotocol(&self) -> Option<&str> {
-        self.subprotocol.as_deref()
+        self.subprotocol.map(|text| self.get(text))
     }
 
     /// The connection state (`ce-connectionState`), empty when none was set.
@@ -201,28 +287,28 @@ impl ConnectionContext {
 
     /// The service host(s) that sent the event (`WebHook-Request-Origin`).
     pub fn origin(&self) -> Option<&str> {
-        self.origin.as_deref()
+        self.origin.map(|text| self.get(text))
     }
 
     /// The event id (`ce-id`), unique among the events of one connection: a key to drop
     /// duplicates.
     pub fn id(&self) -> Option<&str> {
-        self.id.as_deref()
+        self.id.map(|text| self.get(text))
     }
 
     /// When the event happened (`ce-time`, `yyyy-MM-ddTHH:mm:ssZ`).
     pub fn time(&self) -> Option<&str> {
-        self.time.as_deref()
+        self.time.map(|text| self.get(text))
     }
 
     /// The event source (`ce-source`, `/hubs/{hub}/client/{connectionId}`).
     pub fn source(&self) -> Option<&str> {
-        self.source.as_deref()
+        self.source.map(|text| self.get(text))
     }
 
     /// The raw `ce-signature` (already checked by the layer when keys are configured).
     pub fn signature(&self) -> Option<&str> {
-        self.signature.as_deref()
+        self.signature.map(|text| self.get(text))
     }
 
     /// The MQTT identifiers, for MQTT clients (`ce-subprotocol: mqtt` with a
@@ -255,5 +341,83 @@ impl fmt::Debug for ConnectionContext {
             .field("mqtt", &self.mqtt)
             .field("headers", &self.headers)
             .finish()
+    }
+}
+
+/// Appends `value` to `buffer` and says where it lies.
+fn push(buffer: &mut String, value: &str) -> Text {
+    let start = buffer.len();
+    buffer.push_str(value);
+    Text {
+        start,
+        end: buffer.len(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_value_reads_back_from_the_one_buffer() {
+        let text = ContextText {
+            hub: "chat",
+            connection_id: "c1",
+            event_name: None,
+            user_id: Some("alice"),
+            subprotocol: None,
+            origin: Some("a.com, b.com"),
+            id: Some(""),
+            time: Some("2026-12-04T00:00:00Z"),
+            source: Some("/hubs/chat/client/c1"),
+            signature: Some("sha256=00"),
+        };
+        let event_type = EventType::User("message".into());
+        let context = ConnectionContext::read(
+            event_type,
+            text,
+            ConnectionStates::new(),
+            None,
+            HeaderMap::new(),
+        );
+        assert_eq!(context.hub(), "chat");
+        assert_eq!(context.connection_id(), "c1");
+        assert_eq!(context.event_name(), "message");
+        assert_eq!(context.user_id(), Some("alice"));
+        assert_eq!(context.subprotocol(), None);
+        assert_eq!(context.origin(), Some("a.com, b.com"));
+        assert_eq!(context.id(), Some(""));
+        assert_eq!(context.time(), Some("2026-12-04T00:00:00Z"));
+        assert_eq!(context.source(), Some("/hubs/chat/client/c1"));
+        assert_eq!(context.signature(), Some("sha256=00"));
+        assert_eq!(context.text.len(), context.text.capacity());
+    }
+
+    #[test]
+    fn builders_replace_values() {
+        let context = ConnectionContext::new(EventType::Connect, "chat", "c1")
+            .with_user_id("alice")
+            .with_event_name("custom")
+            .with_user_id("bob")
+            .with_subprotocol("json.webpubsub.azure.v1")
+            .with_origin("a.com")
+            .with_id("7")
+            .with_time("t")
+            .with_source("s");
+        assert_eq!(context.event_name(), "custom");
+        assert_eq!(context.user_id(), Some("bob"));
+        assert_eq!(context.subprotocol(), Some("json.webpubsub.azure.v1"));
+        assert_eq!(context.origin(), Some("a.com"));
+        assert_eq!(context.id(), Some("7"));
+        assert_eq!(context.time(), Some("t"));
+        assert_eq!(context.source(), Some("s"));
+        assert_eq!(context.hub(), "chat");
+        assert_eq!(context.connection_id(), "c1");
+        assert_eq!(context.signature(), None);
+        let debug = format!("{:?}", context.clone());
+        assert!(
+            debug.contains("\"bob\"") && !debug.contains("alice"),
+            "{debug}"
+        );
     }
 }

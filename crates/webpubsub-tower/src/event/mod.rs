@@ -40,6 +40,7 @@ mod response;
 mod runner;
 
 pub use closures::ClosureHandler;
+pub(crate) use context::ContextText;
 pub use context::{ConnectionContext, MqttContext};
 pub(crate) use error::Cause;
 pub use error::EventError;

@@ -371,16 +371,12 @@ mod tests {
 
     #[test]
     fn reads_mqtt_user_properties_from_headers() {
-        let mut context = ConnectionContext::new(EventType::User("e".into()), "h", "c");
-        context
-            .headers
-            .append("mqtt-color", HeaderValue::from_static("red"));
-        context
-            .headers
-            .append("mqtt-color", HeaderValue::from_static("blue"));
-        context
-            .headers
-            .append("ce-hub", HeaderValue::from_static("h"));
+        let mut headers = http::HeaderMap::new();
+        headers.append("mqtt-color", HeaderValue::from_static("red"));
+        headers.append("mqtt-color", HeaderValue::from_static("blue"));
+        headers.append("ce-hub", HeaderValue::from_static("h"));
+        let context =
+            ConnectionContext::new(EventType::User("e".into()), "h", "c").with_headers(headers);
         let request = UserEventRequest::new(context, Bytes::new(), DataType::Binary);
         let props: Vec<_> = request.mqtt_user_properties().collect();
         assert_eq!(props, [("color", "red"), ("color", "blue")]);
