@@ -523,9 +523,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         for (i, name) in names.iter().enumerate() {
             headers.insert(name, HeaderValue::from(i));
-            // A second line of the last name only.
+            // A second line of the last name only; `first` stays the first.
             if i + 1 == names.len() {
-                headers.append(name, HeaderValue::from(i));
+                headers.append(name, HeaderValue::from_static("second"));
             }
         }
         let head = Head::gather(&headers);
