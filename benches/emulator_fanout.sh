@@ -12,6 +12,8 @@
 #        senders and with 1, unpinned with 1, 2 KiB messages; one table)
 #        EMULATOR_BIN=/path/to/webpubsub-emulator benches/emulator_fanout.sh   (another build,
 #        e.g. an older commit's, for a before/after)
+#        MEMORY_ONLY=1 CLIENTS=1000 benches/emulator_fanout.sh   (memory per idle connection only:
+#        connect, read the emulator's RSS, stop; ROUNDS=5 for a median)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/load/common.sh
@@ -60,6 +62,21 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+if [ "${MEMORY_ONLY:-}" = 1 ]; then
+  python3 - "$work/results" <<'PY'
+import json, statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    rows.setdefault(r["clients"], []).append(r["kib_per_idle_connection"])
+print("| clients | KiB per idle connection (emulator RSS), median | runs |")
+print("|---|---|---|")
+for clients, kib in rows.items():
+    print(f"| {clients:,} | {statistics.median(kib):.1f} | {', '.join(f'{k:.1f}' for k in kib)} |")
+PY
+  exit 0
+fi
 
 python3 - "$work/results" <<'PY'
 import json, statistics, sys

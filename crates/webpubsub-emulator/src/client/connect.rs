@@ -37,8 +37,13 @@ pub(super) struct Accepted {
 }
 
 impl Accepted {
-    /// The session to run after the upgrade, and what to do if the upgrade fails instead.
-    pub(super) fn into_session(self, app: AppState) -> (Session, impl FnOnce() + Send + 'static) {
+    /// The session to run after the upgrade, and what to do if the upgrade fails instead. The
+    /// session is boxed: the upgrade's task keeps what its callback captured for the
+    /// connection's whole life, and the box is freed when the session starts.
+    pub(super) fn into_session(
+        self,
+        app: AppState,
+    ) -> (Box<Session>, impl FnOnce() + Send + 'static) {
         let source = Arc::new(self.source);
         let on_failure = {
             let upstream = app.upstream.clone();
@@ -59,7 +64,7 @@ impl Accepted {
                 });
             }
         };
-        let session = Session {
+        let session = Box::new(Session {
             app,
             hub: self.hub,
             guard: self.guard,
@@ -67,7 +72,7 @@ impl Accepted {
             kind: ClientKind::of(self.subprotocol.as_deref()),
             source,
             recovery: self.recovery,
-        };
+        });
         (session, on_failure)
     }
 }

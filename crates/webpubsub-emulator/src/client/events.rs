@@ -1,13 +1,17 @@
-//! A connection's upstream events, sent one at a time and in order by a task of its own, so a
-//! slow upstream never stops the connection from receiving messages, and `disconnected` is
-//! always the last event. User events hold a charge on the byte budgets ([`super::pending`])
-//! until they are sent; those still waiting when the connection ends are dropped, not sent.
+//! A connection's upstream events, sent one at a time and in order, so a slow upstream never
+//! stops the connection from receiving messages, and `disconnected` is always the last event.
+//! User events hold a charge on the byte budgets ([`super::pending`]) until they are sent;
+//! those still waiting when the connection ends are dropped, not sent.
+//!
+//! Most connections are idle most of their life, so an idle queue holds no task and no buffer:
+//! a task that sends the jobs runs only while there are some, and the queues of jobs and
+//! answers give their memory back once empty.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::Notify;
 use webpubsub_protocol::cloudevents::{DisconnectedEventBody, EventType};
 use webpubsub_protocol::frames::FrameData;
 
@@ -55,25 +59,43 @@ pub(super) enum Outcome {
     Failed { reply: Reply, reason: String },
 }
 
-/// The session's end of a connection's event queue. Dropping it ends the queue: the task sends
-/// what is queued (nothing but system events, after [`Self::finish`]) and stops.
+/// The session's end of a connection's event queue. Dropping it drops the answers nobody will
+/// read; the jobs queued already are still sent.
 #[derive(Debug)]
 pub(super) struct EventQueue {
     queue: Arc<Queue>,
     budget: Arc<ConnectionBudget>,
 }
 
-#[derive(Debug, Default)]
+/// What the session and the sending task share.
+#[derive(Debug)]
 struct Queue {
+    upstream: Upstream,
+    source: Arc<EventSource>,
     state: Mutex<QueueState>,
-    /// Wakes the task when a job is queued or the queue ends.
-    queued: Notify,
+    /// Wakes the session when an outcome is ready.
+    answered: Notify,
 }
 
 #[derive(Debug, Default)]
 struct QueueState {
     jobs: VecDeque<(Job, Option<Charge>)>,
-    ended: bool,
+    /// Whether a task is sending the jobs; it ends once there are none.
+    sending: bool,
+    /// The outcomes of user events, for the session to answer.
+    outcomes: VecDeque<Outcome>,
+    /// The session is gone: outcomes have no reader.
+    detached: bool,
+}
+
+/// The front of `queue`; an emptied queue gives its memory back, so an idle connection holds
+/// none (a connection's first jobs and answers would otherwise keep their buffers for good).
+fn pop_releasing<T>(queue: &mut VecDeque<T>) -> Option<T> {
+    let front = queue.pop_front();
+    if queue.is_empty() {
+        *queue = VecDeque::new();
+    }
+    front
 }
 
 impl Queue {
@@ -82,54 +104,61 @@ impl Queue {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The next job, or `None` once the queue ended and is empty.
-    async fn next(&self) -> Option<(Job, Option<Charge>)> {
-        loop {
-            {
-                let mut state = self.state();
-                if let Some(job) = state.jobs.pop_front() {
-                    return Some(job);
-                }
-                if state.ended {
-                    return None;
-                }
-            }
-            // A job queued since the lock was released left a permit: this returns at once.
-            self.queued.notified().await;
+    /// Adds `job`, and starts a task to send the jobs unless one runs already.
+    fn push(self: &Arc<Self>, job: (Job, Option<Charge>)) {
+        let start = {
+            let mut state = self.state();
+            state.jobs.push_back(job);
+            !std::mem::replace(&mut state.sending, true)
+        };
+        if start {
+            tokio::spawn(self.clone().send_all());
         }
     }
 
-    fn end(&self) {
-        self.state().ended = true;
-        self.queued.notify_one();
+    /// Sends the jobs in order until none is left. Only one runs at a time (`sending`), so the
+    /// upstream sees a connection's events in the order they were queued.
+    async fn send_all(self: Arc<Self>) {
+        loop {
+            let (job, charge) = {
+                let mut state = self.state();
+                match pop_releasing(&mut state.jobs) {
+                    Some(next) => next,
+                    None => {
+                        state.sending = false;
+                        return;
+                    }
+                }
+            };
+            // Boxed while it runs: the task's future stays small between calls.
+            let outcome = Box::pin(run(&self.upstream, &self.source, job)).await;
+            // The budget comes back once the event is sent (not when it is taken), and before
+            // the client hears so.
+            drop(charge);
+            if let Some(outcome) = outcome {
+                let mut state = self.state();
+                if !state.detached {
+                    state.outcomes.push_back(outcome);
+                    drop(state);
+                    self.answered.notify_one();
+                }
+            }
+        }
     }
 }
 
 impl EventQueue {
-    /// Starts the event task of a connection, with its budget drawn on `total`.
-    pub(super) fn spawn(
-        upstream: Upstream,
-        source: Arc<EventSource>,
-        total: &PendingBudget,
-    ) -> (Self, mpsc::UnboundedReceiver<Outcome>) {
-        let queue = Arc::new(Queue::default());
-        let (outcomes, results) = mpsc::unbounded_channel();
-        let jobs = queue.clone();
-        tokio::spawn(async move {
-            while let Some((job, charge)) = jobs.next().await {
-                // Boxed while it runs: the idle task (most of a connection's life) stays small.
-                let outcome = Box::pin(run(&upstream, &source, job)).await;
-                // The budget comes back once the event is sent (not when it is taken), and
-                // before the client hears so.
-                drop(charge);
-                if let Some(outcome) = outcome {
-                    // The session may be gone; then nobody needs the answer.
-                    let _ = outcomes.send(outcome);
-                }
-            }
+    /// The event queue of a connection, with its budget drawn on `total`. No task runs until
+    /// a job is queued.
+    pub(super) fn new(upstream: Upstream, source: Arc<EventSource>, total: &PendingBudget) -> Self {
+        let queue = Arc::new(Queue {
+            upstream,
+            source,
+            state: Mutex::default(),
+            answered: Notify::new(),
         });
         let budget = total.connection();
-        (Self { queue, budget }, results)
+        Self { queue, budget }
     }
 
     /// Queues `job`. A user event is charged its body's bytes; when the connection's or the
@@ -148,9 +177,20 @@ impl EventQueue {
             },
             Job::Connected | Job::Disconnected { .. } => None,
         };
-        self.queue.state().jobs.push_back((job, charge));
-        self.queue.queued.notify_one();
+        self.queue.push((job, charge));
         Ok(())
+    }
+
+    /// The next outcome of a user event, once there is one. Cancel-safe: an outcome is taken
+    /// only when it is returned.
+    pub(super) async fn outcome(&self) -> Outcome {
+        loop {
+            if let Some(outcome) = pop_releasing(&mut self.queue.state().outcomes) {
+                return outcome;
+            }
+            // An outcome added since the lock was released left a permit: this returns at once.
+            self.queue.answered.notified().await;
+        }
     }
 
     /// Ends the queue with `disconnected`: the user events still waiting belong to a
@@ -163,7 +203,6 @@ impl EventQueue {
                 .into_iter()
                 .partition(|(job, _)| matches!(job, Job::User { .. }));
             state.jobs = system;
-            state.jobs.push_back((Job::Disconnected { reason }, None));
             user
         };
         if !dropped.is_empty() {
@@ -172,15 +211,20 @@ impl EventQueue {
                 "dropped the user events of a closed connection"
             );
         }
-        // Dropped outside the lock: each charge wakes the session.
+        // Dropped outside the lock: each charge gives its bytes back.
         drop(dropped);
-        self.queue.end();
+        self.queue.push((Job::Disconnected { reason }, None));
     }
 }
 
 impl Drop for EventQueue {
     fn drop(&mut self) {
-        self.queue.end();
+        let outcomes = {
+            let mut state = self.queue.state();
+            state.detached = true;
+            std::mem::take(&mut state.outcomes)
+        };
+        drop(outcomes);
     }
 }
 
@@ -276,5 +320,82 @@ pub(super) fn content_type_of(data: FrameData) -> (&'static str, Bytes) {
         FrameData::Binary(bytes) => ("application/octet-stream", Bytes::from(bytes)),
         // The service sends a protobuf client's `protobuf_data` (the encoded Any) as is.
         FrameData::Protobuf(bytes) => ("application/x-protobuf", Bytes::from(bytes)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use webpubsub_protocol::AccessKey;
+
+    use super::*;
+    use crate::config::EmulatorConfig;
+
+    /// A queue for hub `chat` of an emulator with no event handler: every user event comes
+    /// back unhandled, without a network call.
+    fn queue(total: &PendingBudget) -> EventQueue {
+        let config = Arc::new(EmulatorConfig::new(
+            "http://127.0.0.1:1".into(),
+            vec![AccessKey::new("k")],
+            [],
+            false,
+        ));
+        let upstream = Upstream::new(config, Duration::from_secs(1)).expect("an upstream");
+        let source = Arc::new(EventSource::new("chat", "c1".into(), None, None, None));
+        EventQueue::new(upstream, source, total)
+    }
+
+    fn user(name: &str) -> Job {
+        Job::User {
+            name: name.into(),
+            content_type: "text/plain",
+            body: Bytes::from_static(b"hello"),
+            reply: Reply::Message { ack_id: None },
+        }
+    }
+
+    /// Whether the queue is back to idle: no task, and no memory in its queues.
+    fn idle(events: &EventQueue) -> bool {
+        let state = events.queue.state();
+        !state.sending && state.jobs.capacity() == 0 && state.outcomes.capacity() == 0
+    }
+
+    #[tokio::test]
+    async fn a_queue_sends_in_order_and_then_holds_no_task_and_no_buffer() {
+        let total = PendingBudget::default();
+        let events = queue(&total);
+        assert!(idle(&events), "nothing runs before the first job");
+        events.push(Job::Connected).unwrap();
+        for name in ["first", "second", "third"] {
+            events.push(user(name)).unwrap();
+        }
+        for expected in ["first", "second", "third"] {
+            let outcome = tokio::time::timeout(Duration::from_secs(5), events.outcome())
+                .await
+                .expect("an outcome in time");
+            assert!(
+                matches!(&outcome, Outcome::Unhandled { name, .. } if name == expected),
+                "{outcome:?}"
+            );
+        }
+        // The task ends right after handing over the last outcome.
+        for _ in 0..500 {
+            if idle(&events) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            idle(&events),
+            "the task ended and the queues gave their memory back"
+        );
+        assert_eq!(total.used(), 0, "every charge came back");
+        // A later event starts a task again.
+        events.push(user("later")).unwrap();
+        let outcome = tokio::time::timeout(Duration::from_secs(5), events.outcome())
+            .await
+            .expect("an outcome in time");
+        assert!(matches!(outcome, Outcome::Unhandled { .. }), "{outcome:?}");
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
-use tokio::sync::mpsc;
+use futures_util::future::BoxFuture;
 use tokio::time::{Instant, sleep_until};
 use webpubsub_protocol::frames::{AckError, ClientFrame, FrameData, MessageSource, ServerFrame};
 
@@ -72,45 +72,56 @@ struct Connection {
     /// id to send. New messages wait in the buffer meanwhile, so the client sees ids in order.
     replay_next: Option<u64>,
     acks: AckLog,
-    /// The events waiting for the upstream, sent in order by a task of their own.
+    /// The events waiting for the upstream, sent in order by a task of their own, and their
+    /// outcomes.
     events: EventQueue,
-    outcomes: mpsc::UnboundedReceiver<Outcome>,
 }
 
 impl Session {
     /// Serves the connection until it ends, then sends `disconnected` upstream.
     ///
-    /// Not `async` itself: the returned future holds the running connection only, not this
-    /// `Session` beside it (every connection's task keeps its future's full size).
-    pub(crate) fn run(self, socket: WebSocket) -> impl Future<Output = ()> + Send {
-        let write_timeout = self.app.config.write_timeout;
-        let (events, outcomes) = EventQueue::spawn(
-            self.app.upstream.clone(),
-            self.source.clone(),
-            &self.app.pending,
-        );
-        let connection = Connection {
-            app: self.app,
-            hub: self.hub,
-            guard: Some(self.guard),
-            outbound: self.outbound,
-            source: self.source,
-            kind: self.kind,
-            recovery: self.recovery,
+    /// Every connection's task keeps its future's largest state for its whole life, so this
+    /// is not `async` itself: the returned future holds the running connection and the socket
+    /// once each, not the `Session` beside them (which comes boxed, so that the upgrade's task
+    /// holds a pointer to it, not a copy). Below it, nothing large is passed by value to an
+    /// `async fn`, whose state would keep the argument and its moved copy both.
+    pub(crate) fn run(self: Box<Self>, mut socket: WebSocket) -> impl Future<Output = ()> + Send {
+        let Self {
+            app,
+            hub,
+            guard,
+            outbound,
+            source,
+            kind,
+            recovery,
+        } = *self;
+        let events = EventQueue::new(app.upstream.clone(), source.clone(), &app.pending);
+        let mut connection = Connection {
+            write_timeout: app.config.write_timeout,
+            app,
+            hub,
+            guard: Some(guard),
+            outbound,
+            source,
+            kind,
+            recovery,
             sequence: super::sequence::SequenceBuffer::new(),
-            write_timeout,
             paused: Pressure::default(),
             replay_next: None,
             acks: AckLog::default(),
             events,
-            outcomes,
         };
-        connection.run(socket)
+        async move {
+            let reason = connection.run(&mut socket).await;
+            connection.finish(reason);
+        }
     }
 }
 
 impl Connection {
-    async fn run(mut self, socket: WebSocket) {
+    /// Serves the socket (and the sockets of recoveries) until the connection ends; returns
+    /// why it ended.
+    async fn run(&mut self, socket: &mut WebSocket) -> String {
         let trace = self.app.config.trace.clone();
         let started = Instant::now();
         trace.emit(TraceKind::Connection, &self.source.hub, || {
@@ -120,7 +131,7 @@ impl Connection {
         trace.emit(TraceKind::Connection, &self.source.hub, || {
             traced::disconnected(&self.source, &reason, started.elapsed())
         });
-        self.finish(reason);
+        reason
     }
 }
 
@@ -129,13 +140,13 @@ impl Connection {
     // life, and most connections sit idle: the large, rarely taken paths (a frame from the
     // client, an event's answer, greeting, waiting for recovery) are boxed while they run, so
     // an idle connection holds only what delivering needs.
-    async fn serve(&mut self, mut socket: WebSocket) -> String {
+    async fn serve(&mut self, socket: &mut WebSocket) -> String {
         let mut connected_event_sent = false;
         loop {
-            if let Err(reason) = Box::pin(self.greet(&mut socket)).await {
+            if let Err(reason) = Box::pin(self.greet(socket)).await {
                 match Box::pin(self.wait_for_recovery(reason)).await {
                     Ok(next) => {
-                        socket = next;
+                        *socket = next;
                         continue;
                     }
                     Err(reason) => return reason,
@@ -146,12 +157,12 @@ impl Connection {
                 // Never refused: only user events are charged.
                 let _ = self.events.push(Job::Connected);
             }
-            let lost = match Box::pin(self.serve_socket(&mut socket)).await {
+            let lost = match Box::pin(self.serve_socket(socket)).await {
                 SocketEnd::Over(reason) | SocketEnd::CloseWith(_, reason) => return reason,
                 SocketEnd::Lost(reason) => reason,
             };
             match Box::pin(self.wait_for_recovery(lost)).await {
-                Ok(next) => socket = next,
+                Ok(next) => *socket = next,
                 Err(reason) => return reason,
             }
         }
@@ -219,14 +230,14 @@ impl Connection {
                     if !self.paused.is_empty() {
                         idle.heard();
                     }
-                    let step = self.keep_alive(socket, &mut idle).await;
+                    let step = Box::pin(self.keep_alive(socket, &mut idle)).await;
                     check.as_mut().reset(idle.next_check());
                     step
                 }
                 () = self.paused.relieved(), if !self.paused.is_empty() => Ok(()),
-                () = std::future::ready(()), if self.replay_next.is_some() => self.replay_step(socket).await,
+                () = std::future::ready(()), if self.replay_next.is_some() => Box::pin(self.replay_step(socket)).await,
                 delivery = self.outbound.recv() => self.on_deliveries(socket, delivery).await,
-                Some(outcome) = self.outcomes.recv() => Box::pin(self.on_outcome(Some(socket), outcome)).await,
+                outcome = self.events.outcome() => Box::pin(self.on_outcome(Some(socket), outcome)).await,
                 Some(next) = recv_attach(&mut self.recovery) => {
                     // The client recovered before the old socket was seen to break.
                     let _ = write(socket, self.write_timeout, WsMessage::Close(None)).await;
@@ -298,7 +309,7 @@ impl Connection {
                 () = sleep_until(deadline) => return Err(format!("{lost}; the client did not recover within {window:?}")),
                 Some(socket) = recv_attach(&mut self.recovery) => return Ok(socket),
                 delivery = self.outbound.recv() => self.on_delivery(None, delivery).await,
-                Some(outcome) = self.outcomes.recv() => self.on_outcome(None, outcome).await,
+                outcome = self.events.outcome() => self.on_outcome(None, outcome).await,
             };
             if let Err(
                 SocketEnd::Over(reason) | SocketEnd::Lost(reason) | SocketEnd::CloseWith(_, reason),
@@ -742,17 +753,27 @@ impl Connection {
     }
 
     /// Says goodbye (subprotocol clients get a `disconnected` frame) and closes the socket.
-    async fn close(&mut self, socket: &mut WebSocket, code: u16, reason: &str) -> SocketEnd {
-        let bye = ServerFrame::Disconnected {
-            message: reason.to_owned(),
-        };
-        let _ = self.send(socket, &bye).await;
-        let frame = CloseFrame {
-            code,
-            reason: truncate(reason, 123).into(),
-        };
-        let _ = write(socket, self.write_timeout, WsMessage::Close(Some(frame))).await;
-        SocketEnd::Over(reason.to_owned())
+    ///
+    /// Boxed: a close happens once, and its future (two frames to encode and write) would
+    /// otherwise be part of every caller's, and so of every idle connection's task.
+    fn close<'a>(
+        &'a mut self,
+        socket: &'a mut WebSocket,
+        code: u16,
+        reason: &'a str,
+    ) -> BoxFuture<'a, SocketEnd> {
+        Box::pin(async move {
+            let bye = ServerFrame::Disconnected {
+                message: reason.to_owned(),
+            };
+            let _ = self.send(socket, &bye).await;
+            let frame = CloseFrame {
+                code,
+                reason: truncate(reason, 123).into(),
+            };
+            let _ = write(socket, self.write_timeout, WsMessage::Close(Some(frame))).await;
+            SocketEnd::Over(reason.to_owned())
+        })
     }
 
     /// Unregisters the connection and sends `disconnected` upstream, last.

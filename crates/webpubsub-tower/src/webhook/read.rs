@@ -157,7 +157,8 @@ pub(crate) fn read_head(
 }
 
 /// The headers [`read_head`] reads, gathered in one pass over the head: a `match` on each
-/// header's name instead of a hashed `HeaderMap` lookup per name read.
+/// header's name instead of a hashed `HeaderMap` lookup per name read (17 of them: 2.3k of
+/// 49.5k instructions per event, 4.7 %, `benches/instructions.sh layer user`).
 #[derive(Default)]
 struct Head<'h> {
     ce_type: Lines<'h>,
@@ -522,9 +523,9 @@ mod tests {
         let mut headers = HeaderMap::new();
         for (i, name) in names.iter().enumerate() {
             headers.insert(name, HeaderValue::from(i));
-            // A second line of the last name only.
+            // A second line of the last name only; `first` stays the first.
             if i + 1 == names.len() {
-                headers.append(name, HeaderValue::from(i));
+                headers.append(name, HeaderValue::from_static("second"));
             }
         }
         let head = Head::gather(&headers);
