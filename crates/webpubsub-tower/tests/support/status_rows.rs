@@ -657,10 +657,10 @@ pub fn rows() -> Vec<Row> {
     rows.extend([
         Row::new(
             "body at the limit",
-            Event::text(&"a".repeat(BODY_LIMIT - "fine ".len())),
+            Event::text(&"a".repeat(BODY_LIMIT)),
             200,
         )
-        .body(format!("fine {}", "a".repeat(BODY_LIMIT - "fine ".len()))),
+        .body(format!("fine {}", "a".repeat(BODY_LIMIT))),
         Row::refused(
             "body over the limit",
             Event::text(&"a".repeat(BODY_LIMIT + 1)),
