@@ -49,45 +49,67 @@ const WAIT: Duration = Duration::from_secs(60);
 /// Clients connecting at the same time.
 const CONNECT_CONCURRENCY: usize = 64;
 
-/// Latencies by the microsecond, up to [`Histogram::MAX_US`] (the last bucket takes the rest):
-/// exact percentiles without a lock per delivery.
+/// Latencies in buckets at most 1/128 of their value wide (exact below 128 µs): percentiles
+/// within 1 %, without a lock per delivery, in 58 KiB that stay in cache (one bucket per
+/// microsecond took 16 MiB, and a cache miss per delivery in the clients' process).
 struct Histogram {
     buckets: Vec<AtomicU64>,
 }
 
 impl Histogram {
-    const MAX_US: usize = 1 << 21;
+    /// Sub-buckets per power of two, as a power of two.
+    const SUB_BITS: u32 = 7;
+    const SUB: u64 = 1 << Self::SUB_BITS;
 
     fn new() -> Self {
+        let buckets = Self::bucket(u64::MAX) + 1;
         Self {
-            buckets: (0..=Self::MAX_US).map(|_| AtomicU64::new(0)).collect(),
+            buckets: (0..buckets).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// The bucket of `us`: its power of two and its top [`Self::SUB_BITS`] bits below that.
+    fn bucket(us: u64) -> usize {
+        if us < Self::SUB {
+            return us as usize;
+        }
+        let shift = u64::BITS - 1 - us.leading_zeros() - Self::SUB_BITS;
+        ((u64::from(shift) + 1) * Self::SUB + ((us >> shift) - Self::SUB)) as usize
+    }
+
+    /// The smallest latency in `bucket`.
+    fn lowest(bucket: usize) -> u64 {
+        let (group, offset) = (bucket as u64 / Self::SUB, bucket as u64 % Self::SUB);
+        if group == 0 {
+            offset
+        } else {
+            (Self::SUB + offset) << (group - 1)
         }
     }
 
     fn record(&self, us: u64) {
-        let bucket = (us as usize).min(Self::MAX_US);
-        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.buckets[Self::bucket(us)].fetch_add(1, Ordering::Relaxed);
     }
 
     fn count(&self) -> u64 {
         self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
     }
 
-    /// The latency at percentile `p` (0..=1), in µs.
-    fn percentile(&self, p: f64) -> usize {
+    /// The latency at percentile `p` (0..=1), in µs: the lowest of its bucket.
+    fn percentile(&self, p: f64) -> u64 {
         let total = self.count();
         if total == 0 {
             return 0;
         }
         let rank = ((total - 1) as f64 * p).round() as u64;
         let mut seen = 0;
-        for (us, bucket) in self.buckets.iter().enumerate() {
-            seen += bucket.load(Ordering::Relaxed);
+        for (bucket, count) in self.buckets.iter().enumerate() {
+            seen += count.load(Ordering::Relaxed);
             if seen > rank {
-                return us;
+                return Self::lowest(bucket);
             }
         }
-        Self::MAX_US
+        u64::MAX
     }
 }
 
@@ -350,13 +372,16 @@ async fn connect(url: &str) -> Socket {
 /// Counts the client's `message` frames and records their latency in the current phase.
 async fn read(mut ws: Socket, shared: Arc<Shared>) {
     let mut last_stamp = 0u64;
+    let mut data_at = 0;
     while let Some(frame) = ws.next().await {
         let Ok(frame) = frame else {
             shared.failed.store(true, Ordering::Release);
             break;
         };
         let Ok(text) = frame.to_text() else { continue };
-        let Some(stamp) = stamp(text) else { continue };
+        let Some(stamp) = stamp(text, &mut data_at) else {
+            continue;
+        };
         // One publisher at a time keeps the order; concurrent publishers' sends race.
         if stamp < last_stamp && shared.ordered {
             shared.failed.store(true, Ordering::Release);
@@ -376,10 +401,15 @@ async fn read(mut ws: Socket, shared: Arc<Shared>) {
 }
 
 /// The send time in a `message` frame: `"data":"<digits>` up to the closing quote or the
-/// padding.
-fn stamp(text: &str) -> Option<u64> {
-    let start = text.find(r#""data":""#)? + r#""data":""#.len();
-    let digits = &text[start..];
+/// padding. `data_at` is where the digits started in the client's last frame: every frame of a
+/// run has the same members before them, so the search runs once per client (a search per
+/// frame was 1.3 % of the clients' CPU).
+fn stamp(text: &str, data_at: &mut usize) -> Option<u64> {
+    const DATA: &str = r#""data":""#;
+    if text.get(data_at.wrapping_sub(DATA.len())..*data_at) != Some(DATA) {
+        *data_at = text.find(DATA)? + DATA.len();
+    }
+    let digits = &text[*data_at..];
     let end = digits.find(['"', ' '])?;
     digits[..end].parse().ok()
 }
