@@ -138,8 +138,9 @@ impl Connection {
 impl Connection {
     // Every connection's task is as large as the largest state of this future, for its whole
     // life, and most connections sit idle: the large, rarely taken paths (a frame from the
-    // client, an event's answer, greeting, waiting for recovery) are boxed while they run, so
-    // an idle connection holds only what delivering needs.
+    // client, an event's answer, greeting, a ping, a replay, a close, a recovering socket,
+    // waiting for recovery) are boxed while they run, so an idle connection holds only what
+    // delivering needs.
     async fn serve(&mut self, socket: &mut WebSocket) -> String {
         let mut connected_event_sent = false;
         loop {
@@ -238,15 +239,7 @@ impl Connection {
                 () = std::future::ready(()), if self.replay_next.is_some() => Box::pin(self.replay_step(socket)).await,
                 delivery = self.outbound.recv() => self.on_deliveries(socket, delivery).await,
                 outcome = self.events.outcome() => Box::pin(self.on_outcome(Some(socket), outcome)).await,
-                Some(next) = recv_attach(&mut self.recovery) => {
-                    // The client recovered before the old socket was seen to break.
-                    let _ = write(socket, self.write_timeout, WsMessage::Close(None)).await;
-                    *socket = next;
-                    match Box::pin(self.greet(socket)).await {
-                        Ok(()) => Ok(()),
-                        Err(reason) => Err(SocketEnd::Lost(reason)),
-                    }
-                }
+                Some(next) = recv_attach(&mut self.recovery) => Box::pin(self.swap_socket(socket, next)).await,
             };
             match step {
                 Ok(()) => {}
@@ -255,6 +248,21 @@ impl Connection {
                 }
                 Err(end) => return end,
             }
+        }
+    }
+
+    /// Serves `next` instead of `socket`: the client recovered before the old socket was seen
+    /// to break.
+    async fn swap_socket(
+        &mut self,
+        socket: &mut WebSocket,
+        next: WebSocket,
+    ) -> Result<(), SocketEnd> {
+        let _ = write(socket, self.write_timeout, WsMessage::Close(None)).await;
+        *socket = next;
+        match Box::pin(self.greet(socket)).await {
+            Ok(()) => Ok(()),
+            Err(reason) => Err(SocketEnd::Lost(reason)),
         }
     }
 
