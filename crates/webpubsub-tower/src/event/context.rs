@@ -250,6 +250,11 @@ impl ConnectionContext {
         self
     }
 
+    /// [`with_headers`](Self::with_headers) in place, for a boxed context.
+    pub(crate) fn set_headers(&mut self, headers: HeaderMap) {
+        self.headers = headers;
+    }
+
     /// The event type (`ce-type`).
     pub fn event_type(&self) -> &EventType {
         &self.event_type

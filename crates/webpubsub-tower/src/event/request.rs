@@ -15,15 +15,17 @@ use crate::{ConnectionContext, EventError};
 #[derive(Debug, Clone)]
 pub struct ConnectRequest {
     context: Box<ConnectionContext>,
-    body: ConnectEventBody,
+    // Boxed like the context: the body (claims, query, headers) is 200 bytes that would make
+    // every `Event` that large.
+    body: Box<ConnectEventBody>,
 }
 
 impl ConnectRequest {
     /// A request from its parts (for tests of handlers and for other transports).
-    pub fn new(context: ConnectionContext, body: ConnectEventBody) -> Self {
+    pub fn new(context: impl Into<Box<ConnectionContext>>, body: ConnectEventBody) -> Self {
         Self {
-            context: Box::new(context),
-            body,
+            context: context.into(),
+            body: Box::new(body),
         }
     }
 
@@ -70,7 +72,7 @@ impl ConnectRequest {
 
     /// The context and the body.
     pub fn into_parts(self) -> (ConnectionContext, ConnectEventBody) {
-        (*self.context, self.body)
+        (*self.context, *self.body)
     }
 }
 
@@ -82,9 +84,9 @@ pub struct ConnectedRequest {
 
 impl ConnectedRequest {
     /// A request from its context.
-    pub fn new(context: ConnectionContext) -> Self {
+    pub fn new(context: impl Into<Box<ConnectionContext>>) -> Self {
         Self {
-            context: Box::new(context),
+            context: context.into(),
         }
     }
 
@@ -161,9 +163,15 @@ pub struct UserEventRequest {
 impl UserEventRequest {
     /// A request from its parts, taken as they are: for data whose type is known to be right
     /// (tests of handlers). A transport reading client data uses [`try_new`](Self::try_new).
-    pub fn new(context: ConnectionContext, data: Bytes, data_type: DataType) -> Self {
+    /// The context may come boxed already, as a transport's does (every request type takes
+    /// either).
+    pub fn new(
+        context: impl Into<Box<ConnectionContext>>,
+        data: Bytes,
+        data_type: DataType,
+    ) -> Self {
         Self {
-            context: Box::new(context),
+            context: context.into(),
             data,
             data_type,
         }
@@ -187,7 +195,7 @@ impl UserEventRequest {
     /// assert!(UserEventRequest::try_new(context, "{\"n\":1}".into(), DataType::Json).is_ok());
     /// ```
     pub fn try_new(
-        context: ConnectionContext,
+        context: impl Into<Box<ConnectionContext>>,
         data: Bytes,
         data_type: DataType,
     ) -> Result<Self, InvalidData> {
@@ -290,9 +298,9 @@ pub struct DisconnectedRequest {
 
 impl DisconnectedRequest {
     /// A request from its parts.
-    pub fn new(context: ConnectionContext, body: DisconnectedEventBody) -> Self {
+    pub fn new(context: impl Into<Box<ConnectionContext>>, body: DisconnectedEventBody) -> Self {
         Self {
-            context: Box::new(context),
+            context: context.into(),
             body,
         }
     }
@@ -328,9 +336,9 @@ pub struct GroupEventRequest {
 
 impl GroupEventRequest {
     /// A request from its parts.
-    pub fn new(context: ConnectionContext, group: impl Into<String>) -> Self {
+    pub fn new(context: impl Into<Box<ConnectionContext>>, group: impl Into<String>) -> Self {
         Self {
-            context: Box::new(context),
+            context: context.into(),
             group: group.into(),
         }
     }
