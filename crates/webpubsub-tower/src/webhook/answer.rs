@@ -23,6 +23,12 @@ use crate::{
 
 pub(crate) type HandledResponse = Response<Full<Bytes>>;
 
+// The answers' content types, checked once at compile time (`from_static` on a value chosen at
+// run time checks its bytes on every answer).
+const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
+const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+const BINARY: HeaderValue = HeaderValue::from_static("application/octet-stream");
+
 /// Reads the body of a checked event, runs the handler and writes the answer.
 pub(crate) async fn handle<H, B>(
     runner: EventRunner<H>,
@@ -64,7 +70,7 @@ fn connect_answer(answer: &ConnectResponse, state_header: Option<&HeaderValue>) 
     } else {
         // Serializing these plain structs cannot fail.
         let json = serde_json::to_vec(answer.body()).expect("connect response serializes");
-        with_body(json, "application/json; charset=utf-8")
+        with_body(json, JSON)
     };
     write_states(&mut reply, state_header, answer.state_changes());
     reply
@@ -82,15 +88,15 @@ fn user_event_answer(
     write_states(&mut reply, state_header, answer.state_changes());
     if let Some((data, data_type)) = answer.into_data() {
         let content_type = match data_type {
-            DataType::Text => "text/plain; charset=utf-8",
-            DataType::Json => "application/json; charset=utf-8",
-            _ => "application/octet-stream",
+            DataType::Text => TEXT,
+            DataType::Json => JSON,
+            _ => BINARY,
         };
         *reply.status_mut() = StatusCode::OK;
         *reply.body_mut() = Full::new(data);
         reply
             .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            .insert(header::CONTENT_TYPE, content_type);
     }
     reply
 }
@@ -114,16 +120,13 @@ fn error_answer(err: EventError, mqtt_version: Option<u8>) -> HandledResponse {
     let mut reply = match kind {
         // The runner logged it in the event's span.
         Some(kind) => Rejection::new(kind, err.message()).into_response_unlogged(),
-        None => with_body(err.message().to_owned(), "text/plain; charset=utf-8"),
+        None => with_body(err.message().to_owned(), TEXT),
     };
     *reply.status_mut() = err.status();
     if let Some(body) = mqtt_body {
         *reply.body_mut() =
             Full::from(serde_json::to_vec(&body).expect("mqtt error body serializes"));
-        reply.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
+        reply.headers_mut().insert(header::CONTENT_TYPE, JSON);
     }
     reply
 }
@@ -174,10 +177,10 @@ fn empty(status: StatusCode) -> HandledResponse {
     reply
 }
 
-fn with_body(body: impl Into<Bytes>, content_type: &'static str) -> HandledResponse {
+fn with_body(body: impl Into<Bytes>, content_type: HeaderValue) -> HandledResponse {
     let mut reply = Response::new(Full::new(body.into()));
     reply
         .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        .insert(header::CONTENT_TYPE, content_type);
     reply
 }
