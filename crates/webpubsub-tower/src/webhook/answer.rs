@@ -32,7 +32,7 @@ const BINARY: HeaderValue = HeaderValue::from_static("application/octet-stream")
 /// Reads the body of a checked event, runs the handler and writes the answer.
 pub(crate) async fn handle<H, B>(
     runner: EventRunner<H>,
-    inbound: Inbound,
+    mut inbound: Inbound,
     body: B,
     body_limit: usize,
 ) -> HandledResponse
@@ -41,9 +41,7 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    // A clone of a `HeaderValue` shares its bytes; decoded again only if the answer changes
-    // the state.
-    let state_header = inbound.context.headers().get(CE_CONNECTION_STATE).cloned();
+    let state_header = inbound.state.take();
     let event = match read_event(inbound, body, body_limit).await {
         Ok(event) => event,
         Err(rejection) => return rejection.into_response(),

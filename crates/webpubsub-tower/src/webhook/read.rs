@@ -39,6 +39,9 @@ pub(crate) struct Inbound {
     pub(crate) context: Box<ConnectionContext>,
     /// How a user event's body is typed (`None` for other events).
     pub(crate) data_type: Option<DataType>,
+    /// The request's `ce-connectionState`, which an answer's state changes apply to (a clone
+    /// shares the header's bytes; decoded again only if the answer changes the state).
+    pub(crate) state: Option<HeaderValue>,
 }
 
 /// Checks the head of a `POST` on the layer's path. `path_hub` is the path's `{hub}`, if any.
@@ -85,11 +88,13 @@ pub(crate) fn read_head(
         ));
     }
 
-    let states = match head.state.single_value("ce-connectionState")? {
+    let state = head.state.single_value("ce-connectionState")?;
+    let states = match state {
         Some(value) => ConnectionStates::decode_bytes(value.as_bytes())
             .map_err(|err| Rejection::new(RejectionKind::InvalidState, err.to_string()))?,
         None => ConnectionStates::new(),
     };
+    let state = state.cloned();
 
     if let Some(length) = head
         .content_length
@@ -161,7 +166,11 @@ pub(crate) fn read_head(
         }
     }
     context.set_headers(headers);
-    Ok(Inbound { context, data_type })
+    Ok(Inbound {
+        context,
+        data_type,
+        state,
+    })
 }
 
 /// The headers [`read_head`] reads, gathered in one pass over the head: a `match` on each
@@ -303,7 +312,9 @@ where
     B::Error: Into<BoxError>,
 {
     let body = read_body(body, limit).await?;
-    let Inbound { context, data_type } = inbound;
+    let Inbound {
+        context, data_type, ..
+    } = inbound;
     Ok(match context.event_type() {
         EventType::Connect => {
             let body: ConnectEventBody = parse_json(&body, "connect")?;
