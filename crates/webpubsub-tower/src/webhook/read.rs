@@ -262,7 +262,7 @@ impl<'h> Lines<'h> {
     /// A required single-valued header, not blank.
     fn required(self, spelled: &str) -> Result<&'h str, Rejection> {
         match self.single(spelled)? {
-            Some(value) if !value.chars().all(char::is_whitespace) => Ok(value),
+            Some(value) if !value.trim().is_empty() => Ok(value),
             Some(_) => Err(Rejection::new(
                 RejectionKind::MalformedHeader,
                 format!("header {spelled} is empty"),
