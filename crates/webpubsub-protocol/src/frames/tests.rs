@@ -145,11 +145,25 @@ fn server_frames_match_the_documented_json() {
     assert_eq!(e.invocation_id(), Some("9"));
 }
 
+/// A number JSON cannot hold exactly (an integer beyond `u64`, read as the nearest `f64`) is
+/// written back as that `f64` and reads back as the same one (found by fuzz/client_frame).
+#[test]
+fn json_numbers_read_back_as_the_same_value() {
+    let text = r#"{"type":"sendToGroup","group":"g","dataType":"json","data":{"a":933333333333333333333333}}"#;
+    let frame = ClientFrame::parse(text).unwrap();
+    let json = frame.to_json();
+    assert!(json.contains("9.333333333333333e+23"), "{json}");
+    assert_eq!(ClientFrame::parse(&json).unwrap(), frame);
+}
+
 fn frame_data() -> impl Strategy<Value = FrameData> {
     prop_oneof![
         any::<String>().prop_map(FrameData::Text),
         any::<Vec<u8>>().prop_map(FrameData::Binary),
         any::<i64>().prop_map(|n| FrameData::Json(json!({ "n": n }))),
+        any::<f64>()
+            .prop_filter("JSON has no NaN or infinity", |f| f.is_finite())
+            .prop_map(|f| FrameData::Json(json!({ "f": f }))),
     ]
 }
 
