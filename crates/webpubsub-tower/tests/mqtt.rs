@@ -162,27 +162,17 @@ async fn mqtt_connect_errors_map_status_to_code_like_express() {
 
 #[tokio::test]
 async fn mqtt_connect_codes_map_to_statuses_like_express() {
-    // express `failWith({mqtt:{code}})` -> getStatusCodeFromMqttConnectCode
+    // The whole map (express `failWith({mqtt:{code}})` -> getStatusCodeFromMqttConnectCode) is
+    // tested where it lives, webpubsub_protocol::cloudevents::mqtt; here one code of each status
+    // shows the layer answers with it and passes the code, reason and properties on.
     let (server, _handler) = server().await;
-    let table: [(u8, u16); 18] = [
+    let table: [(u8, u16); 6] = [
         (1, 400),
-        (2, 400),
-        (3, 503),
         (4, 401),
-        (5, 401),
-        (0x86, 401),
-        (0x87, 401),
-        (0x85, 400),
-        (0x81, 400),
-        (0x84, 400),
-        (0x95, 400),
-        (0x97, 429),
-        (0x9F, 429),
         (0x8A, 403),
-        (0x9C, 500),
-        (0x88, 500),
-        (0x89, 500),
+        (0x97, 429),
         (0x80, 500),
+        (3, 503),
     ];
     for (code, status) in table {
         let answer = mqtt_connect(5, json!({ "code": [code.to_string()] }))
