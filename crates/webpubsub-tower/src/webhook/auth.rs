@@ -43,25 +43,29 @@ impl ScopedKey {
         Self { host, mac }
     }
 
-    fn accepts(&self, headers: &HeaderMap) -> bool {
+    /// Whether the key is accepted from `origin` (every `WebHook-Request-Origin` line, joined).
+    fn accepts(&self, origin: Option<&str>) -> bool {
         match &self.host {
             None => true,
-            Some(host) => request_origins(headers).any(|origin| same_host(origin, host)),
+            Some(host) => origin
+                .into_iter()
+                .flat_map(origins_in)
+                .any(|origin| same_host(origin, host)),
         }
     }
 }
 
 impl Auth {
     /// Whether `signature` (every `ce-signature` line of the request, joined with `, `) signs
-    /// `connection_id` with a key accepted from the origin in `headers`. Without any configured
-    /// key there is nothing to check.
+    /// `connection_id` with a key accepted from `origin` (every `WebHook-Request-Origin` line,
+    /// joined the same way). Without any configured key there is nothing to check.
     ///
     /// Each entry is `sha256=` + the hex HMAC-SHA256 of the connection id, parsed by the protocol
     /// crate's [`signature::digests`] (the one parser of entries) and checked with the keys
     /// prepared here by `Mac::verify_slice` (constant time).
     pub(crate) fn verify(
         &self,
-        headers: &HeaderMap,
+        origin: Option<&str>,
         signature: Option<&str>,
         connection_id: &str,
     ) -> Result<(), Rejection> {
@@ -77,11 +81,10 @@ impl Auth {
         let mut keys = self
             .keys
             .iter()
-            .filter(|key| key.accepts(headers))
+            .filter(|key| key.accepts(origin))
             .peekable();
         if keys.peek().is_none() {
-            let origins = joined(headers, &WEBHOOK_REQUEST_ORIGIN);
-            let message = match origins {
+            let message = match origin {
                 Some(origins) => format!("no access key is configured for the origin {origins:?}"),
                 None => {
                     "missing WebHook-Request-Origin header, which selects the access key".to_owned()
@@ -198,7 +201,12 @@ pub(crate) fn request_origins(headers: &HeaderMap) -> impl Iterator<Item = &str>
         .get_all(WEBHOOK_REQUEST_ORIGIN)
         .iter()
         .filter_map(|value| std::str::from_utf8(value.as_bytes()).ok())
-        .flat_map(|line| line.split(|c: char| c == ',' || c.is_whitespace()))
+        .flat_map(origins_in)
+}
+
+/// The origins in one header line (or lines joined with `, `), split on commas and whitespace.
+fn origins_in(line: &str) -> impl Iterator<Item = &str> {
+    line.split(|c: char| c == ',' || c.is_whitespace())
         .filter(|origin| !origin.is_empty())
 }
 
@@ -318,10 +326,11 @@ mod tests {
             }
         }
 
-        /// `verify` with the `ce-signature` lines joined, as `read_head` passes them.
+        /// `verify` with the origin and `ce-signature` lines joined, as `read_head` passes them.
         fn verify(auth: &Auth, headers: &HeaderMap, connection_id: &str) -> Result<(), Rejection> {
+            let origin = joined(headers, &WEBHOOK_REQUEST_ORIGIN);
             let signature = joined(headers, &CE_SIGNATURE);
-            auth.verify(headers, signature.as_deref(), connection_id)
+            auth.verify(origin.as_deref(), signature.as_deref(), connection_id)
         }
 
         fn kind(auth: &Auth, headers: &HeaderMap) -> Option<RejectionKind> {

@@ -71,7 +71,7 @@ pub(crate) fn read_head(
     // Before the hub: who holds no key learns nothing, not even which hubs are served.
     config
         .auth
-        .verify(&headers, signature.as_deref(), connection_id)?;
+        .verify(origin.as_deref(), signature.as_deref(), connection_id)?;
 
     if !config.serves_hub(hub) {
         return Err(Rejection::new(
