@@ -8,9 +8,10 @@
 //! Each message's text is the send time, padded with spaces and `x` to PAYLOAD_BYTES (default:
 //! no padding, a few bytes).
 //!
-//! 1. connects CLIENTS WebSocket clients (tokio-tungstenite, `json.webpubsub.azure.v1`, 4 KiB
-//!    read buffers) to hub `fanout`, each joining group `bench` through its token, and reads
-//!    the emulator's resident memory (`/proc/PID/status`, `VmRSS`) before and after: memory per
+//! 1. connects CLIENTS WebSocket clients (`json.webpubsub.azure.v1`; tokio-tungstenite for the
+//!    handshake and the `connected` frame, then a frame reader of its own, at most 4 KiB per
+//!    read) to hub `fanout`, each joining group `bench` through its token, and reads the
+//!    emulator's resident memory (`/proc/PID/status`, `VmRSS`) before and after: memory per
 //!    idle connection;
 //! 2. latency: sends one group message at a time with our REST client, waiting until every
 //!    client has it, for 2 s; each client records the time from the start of the REST send to
@@ -33,9 +34,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::StreamExt as _;
+use bytes::{Buf as _, BytesMut};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, tungstenite::protocol::WebSocketConfig};
 use webpubsub::rest::WebPubSubServiceClient;
 
 mod support;
@@ -370,48 +372,136 @@ async fn connect(url: &str) -> Socket {
 }
 
 /// Counts the client's `message` frames and records their latency in the current phase.
-async fn read(mut ws: Socket, shared: Arc<Shared>) {
+///
+/// After the handshake and the `connected` frame (tungstenite), the client reads the socket
+/// itself: this process shares a core with the emulator's in the pinned rows, and tungstenite's
+/// reader (a zeroed 4 KiB buffer per read, a `Message` per frame, UTF-8 validation) cost a fifth
+/// of its CPU. It reads into uninitialized buffer space, takes the server's unmasked frames
+/// as they are, and reads the clock once per socket read: frames that arrive in one read
+/// arrived together. The emulator sends nothing between `connected` and the first broadcast, so
+/// tungstenite holds no bytes when the socket is taken over (were it to, the count of
+/// deliveries would fall short and the run fail).
+async fn read(ws: Socket, shared: Arc<Shared>) {
+    let MaybeTlsStream::Plain(mut tcp) = ws.into_inner() else {
+        panic!("the bench connects over plain TCP");
+    };
+    let mut buffer = BytesMut::with_capacity(READ_BYTES);
     let mut last_stamp = 0u64;
     let mut data_at = 0;
-    while let Some(frame) = ws.next().await {
-        let Ok(frame) = frame else {
-            shared.failed.store(true, Ordering::Release);
-            break;
-        };
-        let Ok(text) = frame.to_text() else { continue };
-        let Some(stamp) = stamp(text, &mut data_at) else {
-            continue;
-        };
-        // One publisher at a time keeps the order; concurrent publishers' sends race.
-        if stamp < last_stamp && shared.ordered {
-            shared.failed.store(true, Ordering::Release);
+    loop {
+        buffer.reserve(READ_BYTES);
+        match tcp.read_buf(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
-        last_stamp = stamp;
-        let latency = shared.now_us().saturating_sub(stamp);
-        match shared.phase.load(Ordering::Acquire) {
-            1 => shared.idle.record(latency),
-            2 => shared.loaded.record(latency),
-            _ => {}
+        let now = shared.now_us();
+        let phase = shared.phase.load(Ordering::Acquire);
+        let mut frames = 0;
+        let mut taken = 0;
+        while let Some((frame, len)) = next_frame(&buffer[taken..]) {
+            taken += len;
+            let payload = match frame {
+                Frame::Text(payload) => payload,
+                Frame::Ping(payload) => {
+                    if tcp.write_all(&pong(payload)).await.is_err() {
+                        shared.failed.store(true, Ordering::Release);
+                    }
+                    continue;
+                }
+                Frame::Other => continue,
+                Frame::Unexpected => {
+                    shared.failed.store(true, Ordering::Release);
+                    return;
+                }
+            };
+            let Some(stamp) = stamp(payload, &mut data_at) else {
+                continue;
+            };
+            // One publisher at a time keeps the order; concurrent publishers' sends race.
+            if stamp < last_stamp && shared.ordered {
+                shared.failed.store(true, Ordering::Release);
+            }
+            last_stamp = stamp;
+            let latency = now.saturating_sub(stamp);
+            match phase {
+                1 => shared.idle.record(latency),
+                2 => shared.loaded.record(latency),
+                _ => {}
+            }
+            frames += 1;
         }
-        let delivered = shared.delivered.fetch_add(1, Ordering::AcqRel) + 1;
-        if delivered >= shared.target.load(Ordering::Acquire) {
-            shared.progress.notify_waiters();
+        buffer.advance(taken);
+        if frames > 0 {
+            let delivered = shared.delivered.fetch_add(frames, Ordering::AcqRel) + frames;
+            if delivered >= shared.target.load(Ordering::Acquire) {
+                shared.progress.notify_waiters();
+            }
         }
     }
+    // The socket closed or broke: every delivery still expected fails the run.
+    shared.failed.store(true, Ordering::Release);
+}
+
+/// Bytes a client reads at most per read.
+const READ_BYTES: usize = 4096;
+
+/// A frame from the server, as this bench needs it.
+enum Frame<'a> {
+    /// A whole text frame's payload.
+    Text(&'a [u8]),
+    /// A ping, to answer with its payload.
+    Ping(&'a [u8]),
+    /// A frame to skip (binary, pong).
+    Other,
+    /// What the emulator never sends here: a masked, fragmented or closing frame.
+    Unexpected,
+}
+
+/// The first whole frame in `bytes` and its length (RFC 6455 section 5.2; a server's frames
+/// are not masked); `None` while it is incomplete.
+fn next_frame(bytes: &[u8]) -> Option<(Frame<'_>, usize)> {
+    let [first, second, ..] = *bytes else {
+        return None;
+    };
+    let (header, len) = match second & 0x7f {
+        126 => (
+            4,
+            u64::from(u16::from_be_bytes(bytes.get(2..4)?.try_into().ok()?)),
+        ),
+        127 => (10, u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?)),
+        len => (2, u64::from(len)),
+    };
+    let end = header + usize::try_from(len).ok()?;
+    let payload = bytes.get(header..end)?;
+    let fin = first & 0x80 != 0;
+    let frame = match (fin, first & 0x0f, second & 0x80 != 0) {
+        (true, 0x1, false) => Frame::Text(payload),
+        (true, 0x9, false) => Frame::Ping(payload),
+        (true, 0x2 | 0xa, false) => Frame::Other,
+        _ => Frame::Unexpected,
+    };
+    Some((frame, end))
+}
+
+/// A client's pong for a ping with `payload` (under 126 bytes), masked with a zero key.
+fn pong(payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x8a, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+    frame.extend_from_slice(payload);
+    frame
 }
 
 /// The send time in a `message` frame: `"data":"<digits>` up to the closing quote or the
 /// padding. `data_at` is where the digits started in the client's last frame: every frame of a
 /// run has the same members before them, so the search runs once per client (a search per
 /// frame was 1.3 % of the clients' CPU).
-fn stamp(text: &str, data_at: &mut usize) -> Option<u64> {
-    const DATA: &str = r#""data":""#;
-    if text.get(data_at.wrapping_sub(DATA.len())..*data_at) != Some(DATA) {
-        *data_at = text.find(DATA)? + DATA.len();
+fn stamp(frame: &[u8], data_at: &mut usize) -> Option<u64> {
+    const DATA: &[u8] = br#""data":""#;
+    if frame.get(data_at.wrapping_sub(DATA.len())..*data_at) != Some(DATA) {
+        *data_at = frame.windows(DATA.len()).position(|w| w == DATA)? + DATA.len();
     }
-    let digits = &text[*data_at..];
-    let end = digits.find(['"', ' '])?;
-    digits[..end].parse().ok()
+    let digits = &frame[*data_at..];
+    let end = digits.iter().position(|&b| b == b'"' || b == b' ')?;
+    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
 }
 
 /// The resident memory of process `pid` in KiB (`VmRSS` of `/proc/PID/status`).
