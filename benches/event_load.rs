@@ -3,7 +3,11 @@
 //! `benches/load/express_server.mjs`).
 //!
 //! ```text
-//! event_load serve-layer ADDR        (a) axum + WebPubSubLayer; the handler answers "Hey " + data
+//! event_load serve-layer ADDR        (a) axum + WebPubSubLayer at the event path's route
+//!                                        (`Router::route_service`), as (b)'s handlers are; the
+//!                                        handler answers "Hey " + data
+//! event_load serve-layer-router ADDR (a2) as (a), mounted with `Router::layer` (the README's
+//!                                        way): axum routes each event through its fallback
 //! event_load serve-fixed ADDR        (b) the same axum stack answering the event path with a
 //!                                        fixed body, reading nothing: the stack's limit
 //! event_load serve-fixed-read ADDR   (b2) as (b), after reading the request body (axum's
@@ -34,7 +38,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::{Router, extract::FromRequest as _, routing::post};
+use axum::{Router, extract::FromRequest as _, response::IntoResponse as _, routing::post};
 use bytes::Bytes;
 use hmac::{Hmac, Mac as _};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, header::CONTENT_TYPE};
@@ -81,7 +85,8 @@ fn main() {
         .build()
         .expect("a tokio runtime");
     match args.as_slice() {
-        ["serve-layer", addr] => runtime.block_on(serve(addr, layer_app())),
+        ["serve-layer", addr] => runtime.block_on(serve(addr, layer_route_app())),
+        ["serve-layer-router", addr] => runtime.block_on(serve(addr, layer_app())),
         ["serve-fixed", addr] => runtime.block_on(serve(addr, fixed_app())),
         ["serve-fixed-read", addr] => runtime.block_on(serve(addr, fixed_read_app())),
         ["serve-fixed-verify", addr] => runtime.block_on(serve(addr, fixed_verify_app())),
@@ -101,14 +106,29 @@ fn main() {
     }
 }
 
-/// (a): the layer on an axum router (which has no route of its own on the event path).
-fn layer_app() -> Router {
-    let layer = WebPubSubLayer::new(Hey)
+fn layer() -> WebPubSubLayer<Hey> {
+    WebPubSubLayer::new(Hey)
         .hub("chat")
-        .access_key(AccessKey::new(KEY));
+        .access_key(AccessKey::new(KEY))
+}
+
+/// (a): the layer as the route of the event path, the way (b)'s handlers are routed, so that
+/// (a) and (b3) pay axum the same routing (docs/axum.md, "Mounting on one path only").
+fn layer_route_app() -> Router {
+    let not_found = tower::service_fn(|_: axum::extract::Request| async {
+        Ok::<_, std::convert::Infallible>(http::StatusCode::NOT_FOUND.into_response())
+    });
     Router::new()
         .route("/health", axum::routing::get(|| async { "ok" }))
-        .layer(layer)
+        .route_service(PATH, tower::Layer::layer(&layer(), not_found))
+}
+
+/// (a2): the layer on the whole router, which has no route of its own on the event path: axum
+/// routes every event through its fallback first.
+fn layer_app() -> Router {
+    Router::new()
+        .route("/health", axum::routing::get(|| async { "ok" }))
+        .layer(layer())
 }
 
 /// (b): the same router answering the event path itself, without reading the request.

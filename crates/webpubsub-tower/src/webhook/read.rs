@@ -100,7 +100,7 @@ pub(crate) fn read_head(
         .content_length
         .first
         .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<u64>().ok())
+        .and_then(|value| value.trim_ascii().parse::<u64>().ok())
         && length > config.body_limit as u64
     {
         return Err(too_large(config.body_limit));
@@ -262,7 +262,7 @@ impl<'h> Lines<'h> {
     /// A required single-valued header, not blank.
     fn required(self, spelled: &str) -> Result<&'h str, Rejection> {
         match self.single(spelled)? {
-            Some(value) if !value.trim().is_empty() => Ok(value),
+            Some(value) if !value.trim_ascii().is_empty() => Ok(value),
             Some(_) => Err(Rejection::new(
                 RejectionKind::MalformedHeader,
                 format!("header {spelled} is empty"),
