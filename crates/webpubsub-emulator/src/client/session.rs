@@ -537,9 +537,9 @@ impl Connection {
             }
             let mut next = self.outbound.try_recv();
             // Before the flush, let the other tasks run: a send that arrives meanwhile joins
-            // this write; while a yield brings more, yield again. Against one yield per batch:
-            // writes per delivered message 0.095 -> 0.061 and the emulator's CPU -30 % (pinned,
-            // 4 publishers), the emulator's CPU -40 % unpinned with one publisher.
+            // this write; while a yield brings more, yield again. Against one yield per batch
+            // (benches/emulator_fanout.sh): the emulator's CPU per message -10 % pinned with 4
+            // publishers, -34 % unpinned with one.
             if next.is_none() && may_yield {
                 tokio::task::yield_now().await;
                 next = self.outbound.try_recv();
