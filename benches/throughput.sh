@@ -12,8 +12,10 @@
 #        follows the protocol does, the floor under (a)  (event_load serve-fixed-verify)
 #   (c) @azure/web-pubsub-express 1.1.0 on express 4, the same handler  (load/express_server.mjs)
 # with the same load generator, the same connections and duration, interleaved: every round runs
-# a, a2, b, b2, b3, c in turn. The load generator is wrk (Debian's, installed here if missing; LOADGEN=wrk),
-# which costs less per request than the servers, so that (b) measures the stack and not the
+# each server once, a between b3 and c, in an order that reverses from round to round
+# (b3 a c a2 b b2, then b2 b a2 c a b3). This VM's speed drifts by ±15 % within seconds, so the
+# ratios come from many short rounds of neighbouring runs. The load generator is wrk (Debian's,
+# installed here if missing; LOADGEN=wrk), which costs less per request than the servers, so that (b) measures the stack and not the
 # generator; LOADGEN=hyper uses benches/event_load.rs's hyper client instead. Either way every
 # server's answers are checked first (status and "Hey hello world") with the hyper client.
 # The servers share CPU 0 and the load generator runs on CPU 1 (taskset), so each server gets
@@ -21,14 +23,16 @@
 # and the ratios a/b3 and a/c (the goals), a/b, a/b2, a2/b3, a2/a and the floors' own b2/b and
 # b3/b (each computed within a round, then the median).
 #
-# Usage: benches/throughput.sh            (ROUNDS=5 DURATION=5 CONNECTIONS=32 LOADGEN=wrk by default)
+# Usage: benches/throughput.sh            (ROUNDS=15 DURATION=2 WARMUP=20 CONNECTIONS=32 LOADGEN=wrk
+#                                          by default)
 #        ROUNDS=3 DURATION=3 EVENTS=user benches/throughput.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/load/common.sh
 
-ROUNDS=${ROUNDS:-5}
-DURATION=${DURATION:-5}
+ROUNDS=${ROUNDS:-15}
+DURATION=${DURATION:-2}
+WARMUP=${WARMUP:-20}
 CONNECTIONS=${CONNECTIONS:-32}
 EVENTS=${EVENTS:-"user connect"}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -70,19 +74,27 @@ for event in $EVENTS; do
   done
 done
 
-# run SERVER EVENT: one measured run, one JSON line.
+# run SERVER EVENT [SECONDS]: one run (DURATION seconds unless given), one JSON line.
 run() {
+  local seconds=${3:-$DURATION}
   if [ "$LOADGEN" = wrk ]; then
-    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s "$work/$2.lua" "$(cat "$work/$1.url")" | grep '^{'
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" -s "$work/$2.lua" "$(cat "$work/$1.url")" | grep '^{'
   else
-    taskset -c "$LOAD_CPU" "$bin" load "$(cat "$work/$1.url")" "$2" "$CONNECTIONS" "$DURATION"
+    taskset -c "$LOAD_CPU" "$bin" load "$(cat "$work/$1.url")" "$2" "$CONNECTIONS" "$seconds"
   fi
 }
 
 echo "$(machine_line) (before)" >&2
 for event in $EVENTS; do
+  # Node compiles the express handler's hot path over the first tens of seconds of load (its
+  # rate rises by about 15 %); every server gets the same unmeasured warm-up first.
+  for server in a a2 b b2 b3 c; do
+    run "$server" "$event" "$WARMUP" >/dev/null
+  done
   for round in $(seq "$ROUNDS"); do
-    for server in a a2 b b2 b3 c; do
+    order="b3 a c a2 b b2"
+    [ $((round % 2)) = 0 ] && order="b2 b a2 c a b3"
+    for server in $order; do
       pid=$(cat "$work/$server.pid")
       before=$(cpu_ticks "$pid")
       result=$(run "$server" "$event")
