@@ -445,6 +445,9 @@ async fn read(ws: Socket, shared: Arc<Shared>) {
 /// Bytes a client reads at most per read.
 const READ_BYTES: usize = 4096;
 
+/// The longest frame a client accepts (the bench's payloads are at most a few KiB).
+const MAX_FRAME_BYTES: u64 = 1 << 20;
+
 /// A frame from the server, as this bench needs it.
 enum Frame<'a> {
     /// A whole text frame's payload.
@@ -471,12 +474,17 @@ fn next_frame(bytes: &[u8]) -> Option<(Frame<'_>, usize)> {
         127 => (10, u64::from_be_bytes(bytes.get(2..10)?.try_into().ok()?)),
         len => (2, u64::from(len)),
     };
+    // The bench's frames are a few KiB; a longer one is not the emulator's, and is not buffered.
+    if len > MAX_FRAME_BYTES {
+        return Some((Frame::Unexpected, 0));
+    }
     let end = header + usize::try_from(len).ok()?;
     let payload = bytes.get(header..end)?;
     let fin = first & 0x80 != 0;
     let frame = match (fin, first & 0x0f, second & 0x80 != 0) {
         (true, 0x1, false) => Frame::Text(payload),
-        (true, 0x9, false) => Frame::Ping(payload),
+        // A control frame's payload is at most 125 bytes (RFC 6455 section 5.5).
+        (true, 0x9, false) if payload.len() <= 125 => Frame::Ping(payload),
         (true, 0x2 | 0xa, false) => Frame::Other,
         _ => Frame::Unexpected,
     };
