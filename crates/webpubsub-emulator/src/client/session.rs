@@ -491,9 +491,10 @@ impl Connection {
         }
     }
 
-    /// Delivers `first` and, behind it, what is queued already (at most [`MAX_BATCH`] messages),
-    /// with one flush: one write to the socket per batch instead of one per message. A close
-    /// ends the batch and goes through [`Self::on_delivery`].
+    /// Delivers `first` and, behind it, what is queued or arrives meanwhile (at most
+    /// [`MAX_BATCH`] messages, see [`Self::write_batch`]), with one flush: one write to the
+    /// socket per batch instead of one per message. A close ends the batch and goes through
+    /// [`Self::on_delivery`].
     async fn on_deliveries(
         &mut self,
         socket: &mut WebSocket,
